@@ -1,0 +1,133 @@
+"""``followup check``: render every template against sample data and measure every SMS.
+
+Loading (see :mod:`followup.config.loader`) finds what is wrong with the files
+themselves; rendering finds what only shows when a template meets data (an undefined
+variable, a filter misuse) and what an SMS will cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from followup.compose import compose
+from followup.config.campaigns import Campaign
+from followup.config.loader import ClinicConfig
+from followup.config.tips import Tip
+from followup.domain import ChannelName
+from followup.exceptions import ConfigIssue, TemplateRenderError
+from followup.rendering.templates import LAYOUT_DIR, LAYOUT_FILES
+from followup.sample import SAMPLE_NOW, sample_client, sample_session
+from followup.sms_encoding import SmsInfo, analyse
+
+
+@dataclass
+class SmsRow:
+    """One SMS template in one language; with tips, the longest rendering is kept."""
+
+    template: str
+    language: str
+    campaigns: list[str]
+    lengths: list[int] = field(default_factory=list)
+    worst: SmsInfo | None = None
+
+    def add(self, info: SmsInfo) -> None:
+        self.lengths.append(info.length)
+        if self.worst is None or (info.segments, info.units) > (self.worst.segments, self.worst.units):
+            self.worst = info
+
+
+@dataclass
+class CheckReport:
+    issues: list[ConfigIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sms: dict[tuple[str, str], SmsRow] = field(default_factory=dict)
+    rendered: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def step_channels(campaign: Campaign, index: int) -> list[ChannelName]:
+    step = campaign.steps[index]
+    if step.channel == "sms":
+        return ["sms", "email"] if step.fallback_to_email else ["sms"]
+    if step.channel == "email":
+        return ["email"]
+    return ["sms", "email"]
+
+
+def _languages_for(clinic: ClinicConfig, template: str) -> list[str]:
+    """The default language, plus every language with its own variant of this template or
+    of a layout (those render differently; the rest would repeat the default's row)."""
+    root = clinic.templates.root
+    with_layouts = {p.parent.name for f in LAYOUT_FILES.values() for p in (root / LAYOUT_DIR).glob(f"*/{f}")}
+    wanted = {clinic.settings.default_language, *clinic.templates.variants(template), *with_layouts}
+    return [lang for lang in clinic.settings.languages if lang in wanted]
+
+
+def _tips_for(clinic: ClinicConfig, campaign: Campaign, index: int) -> list[Tip | None]:
+    step = campaign.steps[index]
+    if step.tip is None:
+        return [None]
+    return list(clinic.tips.in_categories(step.tip.categories)) or [None]
+
+
+def run_check(clinic: ClinicConfig) -> CheckReport:
+    report = CheckReport()
+    seen_issues: set[str] = set()
+    limit = clinic.settings.sms_max_segments
+
+    def record(issue: ConfigIssue) -> None:
+        if str(issue) not in seen_issues:
+            seen_issues.add(str(issue))
+            report.issues.append(issue)
+
+    for issue in clinic.settings.live_problems():
+        record(issue)
+
+    used: set[str] = set()
+    for name, campaign in sorted(clinic.campaigns.items()):
+        for index, step in enumerate(campaign.steps):
+            used.add(step.template)
+            for language in _languages_for(clinic, step.template):
+                client = sample_client(language)
+                session = sample_session(client)
+                for channel in step_channels(campaign, index):
+                    for tip in _tips_for(clinic, campaign, index):
+                        try:
+                            composed = compose(clinic, client=client, session=session,
+                                               visit_count=3, campaign_name=name, step_index=index,
+                                               channel=channel, now=SAMPLE_NOW, tip=tip)
+                        except TemplateRenderError as exc:
+                            record(ConfigIssue(exc.issue.file, exc.issue.line, exc.issue.key,
+                                               f"{exc.issue.message} (rendering {name}.{campaign.step_name(index)}"
+                                               f" as {channel}, language {language})"))
+                            break
+                        report.rendered += 1
+                        if composed.sms is None:
+                            continue
+                        row = report.sms.setdefault((step.template, language),
+                                                    SmsRow(step.template, language, []))
+                        if name not in row.campaigns:
+                            row.campaigns.append(name)
+                        row.add(analyse(composed.sms))
+
+    for (template, language), row in sorted(report.sms.items()):
+        worst = row.worst
+        if worst is not None and worst.segments > limit:
+            path = clinic.templates.path_of(template, "sms", language)
+            record(ConfigIssue(path, None, "",
+                               f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units), "
+                               f"over the limit of {limit} (sms_max_segments in followup.toml)"))
+
+    for template in clinic.templates.names():
+        if template not in used:
+            report.warnings.append(f"template {template!r} is not used by any campaign")
+    for tip in clinic.tips.tips:
+        info = analyse(tip.sms.strip())
+        if info.segments > 1 or info.encoding != "GSM-7":
+            extra = f", forced by {', '.join(info.ucs2_chars)}" if info.ucs2_chars else ""
+            report.warnings.append(
+                f"tip {tip.id!r}: SMS text is {info.segments} {info.encoding} segment(s){extra}")
+    return report

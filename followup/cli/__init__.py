@@ -1,0 +1,22 @@
+"""The ``followup`` command line.  Each command lives in a module named after it."""
+
+from __future__ import annotations
+
+import typer
+
+from followup.cli import check, init, preview
+
+app = typer.Typer(
+    name="followup",
+    help="Follow-up messages for a massage clinic: care texts, self-care tips, reminders, rebooking nudges.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+check.register(app)
+preview.register(app)
+init.register(app)
+
+
+def main() -> None:
+    app()

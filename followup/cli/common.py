@@ -1,0 +1,41 @@
+"""Options and error handling shared by the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from followup.config.loader import ClinicConfig, load_clinic
+from followup.exceptions import ConfigError, issues_text
+from followup.paths import resolve_dirs
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config directory (default: $FOLLOWUP_CONFIG_DIR, ./config, or the bundled starter)."),
+]
+TemplatesOpt = Annotated[
+    Path | None,
+    typer.Option("--templates", "-t", help="Templates directory (default: $FOLLOWUP_TEMPLATES_DIR, templates/ beside the config, ./templates)."),
+]
+
+EXIT_INVALID = 1
+
+
+def fail(error: ConfigError, headline: str = "Configuration has errors") -> NoReturn:
+    err.print(f"[bold red]{headline}[/] ({len(error.issues)}):", markup=True)
+    err.print(issues_text(error.issues), markup=False)
+    raise typer.Exit(EXIT_INVALID)
+
+
+def load(config: Path | None, templates: Path | None) -> ClinicConfig:
+    config_dir, templates_dir = resolve_dirs(config, templates)
+    try:
+        return load_clinic(config_dir, templates_dir)
+    except ConfigError as exc:
+        fail(exc)

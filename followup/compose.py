@@ -1,0 +1,77 @@
+"""Render one step of one campaign for one client: the text that would be sent.
+
+Preview, check, simulate and the dispatcher all call :func:`compose`, so what the
+owner previews is exactly what clients get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from followup.config.loader import ClinicConfig
+from followup.config.tips import Tip
+from followup.domain import ChannelName, Client, Session
+from followup.rendering.context import Links, message_context
+from followup.rendering.templates import RenderedEmail
+from followup.tokens import sign
+
+
+@dataclass(frozen=True)
+class Composed:
+    channel: ChannelName
+    template: str
+    language: str
+    sms: str | None = None
+    email: RenderedEmail | None = None
+    unsubscribe_url: str | None = None
+
+    @property
+    def body(self) -> str:
+        if self.sms is not None:
+            return self.sms
+        assert self.email is not None
+        return self.email.text
+
+
+def unsubscribe_url(clinic: ClinicConfig, client: Client, issued: datetime) -> str:
+    token = sign(clinic.settings.signing_key(), purpose="unsubscribe", client=client.external_id,
+                 channel="email", issued=issued)
+    return f"{clinic.settings.public_base_url}/u/{token}"
+
+
+def compose(
+    clinic: ClinicConfig,
+    *,
+    client: Client,
+    session: Session | None,
+    visit_count: int,
+    campaign_name: str,
+    step_index: int,
+    channel: ChannelName,
+    now: datetime,
+    tip: Tip | None = None,
+) -> Composed:
+    campaign = clinic.campaigns[campaign_name]
+    step = campaign.steps[step_index]
+    language = client.language if client.language in clinic.settings.languages else clinic.settings.default_language
+    unsubscribe = unsubscribe_url(clinic, client, now) if channel == "email" else None
+    context = message_context(
+        settings=clinic.settings,
+        client=client,
+        session=session,
+        visit_count=visit_count,
+        campaign_name=campaign_name,
+        campaign=campaign,
+        step_name=campaign.step_name(step_index),
+        channel=channel,
+        links=Links(rebook=clinic.settings.booking_url, unsubscribe=unsubscribe),
+        tip=tip,
+        library=clinic.tips,
+    )
+    if channel == "sms":
+        return Composed(channel="sms", template=step.template, language=language,
+                        sms=clinic.templates.render_sms(step.template, language, context))
+    return Composed(channel="email", template=step.template, language=language,
+                    email=clinic.templates.render_email(step.template, language, context),
+                    unsubscribe_url=unsubscribe)

@@ -1,0 +1,1 @@
+"""Loading and validating the owner's files under ``config/`` and ``templates/``."""

@@ -1,0 +1,49 @@
+"""The clinic's data as plain values: what the planner, the rules and the templates see.
+
+The store maps its rows to these; nothing here touches a database or a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from followup.timeutil import require_aware
+
+SessionStatus = Literal["booked", "completed", "cancelled", "no_show"]
+ChannelName = Literal["sms", "email"]
+
+
+@dataclass(frozen=True)
+class Client:
+    external_id: str
+    first_name: str
+    last_name: str = ""
+    phone: str | None = None  # E.164
+    email: str | None = None
+    timezone: str = "America/New_York"
+    language: str = "en"
+    preferred_channel: ChannelName = "sms"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class Session:
+    external_id: str
+    client_external_id: str
+    start: datetime
+    end: datetime
+    service: str
+    therapist: str = ""
+    focus_areas: tuple[str, ...] = field(default_factory=tuple)
+    status: SessionStatus = "booked"
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, "session start")
+        require_aware(self.end, "session end")
+        if self.end < self.start:
+            raise ValueError(f"session {self.external_id} ends before it starts")

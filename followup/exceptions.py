@@ -1,0 +1,82 @@
+"""Every error followup raises on purpose, under one root.
+
+Callers catch :class:`FollowupError` to handle "our" failures and let anything else
+(a bug) propagate with its traceback.  Errors carry the context an owner needs to fix
+the cause (file, line, key path, variable name), and delivery errors say by their
+type whether trying again can help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class FollowupError(Exception):
+    """Root of every error raised by followup."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in one configuration or template file.
+
+    ``key`` is a dotted key path such as ``post_session.steps[1].offset`` (empty when
+    the problem is the file as a whole); ``line`` is 1-based, ``None`` when unknown.
+    """
+
+    file: Path | str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ConfigError(FollowupError):
+    """The owner's configuration is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: Iterable[ConfigIssue]) -> None:
+        self.issues: tuple[ConfigIssue, ...] = tuple(issues)
+        super().__init__("\n".join(str(i) for i in self.issues) or "invalid configuration")
+
+
+class SettingsError(ConfigError):
+    """A setting is missing or invalid (named by its environment variable or file line)."""
+
+
+class TemplateRenderError(FollowupError):
+    """A template failed to render; ``issue`` says which file and line."""
+
+    def __init__(self, issue: ConfigIssue) -> None:
+        self.issue = issue
+        super().__init__(str(issue))
+
+
+class DeliveryError(FollowupError):
+    """A channel could not deliver a message.  Subclasses say what may be done next."""
+
+    def __init__(self, message: str, *, code: str | None = None, provider: str | None = None) -> None:
+        self.code = code
+        self.provider = provider
+        super().__init__(message)
+
+
+class TransientDeliveryError(DeliveryError):
+    """Not delivered, and nothing reached the recipient: retry later (with backoff)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Never going to work for this recipient/content: do not retry."""
+
+
+class UnknownOutcomeError(DeliveryError):
+    """The request may or may not have reached the provider: reconcile before any retry."""
+
+
+def issues_text(issues: Sequence[ConfigIssue]) -> str:
+    """One line per issue, in file/line order, for printing."""
+    ordered = sorted(issues, key=lambda i: (str(i.file), i.line or 0, i.key))
+    return "\n".join(str(i) for i in ordered)

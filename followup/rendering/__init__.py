@@ -1,0 +1,1 @@
+"""Turning a template and a client's data into the text that is sent."""

@@ -1,0 +1,200 @@
+"""The owner's message templates under ``templates/``, rendered safely.
+
+Layout on disk, one folder per template::
+
+    templates/<name>/sms.j2             SMS body
+    templates/<name>/subject.j2         email subject (one line)
+    templates/<name>/email.txt.j2       email plain-text body
+    templates/<name>/email.html.j2      email HTML body (optional: made from the text)
+    templates/<name>/<lang>/<file>      a language variant of any of those (e.g. es/sms.j2)
+    templates/_layouts/...              what wraps every message (footer, address, unsubscribe)
+
+Templates run in Jinja2's sandbox (owners edit them; they must not reach Python
+internals) with strict undefined variables, so a typo fails ``followup check``
+instead of sending "Hi ," to a client.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import css_inline
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from followup.exceptions import ConfigIssue, TemplateRenderError
+from followup.sms_encoding import smart_encode
+
+Part = Literal["sms", "subject", "text", "html"]
+PART_FILES: dict[Part, str] = {
+    "sms": "sms.j2",
+    "subject": "subject.j2",
+    "text": "email.txt.j2",
+    "html": "email.html.j2",
+}
+LAYOUT_DIR = "_layouts"
+LAYOUT_FILES: dict[str, str] = {"sms": "sms.j2", "text": "email.txt.j2", "html": "email.html.j2"}
+REQUIRED_PARTS: dict[str, tuple[Part, ...]] = {"sms": ("sms",), "email": ("subject", "text")}
+
+
+class Namespace(dict[str, Any]):
+    """A template variable group (``client``, ``session``...) that can name itself in errors."""
+
+    def __init__(self, ns_name: str, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.ns_name = ns_name
+
+
+class FriendlyUndefined(StrictUndefined):
+    """StrictUndefined whose message says what the owner could have written instead."""
+
+    @property
+    def _undefined_message(self) -> str:
+        obj = self._undefined_obj
+        name = self._undefined_name
+        if isinstance(obj, Namespace):
+            return f"'{obj.ns_name}' has no '{name}' (it has: {', '.join(sorted(obj))})"
+        message: str = super()._undefined_message
+        return message
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name and name.endswith(".html.j2"))
+
+
+_URL = re.compile(r"(https?://[^\s<]+[^\s<.,;:!?)\]'\"])")
+
+
+def text_to_html(text: str) -> Markup:
+    """Paragraphs (blank-line separated) with links, for emails whose template has no HTML."""
+    out = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        escaped = html.escape(block.strip())
+        linked = _URL.sub(r'<a href="\1">\1</a>', escaped)
+        out.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return Markup("\n".join(out))
+
+
+class TemplateSet:
+    def __init__(self, root: Path, *, smart_encoding: bool = True) -> None:
+        self.root = root
+        self.smart_encoding = smart_encoding
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(root)),
+            undefined=FriendlyUndefined,
+            autoescape=_autoescape,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    # --- discovery -------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(("_", ".")) and any(
+                (p / f).exists() for f in PART_FILES.values()
+            )
+        )
+
+    def has(self, name: str, part: Part) -> bool:
+        return (self.root / name / PART_FILES[part]).is_file()
+
+    def missing_parts(self, name: str, channel: str) -> list[str]:
+        return [PART_FILES[p] for p in REQUIRED_PARTS[channel] if not self.has(name, p)]
+
+    def variants(self, name: str) -> list[str]:
+        """Languages with their own variant folder under ``templates/<name>/``."""
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"[a-z]{2}", p.name))
+
+    def _pick(self, folder: str, filename: str, language: str) -> str:
+        localized = f"{folder}/{language}/{filename}"
+        if (self.root / localized).is_file():
+            return localized
+        return f"{folder}/{filename}"
+
+    def path_of(self, name: str, part: Part, language: str = "") -> Path:
+        return self.root / self._pick(name, PART_FILES[part], language)
+
+    # --- rendering -------------------------------------------------------------
+
+    def _render(self, template_name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(template_name).render(context)
+        except TemplateSyntaxError as exc:
+            raise TemplateRenderError(
+                ConfigIssue(self._shown(exc.filename, template_name), exc.lineno, "",
+                            f"template syntax error: {exc.message}")
+            ) from None
+        except TemplateError as exc:
+            filename, line = self._template_frame(exc, template_name)
+            raise TemplateRenderError(ConfigIssue(filename, line, "", _describe(exc))) from None
+
+    def _shown(self, filename: str | None, template_name: str) -> str:
+        path = Path(filename) if filename else self.root / template_name
+        try:
+            return str(path.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+    def _template_frame(self, exc: BaseException, template_name: str) -> tuple[str, int | None]:
+        # Jinja rewrites tracebacks so template code shows as frames of the .j2 file.
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith(".j2"):
+                return self._shown(frame.filename, template_name), frame.lineno
+        return self._shown(None, template_name), None
+
+    def render_part(self, name: str, part: Part, language: str, context: dict[str, Any]) -> str:
+        return self._render(self._pick(name, PART_FILES[part], language), context)
+
+    def _layout(self, kind: str, language: str, context: dict[str, Any], **extra: Any) -> str:
+        return self._render(self._pick(LAYOUT_DIR, LAYOUT_FILES[kind], language), {**context, **extra})
+
+    def render_sms(self, name: str, language: str, context: dict[str, Any]) -> str:
+        body = _squash(self.render_part(name, "sms", language, context))
+        text = _squash(self._layout("sms", language, context, body=body))
+        return smart_encode(text) if self.smart_encoding else text
+
+    def render_email(self, name: str, language: str, context: dict[str, Any]) -> RenderedEmail:
+        subject = " ".join(self.render_part(name, "subject", language, context).split())
+        text_body = self.render_part(name, "text", language, context).strip()
+        if self.has(name, "html"):
+            html_body = Markup(self.render_part(name, "html", language, context))
+        else:
+            html_body = text_to_html(text_body)
+        text = self._layout("text", language, context, body=text_body, subject=subject).strip() + "\n"
+        page = self._layout("html", language, context, body=html_body, subject=subject)
+        return RenderedEmail(subject=subject, text=text, html=css_inline.inline(page))
+
+
+def _squash(text: str) -> str:
+    """SMS bodies: trim, and join the template's line breaks unless a blank line asks for one."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+    return "\n".join(p for p in paragraphs if p)
+
+
+def _describe(exc: TemplateError) -> str:
+    message = exc.message or str(exc)
+    if "is undefined" in message:
+        return (f"{message} (variables: client, session, business, links, tip, campaign, step; "
+                "see README, Template variables)")
+    return message
