@@ -78,9 +78,11 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
     seen_issues: set[str] = set()
     limit = clinic.settings.sms_max_segments
 
-    def record(issue: ConfigIssue) -> None:
-        if str(issue) not in seen_issues:
-            seen_issues.add(str(issue))
+    def record(issue: ConfigIssue, key: str | None = None) -> None:
+        # One template error shows in many renderings; report it once, with the first context.
+        key = key or str(issue)
+        if key not in seen_issues:
+            seen_issues.add(key)
             report.issues.append(issue)
 
     for issue in clinic.settings.live_problems():
@@ -96,19 +98,33 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                 for channel in step_channels(campaign, index):
                     for tip in _tips_for(clinic, campaign, index):
                         try:
-                            composed = compose(clinic, client=client, session=session,
-                                               visit_count=3, campaign_name=name, step_index=index,
-                                               channel=channel, now=SAMPLE_NOW, tip=tip)
+                            composed = compose(
+                                clinic,
+                                client=client,
+                                session=session,
+                                visit_count=3,
+                                campaign_name=name,
+                                step_index=index,
+                                channel=channel,
+                                now=SAMPLE_NOW,
+                                tip=tip,
+                            )
                         except TemplateRenderError as exc:
-                            record(ConfigIssue(exc.issue.file, exc.issue.line, exc.issue.key,
-                                               f"{exc.issue.message} (rendering {name}.{campaign.step_name(index)}"
-                                               f" as {channel}, language {language})"))
+                            record(
+                                ConfigIssue(
+                                    exc.issue.file,
+                                    exc.issue.line,
+                                    exc.issue.key,
+                                    f"{exc.issue.message} (rendering {name}.{campaign.step_name(index)}"
+                                    f" as {channel}, language {language})",
+                                ),
+                                str(exc.issue),
+                            )
                             break
                         report.rendered += 1
                         if composed.sms is None:
                             continue
-                        row = report.sms.setdefault((step.template, language),
-                                                    SmsRow(step.template, language, []))
+                        row = report.sms.setdefault((step.template, language), SmsRow(step.template, language, []))
                         if name not in row.campaigns:
                             row.campaigns.append(name)
                         row.add(analyse(composed.sms))
@@ -117,9 +133,15 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
         worst = row.worst
         if worst is not None and worst.segments > limit:
             path = clinic.templates.path_of(template, "sms", language)
-            record(ConfigIssue(path, None, "",
-                               f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units), "
-                               f"over the limit of {limit} (sms_max_segments in followup.toml)"))
+            record(
+                ConfigIssue(
+                    path,
+                    None,
+                    "",
+                    f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units), "
+                    f"over the limit of {limit} (sms_max_segments in followup.toml)",
+                )
+            )
 
     for template in clinic.templates.names():
         if template not in used:
@@ -128,6 +150,5 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
         info = analyse(tip.sms.strip())
         if info.segments > 1 or info.encoding != "GSM-7":
             extra = f", forced by {', '.join(info.ucs2_chars)}" if info.ucs2_chars else ""
-            report.warnings.append(
-                f"tip {tip.id!r}: SMS text is {info.segments} {info.encoding} segment(s){extra}")
+            report.warnings.append(f"tip {tip.id!r}: SMS text is {info.segments} {info.encoding} segment(s){extra}")
     return report

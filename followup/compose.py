@@ -35,8 +35,9 @@ class Composed:
 
 
 def unsubscribe_url(clinic: ClinicConfig, client: Client, issued: datetime) -> str:
-    token = sign(clinic.settings.signing_key(), purpose="unsubscribe", client=client.external_id,
-                 channel="email", issued=issued)
+    token = sign(
+        clinic.settings.signing_key(), purpose="unsubscribe", client=client.external_id, channel="email", issued=issued
+    )
     return f"{clinic.settings.public_base_url}/u/{token}"
 
 
@@ -70,8 +71,16 @@ def compose(
         library=clinic.tips,
     )
     if channel == "sms":
-        return Composed(channel="sms", template=step.template, language=language,
-                        sms=clinic.templates.render_sms(step.template, language, context))
-    return Composed(channel="email", template=step.template, language=language,
-                    email=clinic.templates.render_email(step.template, language, context),
-                    unsubscribe_url=unsubscribe)
+        return Composed(
+            channel="sms",
+            template=step.template,
+            language=language,
+            sms=clinic.templates.render_sms(step.template, language, context),
+        )
+    return Composed(
+        channel="email",
+        template=step.template,
+        language=language,
+        email=clinic.templates.render_email(step.template, language, context),
+        unsubscribe_url=unsubscribe,
+    )

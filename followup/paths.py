@@ -37,3 +37,11 @@ def resolve_dirs(config: Path | None, templates: Path | None) -> tuple[Path, Pat
         else:
             templates = starter_root() / "templates"
     return config, templates
+
+
+def shown_path(path: Path) -> Path:
+    """``path`` relative to the working directory when it is below it (shorter errors)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path

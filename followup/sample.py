@@ -20,10 +20,24 @@ SAMPLE_TZ = "America/New_York"
 SAMPLE_NOW = datetime(2026, 12, 3, 18, 0, tzinfo=zone(SAMPLE_TZ))
 
 _CLIENTS = {
-    "en": Client(external_id="sample-1", first_name="Maria", last_name="Lopez", phone="+13055550101",
-                 email="maria.lopez@example.com", timezone=SAMPLE_TZ, language="en"),
-    "es": Client(external_id="sample-2", first_name="Carmen", last_name="Rodriguez", phone="+13055550102",
-                 email="carmen.rodriguez@example.com", timezone=SAMPLE_TZ, language="es"),
+    "en": Client(
+        external_id="sample-1",
+        first_name="Maria",
+        last_name="Lopez",
+        phone="+13055550101",
+        email="maria.lopez@example.com",
+        timezone=SAMPLE_TZ,
+        language="en",
+    ),
+    "es": Client(
+        external_id="sample-2",
+        first_name="Carmen",
+        last_name="Rodriguez",
+        phone="+13055550102",
+        email="carmen.rodriguez@example.com",
+        timezone=SAMPLE_TZ,
+        language="es",
+    ),
 }
 
 
@@ -63,7 +77,8 @@ def load_preview_input(path: Path) -> tuple[Client, Session | None, int]:
         session = None
         if data.session is not None:
             session = TypeAdapter(Session).validate_python(
-                {"client_external_id": client.external_id, "external_id": "preview", **data.session})
+                {"client_external_id": client.external_id, "external_id": "preview", **data.session}
+            )
     except (OSError, json.JSONDecodeError, ValidationError, ValueError) as exc:
         raise ConfigError([ConfigIssue(path, getattr(exc, "lineno", None), "", str(exc))]) from None
     return client, session, data.visit_count

@@ -22,15 +22,16 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from followup.exceptions import ConfigIssue, SettingsError
+from followup.paths import shown_path
 from followup.timeutil import zone
 
 ENV_PREFIX = "FOLLOWUP_"
 SETTINGS_FILE = "followup.toml"
 SECRET_FIELDS = frozenset({"twilio_auth_token", "smtp_password", "secret_key", "api_token"})
 # Only for dry-run: links work locally, but nothing signed with it should leave the machine.
-DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - public on purpose, dry-run only
 
-_toml_values: ContextVar[dict[str, Any]] = ContextVar("_toml_values", default={})
+_toml_values: ContextVar[dict[str, Any] | None] = ContextVar("_toml_values", default=None)
 
 
 def env_name(field: str) -> str:
@@ -41,11 +42,11 @@ class _TomlSource(PydanticBaseSettingsSource):
     """Feeds the already-flattened ``followup.toml`` values (see :func:`load_settings`)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        values = _toml_values.get()
+        values = _toml_values.get() or {}
         return values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_toml_values.get())
+        return dict(_toml_values.get() or {})
 
 
 class Settings(BaseSettings):
@@ -136,8 +137,7 @@ class Settings(BaseSettings):
     def _window_and_language(self) -> Settings:
         if self.send_window_start >= self.send_window_end:
             raise ValueError(
-                f"send window start {self.send_window_start:%H:%M} must be before its end "
-                f"{self.send_window_end:%H:%M}"
+                f"send window start {self.send_window_start:%H:%M} must be before its end {self.send_window_end:%H:%M}"
             )
         if self.default_language not in self.languages:
             raise ValueError(f"default_language {self.default_language!r} is not in languages {self.languages}")
@@ -150,7 +150,9 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         if self.delivery == "live":
-            raise SettingsError([ConfigIssue(env_name("secret_key"), None, "", "is not set (required when FOLLOWUP_DELIVERY=live)")])
+            raise SettingsError(
+                [ConfigIssue(env_name("secret_key"), None, "", "not set (required when FOLLOWUP_DELIVERY=live)")]
+            )
         return DEV_SECRET_KEY
 
     def secret_values(self) -> list[str]:
@@ -170,7 +172,7 @@ class Settings(BaseSettings):
         problems: list[ConfigIssue] = []
 
         def missing(field: str, why: str = needed) -> None:
-            problems.append(ConfigIssue(env_name(field), None, "", f"is not set ({why})"))
+            problems.append(ConfigIssue(env_name(field), None, "", f"not set ({why})"))
 
         for field in ("twilio_account_sid", "twilio_auth_token", "smtp_host", "smtp_from", "secret_key"):
             if getattr(self, field) in (None, ""):
@@ -179,8 +181,12 @@ class Settings(BaseSettings):
             missing("twilio_from", f"set it or {env_name('twilio_messaging_service_sid')}; {needed}")
         if self.public_base_url.startswith("http://127.") or "localhost" in self.public_base_url:
             problems.append(
-                ConfigIssue(env_name("public_base_url"), None, "",
-                            f"{self.public_base_url!r} is not reachable by clients or Twilio ({needed})")
+                ConfigIssue(
+                    env_name("public_base_url"),
+                    None,
+                    "",
+                    f"{self.public_base_url!r} is not reachable by clients or Twilio ({needed})",
+                )
             )
         return problems
 
@@ -226,12 +232,16 @@ def read_toml(path: Path, shown: str) -> tuple[dict[str, Any], dict[str, tuple[i
             path_text = f"{top_key}.{sub_key}" if sub_key is not None else top_key
             line = _toml_line(lines, table, key)
             if field in SECRET_FIELDS:
-                issues.append(ConfigIssue(shown, line, path_text,
-                                          f"secrets may not be kept under config/; set {env_name(field)} "
-                                          "in the environment or in .env"))
+                issues.append(
+                    ConfigIssue(
+                        shown,
+                        line,
+                        path_text,
+                        f"secrets may not be kept under config/; set {env_name(field)} in the environment or in .env",
+                    )
+                )
             elif field not in known:
-                allowed = ", ".join(sorted(f.replace("_", ".", 1) if "_" in f else f
-                                           for f in known - SECRET_FIELDS))
+                allowed = ", ".join(sorted(f.replace("_", ".", 1) if "_" in f else f for f in known - SECRET_FIELDS))
                 issues.append(ConfigIssue(shown, line, path_text, f"unknown setting (allowed: {allowed})"))
             else:
                 values[field] = value
@@ -254,11 +264,11 @@ def load_settings(config_dir: Path | None = None, env_file: Path | None = Path("
     """Build :class:`Settings`, turning every problem into a :class:`SettingsError` that
     names where the bad value came from (variable, ``.env`` line or TOML line)."""
     toml_path = (config_dir / SETTINGS_FILE) if config_dir is not None else None
-    shown = str(toml_path) if toml_path is not None else SETTINGS_FILE
+    shown = str(shown_path(toml_path)) if toml_path is not None else SETTINGS_FILE
     values, where, issues = read_toml(toml_path, shown) if toml_path else ({}, {}, [])
     token = _toml_values.set(values)
     try:
-        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         issues.extend(_attribute(exc, env_file, where, shown))
         raise SettingsError(issues) from None

@@ -9,6 +9,7 @@ Plane (most emoji) take two UTF-16 units.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -69,7 +70,5 @@ def analyse(text: str) -> SmsInfo:
 
 def describe_char(ch: str) -> str:
     """``'’' (U+2019 RIGHT SINGLE QUOTATION MARK)`` for error messages."""
-    import unicodedata
-
     name = unicodedata.name(ch, "UNNAMED")
     return f"{ch!r} (U+{ord(ch):04X} {name})"

@@ -19,6 +19,4 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"{name!r} is not an IANA time zone (examples: America/New_York, Europe/Madrid)"
-        ) from None
+        raise ValueError(f"{name!r} is not an IANA time zone (examples: America/New_York, Europe/Madrid)") from None

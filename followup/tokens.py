@@ -21,7 +21,7 @@ VERSION = "v1"
 UNSUBSCRIBE_MAX_AGE = timedelta(days=400)  # issue: links stay valid at least 60 days
 
 
-class BadToken(FollowupError):
+class BadTokenError(FollowupError):
     """The token is malformed, forged, or too old."""
 
 
@@ -61,13 +61,13 @@ def verify(key: str, token: str, *, now: datetime, max_age: timedelta = UNSUBSCR
         payload = _unb64(payload_text)
         given = _unb64(mac_text)
     except (ValueError, TypeError):
-        raise BadToken("malformed token") from None
+        raise BadTokenError("malformed token") from None
     if not hmac.compare_digest(given, _mac(key, payload)):
-        raise BadToken("token signature does not match")
+        raise BadTokenError("token signature does not match")
     parts = payload.decode("utf-8", "replace").split("|")
     if len(parts) != 5 or parts[0] != VERSION:
-        raise BadToken("unknown token version")
+        raise BadTokenError("unknown token version")
     issued = datetime.fromtimestamp(int(parts[4]), tz=UTC)
     if now - issued > max_age:
-        raise BadToken(f"token expired (issued {issued:%Y-%m-%d})")
+        raise BadTokenError(f"token expired (issued {issued:%Y-%m-%d})")
     return TokenData(purpose=parts[1], client=parts[2], channel=parts[3], issued=issued)

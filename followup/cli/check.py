@@ -21,8 +21,15 @@ def sms_table(report: CheckReport, limit: int) -> Table:
             continue
         low, high = min(row.lengths), max(row.lengths)
         chars = str(high) if low == high else f"{low}-{high}"
-        table.add_row(template, language, chars, worst.encoding, str(worst.segments),
-                      " ".join(describe_char(c) for c in worst.ucs2_chars) or "-", ", ".join(row.campaigns))
+        table.add_row(
+            template,
+            language,
+            chars,
+            worst.encoding,
+            str(worst.segments),
+            " ".join(describe_char(c) for c in worst.ucs2_chars) or "-",
+            ", ".join(row.campaigns),
+        )
     return table
 
 
@@ -43,8 +50,10 @@ def command(config: ConfigOpt = None, templates: TemplatesOpt = None) -> None:
         err.print(f"[bold red]Check failed[/] ({len(report.issues)}):", markup=True)
         err.print(issues_text(report.issues), markup=False)
         raise typer.Exit(EXIT_INVALID)
-    out.print(f"OK: {len(clinic.campaigns)} campaigns, {len(clinic.tips.tips)} tips, "
-              f"{report.rendered} renderings checked ({clinic.config_dir}, {clinic.templates.root})")
+    out.print(
+        f"OK: {len(clinic.campaigns)} campaigns, {len(clinic.tips.tips)} tips, "
+        f"{report.rendered} renderings checked ({clinic.config_dir}, {clinic.templates.root})"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -17,11 +17,17 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config directory (default: $FOLLOWUP_CONFIG_DIR, ./config, or the bundled starter)."),
+    typer.Option(
+        "--config", "-c", help="Config directory (default: $FOLLOWUP_CONFIG_DIR, ./config, or the bundled starter)."
+    ),
 ]
 TemplatesOpt = Annotated[
     Path | None,
-    typer.Option("--templates", "-t", help="Templates directory (default: $FOLLOWUP_TEMPLATES_DIR, templates/ beside the config, ./templates)."),
+    typer.Option(
+        "--templates",
+        "-t",
+        help="Templates directory (default: $FOLLOWUP_TEMPLATES_DIR, templates/ beside the config, ./templates).",
+    ),
 ]
 
 EXIT_INVALID = 1

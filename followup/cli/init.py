@@ -33,11 +33,11 @@ def command(
     for target in targets:
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(source / target.name, target,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "sample"))
+        shutil.copytree(source / target.name, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "sample"))
     out.print(f"Created {targets[0]} and {targets[1]}.", markup=False)
-    out.print(f"Next: edit {targets[0] / 'followup.toml'}, then run: followup check --config {targets[0]}",
-              markup=False)
+    out.print(
+        f"Next: edit {targets[0] / 'followup.toml'}, then run: followup check --config {targets[0]}", markup=False
+    )
 
 
 def register(app: typer.Typer) -> None:

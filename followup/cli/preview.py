@@ -24,9 +24,19 @@ def _step_indexes(campaign_name: str, names: list[str], step: str | None) -> lis
         return [int(step) - 1]
     if step in names:
         return [names.index(step)]
-    fail(ConfigError([ConfigIssue(campaign_name, None, "--step",
-                                  f"{step!r} is not a step (1-{len(names)} or one of: {', '.join(names)})")]),
-         "Bad option")
+    fail(
+        ConfigError(
+            [
+                ConfigIssue(
+                    campaign_name,
+                    None,
+                    "--step",
+                    f"{step!r} is not a step (1-{len(names)} or one of: {', '.join(names)})",
+                )
+            ]
+        ),
+        "Bad option",
+    )
 
 
 def _html_path(base: Path, campaign: str, step: str, many: bool) -> Path:
@@ -35,11 +45,19 @@ def _html_path(base: Path, campaign: str, step: str, many: bool) -> Path:
 
 def command(
     campaign: Annotated[str, typer.Argument(help="Campaign name, as in config/campaigns.yaml.")],
-    step: Annotated[str | None, typer.Option("--step", "-s", help="Step number (1 = first) or name; default: all.")] = None,
-    channel: Annotated[ChannelName | None, typer.Option("--channel", help="sms or email; default: what the step uses.")] = None,
+    step: Annotated[
+        str | None, typer.Option("--step", "-s", help="Step number (1 = first) or name; default: all.")
+    ] = None,
+    channel: Annotated[
+        ChannelName | None, typer.Option("--channel", help="sms or email; default: what the step uses.")
+    ] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Also write the email's HTML to this file.")] = None,
-    client_json: Annotated[Path | None, typer.Option("--client-json", help='JSON with "client", optional "session" and "visit_count".')] = None,
-    language: Annotated[str | None, typer.Option("--language", "-l", help="Sample client's language (e.g. es).")] = None,
+    client_json: Annotated[
+        Path | None, typer.Option("--client-json", help='JSON with "client", optional "session" and "visit_count".')
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", "-l", help="Sample client's language (e.g. es).")
+    ] = None,
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
@@ -73,19 +91,31 @@ def command(
         channels = [channel] if channel else step_channels(chosen, index)
         for ch in channels:
             try:
-                composed = compose(clinic, client=client, session=session, visit_count=visits,
-                                   campaign_name=campaign, step_index=index, channel=ch, now=SAMPLE_NOW, tip=tip)
+                composed = compose(
+                    clinic,
+                    client=client,
+                    session=session,
+                    visit_count=visits,
+                    campaign_name=campaign,
+                    step_index=index,
+                    channel=ch,
+                    now=SAMPLE_NOW,
+                    tip=tip,
+                )
             except TemplateRenderError as exc:
                 fail(ConfigError([exc.issue]), "Template error")
-            header = (f"── {campaign} · step {index + 1} '{names[index]}' · offset {definition.offset.text} · "
-                      f"expires after {definition.expires_after} · {ch} · {composed.language}")
+            header = (
+                f"── {campaign} · step {index + 1} '{names[index]}' · offset {definition.offset.text} · "
+                f"expires after {definition.expires_after} · {ch} · {composed.language}"
+            )
             out.print(header, markup=False, style="bold")
             if tip is not None:
                 out.print(f"tip: {tip.id} ({tip.category})", markup=False, style="dim")
             if composed.sms is not None:
                 info = analyse(composed.sms)
-                out.print(f"[{info.length} chars, {info.encoding}, {info.segments} segment(s)]",
-                          markup=False, style="dim")
+                out.print(
+                    f"[{info.length} chars, {info.encoding}, {info.segments} segment(s)]", markup=False, style="dim"
+                )
                 out.print(composed.sms, markup=False)
             elif composed.email is not None:
                 out.print(f"Subject: {composed.email.subject}", markup=False)

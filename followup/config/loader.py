@@ -20,7 +20,8 @@ from followup.config.campaigns import NAME_RE, Campaign
 from followup.config.tips import TipLibrary
 from followup.config.yamlfile import KeyPath, YamlDocument, format_key_path, load_yaml
 from followup.exceptions import ConfigError, ConfigIssue
-from followup.rendering.templates import PART_FILES, TemplateSet
+from followup.paths import shown_path
+from followup.rendering.templates import PART_FILES, Part, TemplateSet
 from followup.settings import Settings, load_settings
 
 CAMPAIGNS_FILE = "campaigns.yaml"
@@ -28,8 +29,12 @@ CAMPAIGNS_DIR = "campaigns"
 TIPS_FILE = "tips.yaml"
 
 _CAMPAIGNS = TypeAdapter(dict[str, Campaign])
-_CHANNEL_PARTS = {"sms": ("sms",), "email": ("subject", "text"), "both": ("sms", "subject", "text"),
-                  "preferred": ("sms", "subject", "text")}
+_CHANNEL_PARTS: dict[str, tuple[Part, ...]] = {
+    "sms": ("sms",),
+    "email": ("subject", "text"),
+    "both": ("sms", "subject", "text"),
+    "preferred": ("sms", "subject", "text"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,16 @@ class ClinicConfig:
         try:
             return self.campaigns[name]
         except KeyError:
-            raise ConfigError([ConfigIssue(
-                self.config_dir, None, name,
-                f"no such campaign (available: {', '.join(sorted(self.campaigns))})")]) from None
-
-
-def shown_path(path: Path) -> Path:
-    """``path`` relative to the working directory when it is below it (shorter errors)."""
-    try:
-        return path.resolve().relative_to(Path.cwd())
-    except ValueError:
-        return path
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        self.config_dir,
+                        None,
+                        name,
+                        f"no such campaign (available: {', '.join(sorted(self.campaigns))})",
+                    )
+                ]
+            ) from None
 
 
 # --- pydantic errors -> issues ---------------------------------------------------
@@ -146,13 +150,18 @@ def _campaign_files(config_dir: Path) -> list[Path]:
     return files
 
 
-def load_campaigns(config_dir: Path, issues: list[ConfigIssue]) -> tuple[dict[str, Campaign], dict[str, CampaignSource]]:
+def load_campaigns(
+    config_dir: Path, issues: list[ConfigIssue]
+) -> tuple[dict[str, Campaign], dict[str, CampaignSource]]:
     campaigns: dict[str, Campaign] = {}
     sources: dict[str, CampaignSource] = {}
     files = _campaign_files(config_dir)
     if not files:
-        issues.append(ConfigIssue(shown_path(config_dir), None, "",
-                                  f"no campaigns: expected {CAMPAIGNS_FILE} or {CAMPAIGNS_DIR}/*.yaml"))
+        issues.append(
+            ConfigIssue(
+                shown_path(config_dir), None, "", f"no campaigns: expected {CAMPAIGNS_FILE} or {CAMPAIGNS_DIR}/*.yaml"
+            )
+        )
     for path in files:
         doc = load_yaml(path, shown_path(path))
         issues.extend(doc.issues)
@@ -163,12 +172,24 @@ def load_campaigns(config_dir: Path, issues: list[ConfigIssue]) -> tuple[dict[st
             continue
         for name in doc.data:
             if not isinstance(name, str) or not NAME_RE.match(name):
-                issues.append(ConfigIssue(doc.path, doc.line_of((name,)), str(name),
-                                          "not a campaign name (lowercase letters, digits and _)"))
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        doc.line_of((name,)),
+                        str(name),
+                        "not a campaign name (lowercase letters, digits and _)",
+                    )
+                )
             elif name in campaigns:
                 first = sources[name].doc
-                issues.append(ConfigIssue(doc.path, doc.line_of((name,)), name,
-                                          f"campaign defined twice (first in {first.path}:{first.line_of((name,))})"))
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        doc.line_of((name,)),
+                        name,
+                        f"campaign defined twice (first in {first.path}:{first.line_of((name,))})",
+                    )
+                )
         try:
             parsed = _CAMPAIGNS.validate_python(doc.data)
         except ValidationError as exc:
@@ -199,17 +220,34 @@ def load_tips(config_dir: Path, issues: list[ConfigIssue]) -> TipLibrary | None:
     for index, tip in enumerate(library.tips):
         where = ("tips", index)
         if tip.id in seen:
-            issues.append(ConfigIssue(doc.path, doc.line_of((*where, "id")), f"tips[{index}].id",
-                                      f"tip id {tip.id!r} is used twice (also tips[{seen[tip.id]}])"))
+            issues.append(
+                ConfigIssue(
+                    doc.path,
+                    doc.line_of((*where, "id")),
+                    f"tips[{index}].id",
+                    f"tip id {tip.id!r} is used twice (also tips[{seen[tip.id]}])",
+                )
+            )
         seen.setdefault(tip.id, index)
         if tip.category not in library.categories:
-            issues.append(ConfigIssue(doc.path, doc.line_of((*where, "category")), f"tips[{index}].category",
-                                      f"{tip.category!r} is not a category (allowed: {', '.join(library.categories)})"))
+            issues.append(
+                ConfigIssue(
+                    doc.path,
+                    doc.line_of((*where, "category")),
+                    f"tips[{index}].category",
+                    f"{tip.category!r} is not a category (allowed: {', '.join(library.categories)})",
+                )
+            )
         for position, area in enumerate(tip.focus):
             if area not in library.focus_areas:
-                issues.append(ConfigIssue(
-                    doc.path, doc.line_of((*where, "focus", position)), f"tips[{index}].focus[{position}]",
-                    f"{area!r} is not a focus area (allowed: {', '.join(library.focus_areas)})"))
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        doc.line_of((*where, "focus", position)),
+                        f"tips[{index}].focus[{position}]",
+                        f"{area!r} is not a focus area (allowed: {', '.join(library.focus_areas)})",
+                    )
+                )
     return library
 
 
@@ -227,19 +265,36 @@ def campaign_problems(
             yield (*here, "name"), f"step name {step_name!r} is already used by steps[{step_names[step_name]}]"
         step_names.setdefault(step_name, index)
         if trigger == "session_booked" and not step.offset.is_negative:
-            yield (*here, "offset"), (f"{step.offset.text!r}: session_booked steps go before the session, "
-                                      "so the offset must be negative (e.g. -24h, -1d at 18:00)")
+            yield (
+                (*here, "offset"),
+                (
+                    f"{step.offset.text!r}: session_booked steps go before the session, "
+                    "so the offset must be negative (e.g. -24h, -1d at 18:00)"
+                ),
+            )
         if trigger != "session_booked" and step.offset.is_negative:
-            yield (*here, "offset"), (f"{step.offset.text!r}: a {trigger} step goes after its trigger, "
-                                      "so the offset must not be negative (e.g. 2h, 1d, 3d at 10:00)")
+            yield (
+                (*here, "offset"),
+                (
+                    f"{step.offset.text!r}: a {trigger} step goes after its trigger, "
+                    "so the offset must not be negative (e.g. 2h, 1d, 3d at 10:00)"
+                ),
+            )
         if step.template not in available:
-            yield (*here, "template"), (f"{step.template!r} is not a template in {templates.root} "
-                                        f"(available: {', '.join(available) or 'none'})")
+            yield (
+                (*here, "template"),
+                (
+                    f"{step.template!r} is not a template in {templates.root} "
+                    f"(available: {', '.join(available) or 'none'})"
+                ),
+            )
         else:
             missing = [PART_FILES[p] for p in _CHANNEL_PARTS[step.channel] if not templates.has(step.template, p)]
             if missing:
-                yield (*here, "template"), (f"template {step.template!r} has no {', '.join(missing)} "
-                                            f"(needed for channel {step.channel})")
+                yield (
+                    (*here, "template"),
+                    (f"template {step.template!r} has no {', '.join(missing)} (needed for channel {step.channel})"),
+                )
         if step.fallback_to_email and step.channel == "email":
             yield (*here, "fallback_to_email"), "only sms or preferred steps can fall back to email"
         if step.fallback_to_email and step.template in available and not templates.has(step.template, "subject"):
@@ -247,17 +302,22 @@ def campaign_problems(
         if step.tip is not None and tips is not None:
             for position, category in enumerate(step.tip.categories):
                 if category not in tips.categories:
-                    yield (*here, "tip", "categories", position), (
-                        f"{category!r} is not a tip category (allowed: {', '.join(tips.categories)})")
+                    yield (
+                        (*here, "tip", "categories", position),
+                        (f"{category!r} is not a tip category (allowed: {', '.join(tips.categories)})"),
+                    )
         if step.when is not None and tips is not None:
             for position, area in enumerate(step.when.focus_areas):
                 if area not in tips.focus_areas:
-                    yield (*here, "when", "focus_areas", position), (
-                        f"{area!r} is not a focus area (allowed: {', '.join(tips.focus_areas)})")
+                    yield (
+                        (*here, "when", "focus_areas", position),
+                        (f"{area!r} is not a focus area (allowed: {', '.join(tips.focus_areas)})"),
+                    )
 
 
-def load_clinic(config_dir: Path, templates_dir: Path, settings: Settings | None = None,
-                env_file: Path | None = Path(".env")) -> ClinicConfig:
+def load_clinic(
+    config_dir: Path, templates_dir: Path, settings: Settings | None = None, env_file: Path | None = Path(".env")
+) -> ClinicConfig:
     issues: list[ConfigIssue] = []
     if not config_dir.is_dir():
         raise ConfigError([ConfigIssue(config_dir, None, "", "config directory not found")])
@@ -278,5 +338,6 @@ def load_clinic(config_dir: Path, templates_dir: Path, settings: Settings | None
             issues.append(ConfigIssue(source.doc.path, line, key, message))
     if issues or settings is None or tips is None:
         raise ConfigError(issues)
-    return ClinicConfig(config_dir=config_dir, settings=settings, campaigns=campaigns, tips=tips,
-                        templates=templates, sources=sources)
+    return ClinicConfig(
+        config_dir=config_dir, settings=settings, campaigns=campaigns, tips=tips, templates=templates, sources=sources
+    )

@@ -62,18 +62,26 @@ def format_key_path(path: KeyPath) -> str:
 def _walk(node: yaml.Node, path: KeyPath, doc: YamlDocument) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
+        kept = []
         for key_node, value_node in node.value:
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
                 doc.issues.append(
-                    ConfigIssue(doc.path, line, format_key_path((*path, key)),
-                                f"duplicate key (first defined on line {seen[key]})")
+                    ConfigIssue(
+                        doc.path,
+                        line,
+                        format_key_path((*path, key)),
+                        f"duplicate key (first defined on line {seen[key]})",
+                    )
                 )
                 continue
+            kept.append((key_node, value_node))
             seen[key] = line
             doc.lines[(*path, key)] = line
             _walk(value_node, (*path, key), doc)
+        # The first definition wins (PyYAML would keep the last); later ones were reported.
+        node.value = kept
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             doc.lines[(*path, index)] = item.start_mark.line + 1

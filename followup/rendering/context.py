@@ -48,28 +48,34 @@ class Links:
 
 
 def business_namespace(settings: Settings) -> Namespace:
-    return Namespace("business", {
-        "name": settings.business_name,
-        "short_name": settings.business_short_name,
-        "address": settings.business_address,
-        "phone": settings.business_phone,
-        "email": settings.business_email,
-        "website": settings.business_website,
-        "booking_url": settings.booking_url,
-    })
+    return Namespace(
+        "business",
+        {
+            "name": settings.business_name,
+            "short_name": settings.business_short_name,
+            "address": settings.business_address,
+            "phone": settings.business_phone,
+            "email": settings.business_email,
+            "website": settings.business_website,
+            "booking_url": settings.booking_url,
+        },
+    )
 
 
 def client_namespace(client: Client, visit_count: int) -> Namespace:
-    return Namespace("client", {
-        "first_name": client.first_name,
-        "last_name": client.last_name,
-        "name": client.full_name,
-        "phone": client.phone or "",
-        "email": client.email or "",
-        "language": client.language,
-        "timezone": client.timezone,
-        "visit_count": visit_count,
-    })
+    return Namespace(
+        "client",
+        {
+            "first_name": client.first_name,
+            "last_name": client.last_name,
+            "name": client.full_name,
+            "phone": client.phone or "",
+            "email": client.email or "",
+            "language": client.language,
+            "timezone": client.timezone,
+            "visit_count": visit_count,
+        },
+    )
 
 
 def session_namespace(session: Session, client: Client, library: TipLibrary | None) -> Namespace:
@@ -78,31 +84,37 @@ def session_namespace(session: Session, client: Client, library: TipLibrary | No
     end = require_aware(session.end, "session end").astimezone(tz)
     labels = [library.focus_areas.get(f, f) if library else f for f in session.focus_areas]
     lang = client.language
-    return Namespace("session", {
-        "service": session.service,
-        "therapist": session.therapist,
-        "focus_areas": labels,
-        "focus": ", ".join(labels),
-        "start": start,
-        "end": end,
-        "day": local_day(start, lang),
-        "date": local_short_date(start, lang),
-        "time": local_time(start, lang),
-        "end_time": local_time(end, lang),
-        "duration_minutes": int((end - start).total_seconds() // 60),
-        "status": session.status,
-    })
+    return Namespace(
+        "session",
+        {
+            "service": session.service,
+            "therapist": session.therapist,
+            "focus_areas": labels,
+            "focus": ", ".join(labels),
+            "start": start,
+            "end": end,
+            "day": local_day(start, lang),
+            "date": local_short_date(start, lang),
+            "time": local_time(start, lang),
+            "end_time": local_time(end, lang),
+            "duration_minutes": int((end - start).total_seconds() // 60),
+            "status": session.status,
+        },
+    )
 
 
 def tip_namespace(tip: Tip, library: TipLibrary) -> Namespace:
-    return Namespace("tip", {
-        "id": tip.id,
-        "title": tip.title,
-        "category": tip.category,
-        "category_label": library.categories.get(tip.category, tip.category),
-        "sms": tip.sms.strip(),
-        "email": tip.email_text,
-    })
+    return Namespace(
+        "tip",
+        {
+            "id": tip.id,
+            "title": tip.title,
+            "category": tip.category,
+            "category_label": library.categories.get(tip.category, tip.category),
+            "sms": tip.sms.strip(),
+            "email": tip.email_text,
+        },
+    )
 
 
 def message_context(
@@ -123,12 +135,18 @@ def message_context(
     context: dict[str, Any] = {
         "client": client_namespace(client, visit_count),
         "business": business_namespace(settings),
-        "campaign": Namespace("campaign", {
-            "name": campaign_name, "purpose": campaign.purpose, "description": campaign.description,
-        }),
+        "campaign": Namespace(
+            "campaign",
+            {
+                "name": campaign_name,
+                "purpose": campaign.purpose,
+                "description": campaign.description,
+            },
+        ),
         "step": Namespace("step", {"name": step_name, "channel": channel}),
-        "links": Namespace("links", {"rebook": links.rebook, **(
-            {"unsubscribe": links.unsubscribe} if links.unsubscribe else {})}),
+        "links": Namespace(
+            "links", {"rebook": links.rebook, **({"unsubscribe": links.unsubscribe} if links.unsubscribe else {})}
+        ),
     }
     if session is not None:
         context["session"] = session_namespace(session, client, library)

@@ -1,0 +1,81 @@
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from followup.config.durations import Offset, parse_duration, parse_offset
+from followup.timeutil import zone
+
+NY = zone("America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "seconds", "at"),
+    [
+        ("2h", 0, 7200, None),
+        ("30m", 0, 1800, None),
+        ("1d", 1, 0, None),
+        ("1w", 7, 0, None),
+        ("1d12h", 1, 43200, None),
+        ("1d 12h", 1, 43200, None),
+        ("-24h", 0, -86400, None),
+        ("3d at 10:00", 3, 0, time(10, 0)),
+        ("-1d at 18:00", -1, 0, time(18, 0)),
+        ("0d at 9:30", 0, 0, time(9, 30)),
+        (" 2H ", 0, 7200, None),
+    ],
+)
+def test_offsets_parse(text: str, days: int, seconds: int, at: time | None) -> None:
+    offset = parse_offset(text)
+    assert (offset.days, offset.seconds, offset.at) == (days, seconds, at)
+
+
+@pytest.mark.parametrize("text", ["3 dayz", "", "at 10:00", "2x", "1d at 25:00", "2h at 10:00", "1.5h", "d"])
+def test_bad_offsets_name_examples(text: str) -> None:
+    with pytest.raises(ValueError, match=r"examples: 2h, 1d, 3d at 10:00"):
+        parse_offset(text)
+
+
+def test_duration_rejects_at_sign_and_zero() -> None:
+    assert parse_duration("6h") == timedelta(hours=6)
+    for bad in ("1d at 10:00", "-2h", "0h"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_days_are_calendar_days_across_spring_forward() -> None:
+    # 2026-03-08 02:00 America/New_York springs forward; 1d after Saturday 15:00 is Sunday 15:00.
+    anchor = datetime(2026, 3, 7, 15, 0, tzinfo=NY)
+    result = parse_offset("1d").apply(anchor, NY)
+    assert result.replace(tzinfo=None) == datetime(2026, 3, 8, 15, 0)
+    assert result.astimezone(UTC) - anchor.astimezone(UTC) == timedelta(hours=23)
+
+
+def test_hours_are_elapsed_time_across_fall_back() -> None:
+    # 2026-11-01 02:00 falls back to 01:00: 2h after 00:30 EDT is 01:30 EST.
+    anchor = datetime(2026, 11, 1, 0, 30, tzinfo=NY)
+    result = parse_offset("2h").apply(anchor, NY)
+    assert result.astimezone(UTC) - anchor.astimezone(UTC) == timedelta(hours=2)
+    assert result.utcoffset() == timedelta(hours=-5)
+
+
+def test_at_pins_local_wall_time_in_client_zone() -> None:
+    anchor = datetime(2026, 12, 3, 21, 0, tzinfo=UTC)  # 16:00 in New York
+    result = parse_offset("3d at 10:00").apply(anchor, NY)
+    assert result == datetime(2026, 12, 6, 10, 0, tzinfo=NY)
+
+
+def test_at_inside_dst_gap_moves_forward() -> None:
+    anchor = datetime(2026, 3, 7, 12, 0, tzinfo=NY)
+    result = Offset(days=1, at=time(2, 30)).apply(anchor, NY)
+    assert result.replace(tzinfo=None) == datetime(2026, 3, 8, 3, 30)
+
+
+def test_negative_offsets_count_back() -> None:
+    start = datetime(2026, 12, 10, 15, 0, tzinfo=NY)
+    assert parse_offset("-24h").apply(start, NY) == datetime(2026, 12, 9, 15, 0, tzinfo=NY)
+    assert parse_offset("-1d at 18:00").apply(start, NY) == datetime(2026, 12, 9, 18, 0, tzinfo=NY)
+
+
+def test_naive_anchor_rejected() -> None:
+    with pytest.raises(ValueError, match="time-zone aware"):
+        parse_offset("2h").apply(datetime(2026, 1, 1, 12, 0), NY)
