@@ -7,16 +7,17 @@ variable, a filter misuse) and what an SMS will cost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import time
 
 from followup.compose import compose
 from followup.config.campaigns import Campaign
 from followup.config.loader import ClinicConfig
 from followup.config.tips import Tip
-from followup.domain import ChannelName
+from followup.domain import ChannelName, Session
 from followup.exceptions import ConfigIssue, TemplateRenderError
-from followup.rendering.templates import LAYOUT_DIR, LAYOUT_FILES
-from followup.sample import SAMPLE_NOW, sample_client, sample_session
+from followup.sample import SAMPLE_NOW, sample_client, sample_dates, sample_session
 from followup.sms_encoding import SmsInfo, analyse
 
 
@@ -57,20 +58,31 @@ def step_channels(campaign: Campaign, index: int) -> list[ChannelName]:
     return ["sms", "email"]
 
 
-def _languages_for(clinic: ClinicConfig, template: str) -> list[str]:
-    """The default language, plus every language with its own variant of this template or
-    of a layout (those render differently; the rest would repeat the default's row)."""
-    root = clinic.templates.root
-    with_layouts = {p.parent.name for f in LAYOUT_FILES.values() for p in (root / LAYOUT_DIR).glob(f"*/{f}")}
-    wanted = {clinic.settings.default_language, *clinic.templates.variants(template), *with_layouts}
-    return [lang for lang in clinic.settings.languages if lang in wanted]
-
-
 def _tips_for(clinic: ClinicConfig, campaign: Campaign, index: int) -> list[Tip | None]:
     step = campaign.steps[index]
     if step.tip is None:
         return [None]
     return list(clinic.tips.in_categories(step.tip.categories)) or [None]
+
+
+def _samples(
+    clinic: ClinicConfig, campaign: Campaign, index: int
+) -> Iterator[tuple[str, ChannelName, Tip | None, Session]]:
+    """What to render a step with: every configured language (its clients see its dates even
+    without a template variant), every channel, every tip the step may pick, and session
+    dates on every weekday and month (day and month names differ in length)."""
+    tips = _tips_for(clinic, campaign, index)
+    dates = sample_dates()
+    for language in clinic.settings.languages:
+        client = sample_client(language)
+        for channel in step_channels(campaign, index):
+            for i in range(max(len(tips), len(dates))):
+                yield (
+                    language,
+                    channel,
+                    tips[i % len(tips)],
+                    sample_session(client, dates[i % len(dates)], time(10, 30)),
+                )
 
 
 def run_check(clinic: ClinicConfig) -> CheckReport:
@@ -92,45 +104,33 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
     for name, campaign in sorted(clinic.campaigns.items()):
         for index, step in enumerate(campaign.steps):
             used.add(step.template)
-            for language in _languages_for(clinic, step.template):
-                client = sample_client(language)
-                session = sample_session(client)
-                for channel in step_channels(campaign, index):
-                    for tip in _tips_for(clinic, campaign, index):
-                        try:
-                            composed = compose(
-                                clinic,
-                                client=client,
-                                session=session,
-                                visit_count=3,
-                                campaign_name=name,
-                                step_index=index,
-                                channel=channel,
-                                now=SAMPLE_NOW,
-                                tip=tip,
-                            )
-                        except TemplateRenderError as exc:
-                            record(
-                                ConfigIssue(
-                                    exc.issue.file,
-                                    exc.issue.line,
-                                    exc.issue.key,
-                                    f"{exc.issue.message} (rendering {name}.{campaign.step_name(index)}"
-                                    f" as {channel}, language {language})",
-                                ),
-                                str(exc.issue),
-                            )
-                            break
-                        report.rendered += 1
-                        if composed.sms is None:
-                            continue
-                        row = report.sms.setdefault((step.template, language), SmsRow(step.template, language, []))
-                        if name not in row.campaigns:
-                            row.campaigns.append(name)
-                        row.add(analyse(composed.sms))
+            for language, channel, tip, session in _samples(clinic, campaign, index):
+                try:
+                    composed = compose(
+                        clinic,
+                        client=sample_client(language),
+                        session=session,
+                        visit_count=3,
+                        campaign_name=name,
+                        step_index=index,
+                        channel=channel,
+                        now=SAMPLE_NOW,
+                        tip=tip,
+                    )
+                except TemplateRenderError as exc:
+                    where = f"rendering {name}.{campaign.step_name(index)} as {channel}, language {language}"
+                    record(replace(exc.issue, message=f"{exc.issue.message} ({where})"), str(exc.issue))
+                    continue
+                report.rendered += 1
+                if composed.sms is not None:
+                    row = report.sms.setdefault((step.template, language), SmsRow(step.template, language, []))
+                    if name not in row.campaigns:
+                        row.campaigns.append(name)
+                    row.add(analyse(composed.sms))
 
-    for (template, language), row in sorted(report.sms.items()):
-        worst = row.worst
+    by_cost = sorted(report.sms.values(), key=lambda r: -(r.worst.segments if r.worst else 0))
+    for row in by_cost:
+        template, language, worst = row.template, row.language, row.worst
         if worst is not None and worst.segments > limit:
             path = clinic.templates.path_of(template, "sms", language)
             record(
@@ -139,8 +139,9 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                     None,
                     "",
                     f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units), "
-                    f"over the limit of {limit} (sms_max_segments in followup.toml)",
-                )
+                    f"over the limit of {limit} ([sms] max_segments in followup.toml)",
+                ),
+                str(path),  # once per file: the worst language is shown first (sorted by segments below)
             )
 
     for template in clinic.templates.names():

@@ -6,7 +6,7 @@ Fixed dates, not "now": a preview renders the same today and next month.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +46,29 @@ def sample_client(language: str = "en") -> Client:
     return base if base.language == language else Client(**{**base.__dict__, "language": language})
 
 
-def sample_session(client: Client) -> Session:
+def sample_session(client: Client, day: date = date(2026, 12, 3), at: time = time(15, 0)) -> Session:
     tz = zone(client.timezone)
+    start = datetime.combine(day, at, tzinfo=tz)
     return Session(
         external_id="sample-session-1",
         client_external_id=client.external_id,
-        start=datetime(2026, 12, 3, 15, 0, tzinfo=tz),
-        end=datetime(2026, 12, 3, 16, 0, tzinfo=tz),
+        start=start,
+        end=start + timedelta(hours=1),
         service="Neuromuscular therapy, 60 min",
         therapist="Daniel",
         focus_areas=("neck_shoulders", "upper_back"),
         status="completed",
     )
+
+
+def sample_dates() -> list[date]:
+    """One date in each month of a year, on every weekday in turn: day and month names of
+    every length, so ``check`` measures the longest SMS a real date can produce."""
+    out = []
+    for month in range(1, 13):
+        first = date(2027, month, 1)
+        out.append(first + timedelta(days=(month % 7 - first.weekday()) % 7))
+    return out
 
 
 class _PreviewInput(BaseModel):

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     default_timezone: str = "America/New_York"
     default_region: str = "US"
     default_language: str = "en"
-    languages: list[str] = Field(default_factory=lambda: ["en", "es"])
+    languages: list[str] = Field(default_factory=lambda: ["en"])
 
     send_window_start: time = time(9, 0)
     send_window_end: time = time(20, 0)
@@ -207,6 +207,17 @@ def _toml_line(lines: list[str], table: str | None, key: str) -> int | None:
     return None
 
 
+TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp")
+
+
+def _toml_spelling(field: str) -> str:
+    """How a setting is written in followup.toml: ``smtp_host`` -> ``smtp.host``."""
+    for table in TOML_TABLES:
+        if field.startswith(table + "_"):
+            return f"{table}.{field[len(table) + 1 :]}"
+    return field
+
+
 def read_toml(path: Path, shown: str) -> tuple[dict[str, Any], dict[str, tuple[int | None, str]], list[ConfigIssue]]:
     """Flatten ``followup.toml``: (values by field, (line, key path) by field, issues)."""
     issues: list[ConfigIssue] = []
@@ -241,7 +252,7 @@ def read_toml(path: Path, shown: str) -> tuple[dict[str, Any], dict[str, tuple[i
                     )
                 )
             elif field not in known:
-                allowed = ", ".join(sorted(f.replace("_", ".", 1) if "_" in f else f for f in known - SECRET_FIELDS))
+                allowed = ", ".join(sorted(_toml_spelling(f) for f in known - SECRET_FIELDS))
                 issues.append(ConfigIssue(shown, line, path_text, f"unknown setting (allowed: {allowed})"))
             else:
                 values[field] = value

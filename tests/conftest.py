@@ -74,6 +74,7 @@ MINI_TEMPLATES = {
 
 MINI_TOML = """\
 default_timezone = "America/New_York"
+languages = ["en", "es"]
 
 [business]
 name = "Test Clinic"

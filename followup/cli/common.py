@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -12,8 +13,9 @@ from followup.config.loader import ClinicConfig, load_clinic
 from followup.exceptions import ConfigError, issues_text
 from followup.paths import resolve_dirs
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Wide when piped (rich would assume 80 columns and truncate the tables).
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 ConfigOpt = Annotated[
     Path | None,

@@ -183,10 +183,7 @@ def test_segment_limit_is_configurable(make_clinic: ClinicFactory) -> None:
     from tests.conftest import MINI_TOML
 
     config, templates = make_clinic(
-        toml=MINI_TOML.replace(
-            'default_timezone = "America/New_York"\n',
-            'default_timezone = "America/New_York"\n[sms]\nmax_segments = 1\n',
-        ),
+        toml=MINI_TOML + "[sms]\nmax_segments = 1\n",
         templates={"thanks/sms.j2": "x" * 200 + "\n"},
     )
     (issue,) = check_errors(config, templates)
