@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from followup.config.campaigns import NAME_RE, Campaign
 from followup.config.tips import TipLibrary
@@ -28,7 +28,6 @@ CAMPAIGNS_FILE = "campaigns.yaml"
 CAMPAIGNS_DIR = "campaigns"
 TIPS_FILE = "tips.yaml"
 
-_CAMPAIGNS = TypeAdapter(dict[str, Campaign])
 _CHANNEL_PARTS: dict[str, tuple[Part, ...]] = {
     "sms": ("sms",),
     "email": ("subject", "text"),
@@ -112,15 +111,16 @@ def allowed_keys(root: Any, loc: KeyPath) -> list[str]:
     return []
 
 
-def validation_issues(doc: YamlDocument, exc: ValidationError, root: Any) -> list[ConfigIssue]:
+def validation_issues(doc: YamlDocument, exc: ValidationError, root: Any, prefix: KeyPath = ()) -> list[ConfigIssue]:
+    """``prefix`` is where in the file the validated value stands (``root`` is its type)."""
     out = []
     for error in exc.errors():
-        loc = tuple(error["loc"])
+        loc = (*prefix, *error["loc"])
         path, line = doc.locate(loc)
         kind = error["type"]
         given = error.get("input")
         if kind == "extra_forbidden":
-            keys = allowed_keys(root, loc[:-1])
+            keys = allowed_keys(root, loc[len(prefix) : -1])
             message = "unknown key" + (f" (allowed: {', '.join(keys)})" if keys else "")
         elif kind == "missing":
             message = "required key is missing"
@@ -190,13 +190,14 @@ def load_campaigns(
                         f"campaign defined twice (first in {first.path}:{first.line_of((name,))})",
                     )
                 )
-        try:
-            parsed = _CAMPAIGNS.validate_python(doc.data)
-        except ValidationError as exc:
-            issues.extend(validation_issues(doc, exc, dict[str, Campaign]))
-            continue
-        for name, campaign in parsed.items():
-            if name not in campaigns:
+        # One campaign at a time: a mistake in one must not hide the others' problems.
+        for name, raw in doc.data.items():
+            try:
+                campaign = Campaign.model_validate(raw)
+            except ValidationError as exc:
+                issues.extend(validation_issues(doc, exc, Campaign, prefix=(name,)))
+                continue
+            if isinstance(name, str) and name not in campaigns:
                 campaigns[name] = campaign
                 sources[name] = CampaignSource(doc)
     return campaigns, sources

@@ -62,7 +62,8 @@ def test_every_error_is_listed_not_just_the_first(make_clinic: ClinicFactory) ->
     )
     config, templates = make_clinic(campaigns=broken)
     found = errors(config, templates)
-    assert len(found) == 2, found  # bad purpose and bad channel; the offset sign is checked once the shape is valid
+    # Bad purpose and channel in one campaign; the other campaign's offset sign is still checked.
+    assert len(found) == 3, found
     assert any(
         "config/campaigns.yaml:3: post_session.purpose: 'carer' is not allowed (allowed: 'care' or 'marketing')" in f
         for f in found
@@ -71,6 +72,7 @@ def test_every_error_is_listed_not_just_the_first(make_clinic: ClinicFactory) ->
         "config/campaigns.yaml:12: post_session.steps[1].channel: 'text' is not allowed" in f and "'preferred'" in f
         for f in found
     )
+    assert any("config/campaigns.yaml:21: reminder.steps[0].offset: '24h'" in f for f in found), found
 
 
 def test_reminder_offset_must_be_negative(make_clinic: ClinicFactory) -> None:
