@@ -10,6 +10,7 @@ import typer
 from followup.checker import step_channels
 from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
 from followup.compose import compose
+from followup.config.durations import format_duration
 from followup.domain import ChannelName
 from followup.exceptions import ConfigError, ConfigIssue, TemplateRenderError
 from followup.sample import SAMPLE_NOW, load_preview_input, sample_client, sample_session
@@ -106,7 +107,7 @@ def command(
                 fail(ConfigError([exc.issue]), "Template error")
             header = (
                 f"── {campaign} · step {index + 1} '{names[index]}' · offset {definition.offset.text} · "
-                f"expires after {definition.expires_after} · {ch} · {composed.language}"
+                f"expires after {format_duration(definition.expires_after)} · {ch} · {composed.language}"
             )
             out.print(header, markup=False, style="bold")
             if tip is not None:
@@ -123,6 +124,7 @@ def command(
                 out.print(composed.email.text, markup=False)
                 if html is not None:
                     target = _html_path(html, campaign, names[index], len(indexes) > 1)
+                    target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_text(composed.email.html, encoding="utf-8")
                     out.print(f"(HTML written to {target})", markup=False, style="dim")
                 emails += 1

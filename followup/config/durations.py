@@ -93,6 +93,17 @@ def _parse(text: str, *, allow_at: bool) -> Offset:
     return Offset(days=sign * total_days, seconds=sign * total_seconds, at=at_time, text=text.strip())
 
 
+def format_duration(value: timedelta) -> str:
+    """``timedelta(hours=30)`` -> ``1d6h``: the owner's own notation."""
+    seconds = int(value.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return sign + ("".join(parts) or "0m")
+
+
 def parse_offset(text: str) -> Offset:
     try:
         return _parse(text, allow_at=True)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from followup.config.durations import Offset, parse_duration, parse_offset
+from followup.config.durations import Offset, format_duration, parse_duration, parse_offset
 from followup.timeutil import zone
 
 NY = zone("America/New_York")
@@ -74,6 +74,11 @@ def test_negative_offsets_count_back() -> None:
     start = datetime(2026, 12, 10, 15, 0, tzinfo=NY)
     assert parse_offset("-24h").apply(start, NY) == datetime(2026, 12, 9, 15, 0, tzinfo=NY)
     assert parse_offset("-1d at 18:00").apply(start, NY) == datetime(2026, 12, 9, 18, 0, tzinfo=NY)
+
+
+def test_format_duration_round_trips() -> None:
+    for text in ("2h", "1d6h", "30m", "7d"):
+        assert format_duration(parse_duration(text)) == text
 
 
 def test_naive_anchor_rejected() -> None:
