@@ -15,6 +15,27 @@ SessionStatus = Literal["booked", "completed", "cancelled", "no_show"]
 ChannelName = Literal["sms", "email"]
 
 
+Purpose = Literal["care", "marketing"]
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the client agreed to receive, per channel and purpose.
+
+    Care messages (reminders, aftercare) are transactional; marketing (tips, nudges,
+    win-backs) needs consent: by default yes for email (CAN-SPAM is opt-out) and no for
+    SMS (TCPA needs prior express consent), unless the import says otherwise.
+    """
+
+    sms_care: bool = True
+    sms_marketing: bool = False
+    email_care: bool = True
+    email_marketing: bool = True
+
+    def allows(self, channel: ChannelName, purpose: Purpose) -> bool:
+        return bool(getattr(self, f"{channel}_{purpose}"))
+
+
 @dataclass(frozen=True)
 class Client:
     external_id: str
@@ -25,6 +46,7 @@ class Client:
     timezone: str = "America/New_York"
     language: str = "en"
     preferred_channel: ChannelName = "sms"
+    consent: Consent = field(default_factory=Consent)
 
     @property
     def full_name(self) -> str:

@@ -101,6 +101,13 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
 
+    # The worker: how often it looks at the outbox, re-plans, and how long a claim may last
+    # before another worker may assume its owner died (keep it well above a batch's send time).
+    worker_dispatch_seconds: float = Field(30, gt=0)
+    worker_scan_seconds: float = Field(3600, gt=0)
+    worker_lease_seconds: float = Field(900, gt=0)
+    worker_batch_size: int = Field(20, ge=1, le=1000)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -207,7 +214,7 @@ def _toml_line(lines: list[str], table: str | None, key: str) -> int | None:
     return None
 
 
-TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp")
+TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp", "worker")
 
 
 def _toml_spelling(field: str) -> str:

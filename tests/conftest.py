@@ -58,7 +58,9 @@ tips:
 """
 
 MINI_TEMPLATES = {
-    "_layouts/sms.j2": '{{ body }}{% if campaign.purpose == "marketing" %} Reply STOP to opt out{% endif %}\n',
+    "_layouts/sms.j2": (
+        '{{ body }}{% if campaign.purpose == "marketing" %}{{ "\\n\\n" }}Reply STOP to opt out.{% endif %}\n'
+    ),
     "_layouts/email.txt.j2": (
         "{{ body }}\n\n--\n{{ business.name }}\n{{ business.address }}\nUnsubscribe: {{ links.unsubscribe }}\n"
     ),

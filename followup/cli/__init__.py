@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from followup.cli import check, init, preview
+from followup.cli import check, db, imports, init, preview, run, schedule, sessions, simulate
 
 app = typer.Typer(
     name="followup",
@@ -13,9 +13,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-check.register(app)
-preview.register(app)
-init.register(app)
+for module in (check, preview, init, db, imports, sessions, run, schedule, simulate):
+    module.register(app)
 
 
 def main() -> None:

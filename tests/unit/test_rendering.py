@@ -49,7 +49,7 @@ def test_marketing_sms_gets_the_opt_out_line_from_the_layout(make_clinic: Clinic
         channel="sms",
         now=SAMPLE_NOW,
     )
-    assert out.sms is not None and out.sms.endswith(" Reply STOP to opt out")
+    assert out.sms is not None and out.sms.endswith("\nReply STOP to opt out.")
 
 
 def test_email_has_address_unsubscribe_and_inlined_css(make_clinic: ClinicFactory) -> None:

@@ -1,0 +1,1 @@
+"""Delivery channels: one port (:class:`followup.channels.base.Channel`), one module per provider."""

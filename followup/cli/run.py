@@ -1,0 +1,71 @@
+"""``followup run``: the scheduled worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from followup.app import make_channels, open_store
+from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
+from followup.exceptions import ConfigError
+from followup.logs import configure_logging
+from followup.sampledata import load_sample_data
+from followup.worker import SystemClock, Worker, WorkerTiming
+
+
+def command(
+    once: Annotated[bool, typer.Option("--once", help="One scan and one dispatch, then exit (for cron).")] = False,
+    sample_data: Annotated[
+        bool,
+        typer.Option(
+            "--sample-data",
+            help="First import the shipped sample clients and sessions (config/sample/), moved to the current week.",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Run the worker: re-plan hourly, send due messages every 30 s (FOLLOWUP_WORKER_* settings).
+
+    Stop it with Ctrl-C or SIGTERM: the message in hand is finished first.
+
+    Example: followup run --once
+    """
+    clinic = load(config, templates)
+    settings = clinic.settings
+    configure_logging(settings.log_level, settings.secret_values())
+    try:
+        channels = make_channels(clinic)
+    except ConfigError as exc:
+        fail(exc)
+    store = open_store(clinic)
+    if sample_data:
+        for summary in load_sample_data(store, clinic, SystemClock().now()):
+            out.print(summary.line(), markup=False)
+    timing = WorkerTiming(
+        dispatch_every=timedelta(seconds=settings.worker_dispatch_seconds),
+        scan_every=timedelta(seconds=settings.worker_scan_seconds),
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        batch_size=settings.worker_batch_size,
+    )
+    worker = Worker(store, clinic, channels, timing)
+    if once:
+        stats = worker.once()
+        out.print(
+            "dispatch: " + (", ".join(f"{k} {v}" for k, v in sorted(stats.counts.items())) or "nothing due"),
+            markup=False,
+        )
+        return
+    out.print(
+        f"followup worker: {settings.delivery} delivery"
+        + (f" into {settings.outbox_dir}/" if settings.delivery == "dryrun" else "")
+        + f", database {store.engine.url.render_as_string()}. Ctrl-C to stop.",
+        markup=False,
+    )
+    worker.run_forever()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(command)

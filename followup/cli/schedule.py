@@ -1,0 +1,78 @@
+"""``followup schedule``: what is due, when, and why."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from followup.app import open_store
+from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
+from followup.store.port import MessageQuery
+from followup.timeutil import zone
+from followup.worker import SystemClock
+
+
+def command(
+    days: Annotated[int, typer.Option("--days", "-d", help="How far ahead to look.")] = 7,
+    client: Annotated[str | None, typer.Option("--client", help="Only this client (external id).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """List scheduled messages due in the next DAYS days (and any overdue), in each client's local time.
+
+    Example: followup schedule --days 14 --client c-1001
+    """
+    clinic = load(config, templates)
+    store = open_store(clinic)
+    now = SystemClock().now()
+    rows = store.messages(
+        MessageQuery(
+            client_external_id=client,
+            statuses=("scheduled", "sending", "unknown"),
+            due_before=now + timedelta(days=days),
+        )
+    )
+    zones = {r.client_id: store.client_state(r.client_id).client.timezone for r in rows}
+    entries = [
+        {
+            "id": r.id,
+            "client": r.client_external_id,
+            "campaign": r.campaign,
+            "step": r.step,
+            "channel": r.channel,
+            "purpose": r.purpose,
+            "due_at": r.due_at.astimezone(zone(zones[r.client_id])).isoformat(),
+            "next_attempt_at": r.next_attempt_at.astimezone(zone(zones[r.client_id])).isoformat(),
+            "expires_at": r.expires_at.astimezone(zone(zones[r.client_id])).isoformat(),
+            "status": r.status,
+            "why": r.why,
+            "note": r.status_reason,
+        }
+        for r in rows
+    ]
+    if as_json:
+        out.print_json(json.dumps(entries))
+        return
+    table = Table(title=f"Scheduled in the next {days} days ({len(entries)})", title_justify="left")
+    for column in ("due (client time)", "client", "campaign", "step", "channel", "why", "note"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            str(e["due_at"])[:16].replace("T", " "),
+            str(e["client"]),
+            str(e["campaign"]),
+            str(e["step"]),
+            str(e["channel"]),
+            str(e["why"]),
+            str(e["note"] or ""),
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("schedule")(command)

@@ -1,0 +1,116 @@
+"""``followup sessions add|complete|cancel``: record a session by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from followup.app import open_store
+from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.domain import Session, SessionStatus
+from followup.service import replan_client
+from followup.timeutil import zone
+from followup.worker import SystemClock
+
+sessions_app = typer.Typer(help="Add, complete or cancel a session by hand.", no_args_is_help=True)
+
+
+def _when(text: str, tz: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        err.print(f"{text!r} is not an ISO date-time (e.g. 2026-12-03T15:00)", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    return value if value.tzinfo else value.replace(tzinfo=zone(tz))
+
+
+@sessions_app.command("add")
+def add(
+    session_id: Annotated[str, typer.Argument(help="The session's id (as in your booking system).")],
+    client: Annotated[str, typer.Option("--client", help="Client external id, phone or email.")],
+    start: Annotated[str, typer.Option("--start", help="ISO date-time; no offset = the client's zone.")],
+    service: Annotated[str, typer.Option("--service")],
+    minutes: Annotated[int, typer.Option("--minutes", help="Length.")] = 60,
+    therapist: Annotated[str, typer.Option("--therapist")] = "",
+    focus: Annotated[str, typer.Option("--focus", help="Comma-separated focus area ids.")] = "",
+    status: Annotated[SessionStatus, typer.Option("--status", help="booked or completed.")] = "booked",
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Add (or update) a session and plan its messages.
+
+    Example: followup sessions add s-9001 --client c-1001 --start 2026-12-03T15:00 --service "NMT, 60 min"
+    """
+    clinic = load(config, templates)
+    store = open_store(clinic)
+    client_id = store.find_client_id(external_id=client, phone=client, email=client)
+    if client_id is None:
+        err.print(f"no client with external id, phone or email {client!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    state = store.client_state(client_id)
+    areas = tuple(a.strip() for a in focus.split(",") if a.strip())
+    unknown = [a for a in areas if a not in clinic.tips.focus_areas]
+    if unknown or status not in ("booked", "completed"):
+        err.print(f"--focus takes {', '.join(clinic.tips.focus_areas)}; --status booked or completed", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    begins = _when(start, state.client.timezone)
+    session = Session(
+        external_id=session_id,
+        client_external_id=state.client.external_id,
+        start=begins,
+        end=begins + timedelta(minutes=minutes),
+        service=service,
+        therapist=therapist,
+        focus_areas=areas,
+        status=status,
+    )
+    now = SystemClock().now()
+    _, outcome = store.upsert_session(session, client_id, now)
+    changes = replan_client(store, clinic, client_id, now)
+    out.print(
+        f"session {session_id} {outcome}; messages: {changes.created} planned, {changes.cancelled} cancelled",
+        markup=False,
+    )
+
+
+def _set(session_id: str, status: str, config: ConfigOpt, templates: TemplatesOpt) -> None:
+    clinic = load(config, templates)
+    store = open_store(clinic)
+    now = SystemClock().now()
+    client_id = store.set_session_status(session_id, status, now)
+    if client_id is None:
+        err.print(f"no session {session_id!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    changes = replan_client(store, clinic, client_id, now)
+    out.print(
+        f"session {session_id} {status}; messages: {changes.created} planned, {changes.cancelled} cancelled",
+        markup=False,
+    )
+
+
+@sessions_app.command("complete")
+def complete(
+    session_id: Annotated[str, typer.Argument()], config: ConfigOpt = None, templates: TemplatesOpt = None
+) -> None:
+    """Mark a session completed: aftercare and tips are planned.
+
+    Example: followup sessions complete s-9001
+    """
+    _set(session_id, "completed", config, templates)
+
+
+@sessions_app.command("cancel")
+def cancel(
+    session_id: Annotated[str, typer.Argument()], config: ConfigOpt = None, templates: TemplatesOpt = None
+) -> None:
+    """Cancel a session: its reminders are cancelled.
+
+    Example: followup sessions cancel s-9001
+    """
+    _set(session_id, "cancelled", config, templates)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sessions_app, name="sessions")

@@ -1,0 +1,193 @@
+"""Which messages the campaigns call for, for one client: a pure function of data and ``now``.
+
+The planner does not look at the outbox.  It says what *should* exist (``planned``) and
+which planned-before messages must not go out any more and why (``blocked``); the store
+reconciles that with the rows it has (insert new, re-time unsent, cancel blocked).
+Re-running it is harmless: every message has a stable idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from followup.config.campaigns import Campaign, Step
+from followup.domain import Client, Session
+from followup.timeutil import require_aware, zone
+
+# Sessions that ended longer ago than every step's offset + expiry can't produce a message.
+_MARGIN = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Planned:
+    key: str
+    campaign: str
+    step: str
+    step_index: int
+    client_external_id: str
+    session_external_id: str | None
+    channel: str  # sms | email | preferred
+    purpose: str
+    priority: str
+    due_at: datetime
+    expires_at: datetime
+    why: str
+
+
+@dataclass
+class PlanResult:
+    planned: list[Planned] = field(default_factory=list)
+    blocked: dict[str, str] = field(default_factory=dict)  # idempotency key -> reason
+
+    def keys(self) -> set[str]:
+        return {p.key for p in self.planned}
+
+
+def message_key(campaign: str, step: str, client: str, anchor: str, channel: str) -> str:
+    return f"{campaign}/{step}/{client}/{anchor}/{channel}"
+
+
+def horizon(campaign: Campaign) -> timedelta:
+    """How long after its anchor a campaign can still produce a sendable message."""
+    days = campaign.trigger.days or 0
+    longest = max(abs(s.offset.approx()) + s.expires_after for s in campaign.steps)
+    return timedelta(days=days) + longest + _MARGIN
+
+
+def _channels(step: Step) -> tuple[str, ...]:
+    return ("sms", "email") if step.channel == "both" else (step.channel,)
+
+
+def visit_number(session: Session, sessions: Sequence[Session]) -> int:
+    """How many completed visits the client had up to and including ``session``."""
+    return sum(1 for s in sessions if s.status == "completed" and s.start <= session.start)
+
+
+def _conditions_hold(step: Step, session: Session | None, visits: int) -> bool:
+    when = step.when
+    if when is None:
+        return True
+    if when.min_visits is not None and visits < when.min_visits:
+        return False
+    if when.max_visits is not None and visits > when.max_visits:
+        return False
+    services = {s.casefold() for s in when.services}
+    if services and (session is None or session.service.casefold() not in services):
+        return False
+    return not (when.focus_areas and (session is None or not set(when.focus_areas) & set(session.focus_areas)))
+
+
+def _describe(trigger: str, session: Session | None, days: int | None) -> str:
+    ref = f"session {session.external_id}" if session else "client"
+    return {
+        "session_completed": f"after {ref} was completed",
+        "session_booked": f"before booked {ref}",
+        "first_visit": f"after first visit ({ref})",
+        "no_rebook": f"{days} days after {ref} with nothing booked",
+        "lapsed": f"{days} days since {ref}, the last visit",
+    }[trigger]
+
+
+def _steps_for(
+    name: str,
+    campaign: Campaign,
+    client: Client,
+    anchor: datetime,
+    session: Session | None,
+    visits: int,
+    *,
+    cap: datetime | None = None,
+) -> Iterator[Planned]:
+    tz = zone(client.timezone)
+    anchor_id = session.external_id if session else "client"
+    for index, step in enumerate(campaign.steps):
+        if not _conditions_hold(step, session, visits):
+            continue
+        due = step.offset.apply(anchor, tz)
+        expires = due + step.expires_after
+        if cap is not None:  # a reminder is pointless once the session has started
+            expires = min(expires, cap)
+        step_name = campaign.step_name(index)
+        for channel in _channels(step):
+            yield Planned(
+                key=message_key(name, step_name, client.external_id, anchor_id, channel),
+                campaign=name,
+                step=step_name,
+                step_index=index,
+                client_external_id=client.external_id,
+                session_external_id=session.external_id if session else None,
+                channel=channel,
+                purpose=campaign.purpose,
+                priority=campaign.effective_priority,
+                due_at=due,
+                expires_at=expires,
+                why=f"{step.offset.text} {_describe(campaign.trigger.type, session, campaign.trigger.days)}",
+            )
+
+
+def _keys_for(name: str, campaign: Campaign, client: Client, session: Session) -> Iterator[str]:
+    for index, step in enumerate(campaign.steps):
+        for channel in _channels(step):
+            yield message_key(name, campaign.step_name(index), client.external_id, session.external_id, channel)
+
+
+def plan_client(
+    campaigns: Mapping[str, Campaign], client: Client, sessions: Sequence[Session], now: datetime
+) -> PlanResult:
+    """Every message the enabled campaigns call for, for ``client``, as of ``now``."""
+    require_aware(now, "now")
+    result = PlanResult()
+    ordered = sorted(sessions, key=lambda s: s.start)
+    completed = [s for s in ordered if s.status == "completed"]
+    booked_future = [s for s in ordered if s.status == "booked" and s.start > now]
+    last = completed[-1] if completed else None
+
+    for name, campaign in campaigns.items():
+        if not campaign.enabled:
+            continue
+        oldest = now - horizon(campaign)
+        trigger = campaign.trigger.type
+        if trigger == "session_completed":
+            for session in completed:
+                if session.end >= oldest:
+                    result.planned.extend(
+                        _steps_for(name, campaign, client, session.end, session, visit_number(session, ordered))
+                    )
+        elif trigger == "session_booked":
+            for session in ordered:
+                if session.start < oldest:
+                    continue
+                if session.status == "booked":
+                    result.planned.extend(
+                        _steps_for(
+                            name,
+                            campaign,
+                            client,
+                            session.start,
+                            session,
+                            visit_number(session, ordered),
+                            cap=session.start,
+                        )
+                    )
+                else:
+                    reason = "session cancelled" if session.status in ("cancelled", "no_show") else "session done"
+                    for key in _keys_for(name, campaign, client, session):
+                        result.blocked[key] = reason
+        elif trigger == "first_visit":
+            if completed and completed[0].end >= oldest:
+                first = completed[0]
+                result.planned.extend(_steps_for(name, campaign, client, first.end, first, 1))
+        elif trigger in ("no_rebook", "lapsed") and last is not None and last.end >= oldest:
+            rebooked = [s for s in booked_future if s.start > last.start]
+            if rebooked:
+                for key in _keys_for(name, campaign, client, last):
+                    result.blocked[key] = f"rebooked (session {rebooked[0].external_id})"
+                continue
+            days = campaign.trigger.days or 0
+            # Days are calendar days in the client's zone, like step offsets.
+            local_end = last.end.astimezone(zone(client.timezone))
+            anchor = (local_end + timedelta(days=days)).astimezone(zone(client.timezone))
+            result.planned.extend(_steps_for(name, campaign, client, anchor, last, len(completed)))
+    return result

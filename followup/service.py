@@ -1,0 +1,45 @@
+"""Glue between the pure core and the store: plan a client, plan everyone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from followup.config.loader import ClinicConfig
+from followup.logfmt import logfmt
+from followup.planner import plan_client
+from followup.store.port import PlanChanges
+from followup.store.sql import SqlStore
+
+log = logging.getLogger("followup.plan")
+
+
+def replan_client(store: SqlStore, clinic: ClinicConfig, client_id: int, now: datetime) -> PlanChanges:
+    state = store.client_state(client_id)
+    result = plan_client(clinic.campaigns, state.client, state.sessions, now)
+    changes = store.apply_plan(client_id, result, now)
+    if changes.created or changes.updated or changes.cancelled or changes.revived:
+        log.info(
+            logfmt(
+                "planned",
+                client=state.client.external_id,
+                created=changes.created,
+                updated=changes.updated,
+                cancelled=changes.cancelled,
+                revived=changes.revived,
+            )
+        )
+    return changes
+
+
+def replan(store: SqlStore, clinic: ClinicConfig, client_ids: Iterable[int], now: datetime) -> PlanChanges:
+    total = PlanChanges()
+    for client_id in client_ids:
+        total += replan_client(store, clinic, client_id, now)
+    return total
+
+
+def replan_all(store: SqlStore, clinic: ClinicConfig, now: datetime) -> PlanChanges:
+    """The periodic scan: no_rebook / lapsed moments arrive with time, and edited campaigns re-plan."""
+    return replan(store, clinic, store.client_ids(), now)

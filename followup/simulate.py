@@ -1,0 +1,133 @@
+"""``followup simulate``: a month of the campaigns on a virtual clock, nothing sent.
+
+The data is copied into an in-memory SQLite store; then the *same* planner, rules,
+rendering and dispatcher as the worker run on a :class:`followup.testing.FixedClock`
+that jumps from one event to the next (a message due, a session ending, the hourly
+scan).  Channels are the in-memory fakes.  One assumption the real world does not need:
+a session still marked booked when its end passes is treated as completed (in
+production the booking system says so).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from followup.config.loader import ClinicConfig
+from followup.dispatch import Backoff, Dispatcher
+from followup.domain import ChannelName
+from followup.rules import SendWindow
+from followup.service import replan, replan_all
+from followup.store.port import TERMINAL, MessageQuery
+from followup.store.sql import SqlStore
+from followup.testing import FixedClock, InMemoryChannel
+from followup.timeutil import require_aware, zone
+
+SCAN_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SimulatedMessage:
+    client: str
+    campaign: str
+    step: str
+    channel: str
+    send_at: datetime  # in the client's time zone
+    status: str
+    reason: str | None
+    subject: str | None
+    body: str | None
+    tip: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "client": self.client,
+            "campaign": self.campaign,
+            "step": self.step,
+            "channel": self.channel,
+            "send_at": self.send_at.isoformat(),
+            "status": self.status,
+            "reason": self.reason,
+            "body": self.body,
+        }
+        if self.channel == "email":
+            out["subject"] = self.subject
+        if self.tip:
+            out["tip"] = self.tip
+        return out
+
+
+def memory_store() -> SqlStore:
+    store = SqlStore.from_url("sqlite://")
+    store.upgrade()
+    return store
+
+
+def simulate(store: SqlStore, clinic: ClinicConfig, start: datetime, days: int) -> list[SimulatedMessage]:
+    """Run on ``store`` (already a private copy) from ``start`` for ``days`` days."""
+    require_aware(start, "start")
+    end = start + timedelta(days=days)
+    done_before = {m.id for m in store.messages(MessageQuery()) if m.status in TERMINAL}
+    clock = FixedClock(start)
+    channels: dict[ChannelName, InMemoryChannel] = {"sms": InMemoryChannel("sms"), "email": InMemoryChannel("email")}
+    settings = clinic.settings
+    dispatcher = Dispatcher(
+        store,
+        clinic,
+        channels,
+        clock,
+        worker="simulate",
+        batch_size=200,
+        backoff=Backoff(),
+        window=SendWindow(settings.send_window_start, settings.send_window_end),
+        rng=random.Random(0),  # noqa: S311 - repeatable jitter
+    )
+    now = start
+    next_scan = start
+    while now < end:
+        ended = store.booked_sessions_ended(now)
+        for external_id, _client in ended:
+            store.set_session_status(external_id, "completed", now)
+        if ended:
+            replan(store, clinic, sorted({client for _, client in ended}), now)
+        if now >= next_scan:
+            replan_all(store, clinic, now)
+            next_scan = now + SCAN_EVERY
+        dispatcher.run_once()
+        upcoming = [t for t in (next_scan, store.next_due(), store.next_session_end(now)) if t is not None and t > now]
+        if not upcoming:
+            break
+        now = min(*upcoming, end)
+        clock.set(now)
+    return collect(store, done_before, end)
+
+
+def collect(store: SqlStore, done_before: set[int], end: datetime) -> list[SimulatedMessage]:
+    out = []
+    timezones = {}
+    for row in store.messages(MessageQuery(due_before=end)):
+        if row.id in done_before:
+            continue
+        if row.client_id not in timezones:
+            timezones[row.client_id] = store.client_state(row.client_id).client.timezone
+        tz = zone(timezones[row.client_id])
+        when = row.sent_at if row.status == "sent" and row.sent_at else row.next_attempt_at
+        if row.status in ("expired", "cancelled", "suppressed", "failed"):
+            when = row.due_at
+        out.append(
+            SimulatedMessage(
+                client=row.client_external_id,
+                campaign=row.campaign,
+                step=row.step,
+                channel=row.sent_channel or row.channel,
+                send_at=when.astimezone(tz),
+                status=row.status,
+                reason=row.status_reason,
+                subject=row.subject,
+                body=row.body,
+                tip=row.tip_id,
+            )
+        )
+    return sorted(out, key=lambda m: (m.send_at, m.client, m.campaign, m.step))

@@ -1,0 +1,1 @@
+"""The store port and its SQL implementation (SQLite and PostgreSQL behind one class)."""

@@ -1,0 +1,150 @@
+"""Tables (SQLAlchemy Core).  Alembic migrations under ``migrations/`` create them.
+
+Every timestamp is stored in UTC and read back as an aware UTC datetime, on SQLite
+(which has no time-zone type) as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from followup.timeutil import UTC, require_aware
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = require_aware(value).astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(128), nullable=False, unique=True),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False, default=""),
+    Column("phone", String(20), nullable=True, index=True),
+    Column("email", String(254), nullable=True, index=True),
+    Column("timezone", String(64), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("preferred_channel", String(8), nullable=False),
+    Column("consent_sms_care", Boolean, nullable=False, default=True),
+    Column("consent_sms_marketing", Boolean, nullable=False, default=False),
+    Column("consent_email_care", Boolean, nullable=False, default=True),
+    Column("consent_email_marketing", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(128), nullable=False, unique=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("service", String(200), nullable=False),
+    Column("therapist", String(100), nullable=False, default=""),
+    Column("focus_areas", String(500), nullable=False, default=""),  # comma-separated focus ids
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_sessions_client_start", "client_id", "start_at"),
+)
+
+# The outbox: the one source of truth for every message, planned or sent.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(400), nullable=False, unique=True),
+    Column("campaign", String(100), nullable=False),
+    Column("step", String(100), nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False, index=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=True),
+    Column("channel", String(16), nullable=False),  # sms | email | preferred (as planned)
+    Column("sent_channel", String(8), nullable=True),  # what it went out as
+    Column("purpose", String(16), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", String(300), nullable=True),
+    Column("why", String(300), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("provider_id", String(100), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("tip_id", String(100), nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("delivery_status", String(16), nullable=True),
+    Column("fell_back", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # The claim query: WHERE status = 'scheduled' AND next_attempt_at <= now ORDER BY next_attempt_at.
+    Index("ix_messages_claim", "status", "next_attempt_at"),
+)
+
+delivery_events = Table(
+    "delivery_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+client_tips = Table(
+    "client_tips",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("tip_id", String(100), nullable=False),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, unique=True),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Index("ix_client_tips_client_sent", "client_id", "sent_at"),
+)

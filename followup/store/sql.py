@@ -1,0 +1,548 @@
+"""The store on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
+
+Claiming is the one place the two differ in behaviour, not in code: the same
+``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`` runs on both; PostgreSQL
+honours the row locks, SQLite ignores the clause and relies on ``BEGIN IMMEDIATE``
+(see :mod:`followup.store.engine`) to make the whole statement single-writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from followup.domain import Client, Consent, Session
+from followup.planner import PlanResult
+from followup.store import migrate
+from followup.store.engine import make_engine
+from followup.store.port import (
+    TERMINAL,
+    ClientState,
+    Finish,
+    MessageQuery,
+    MessageRow,
+    Outcome,
+    PlanChanges,
+)
+from followup.store.schema import UTCDateTime, client_tips, clients, delivery_events, messages, sessions
+from followup.timeutil import require_aware
+
+_CLIENT_COLUMNS = ("first_name", "last_name", "phone", "email", "timezone", "language", "preferred_channel")
+_CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
+# Planner-made cancellations may be undone when the plan wants the message again
+# (a rebooking that is itself cancelled brings the nudges back).
+_PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned")
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._local = threading.local()
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """The transaction of an enclosing :meth:`transaction`, else a new one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make every store call in this block (same thread) one all-or-nothing transaction."""
+        with self.engine.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        return cls(make_engine(url))
+
+    def upgrade(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- clients and sessions ---------------------------------------------------
+
+    @staticmethod
+    def _client_values(client: Client) -> dict[str, Any]:
+        values: dict[str, Any] = {name: getattr(client, name) for name in _CLIENT_COLUMNS}
+        for name in _CONSENT_COLUMNS:
+            values[f"consent_{name}"] = getattr(client.consent, name)
+        return values
+
+    def upsert_client(self, client: Client, now: datetime) -> tuple[int, Outcome]:
+        values = self._client_values(client)
+        with self._begin() as conn:
+            row = conn.execute(select(clients).where(clients.c.external_id == client.external_id)).mappings().first()
+            if row is None:
+                new_id = conn.execute(
+                    insert(clients).values(external_id=client.external_id, created_at=now, updated_at=now, **values)
+                ).inserted_primary_key
+                assert new_id is not None
+                return int(new_id[0]), "created"
+            if all(row[k] == v for k, v in values.items()):
+                return int(row["id"]), "unchanged"
+            conn.execute(update(clients).where(clients.c.id == row["id"]).values(updated_at=now, **values))
+            return int(row["id"]), "updated"
+
+    def find_client_id(
+        self, *, external_id: str | None = None, phone: str | None = None, email: str | None = None
+    ) -> int | None:
+        """Match by external id, then phone, then email (the order the import promises)."""
+        with self._begin() as conn:
+            for column, value in (
+                (clients.c.external_id, external_id),
+                (clients.c.phone, phone),
+                (clients.c.email, email),
+            ):
+                if value:
+                    found = conn.execute(select(clients.c.id).where(column == value).order_by(clients.c.id)).first()
+                    if found is not None:
+                        return int(found[0])
+        return None
+
+    def client_external_id(self, client_id: int) -> str:
+        with self._begin() as conn:
+            return str(conn.execute(select(clients.c.external_id).where(clients.c.id == client_id)).scalar_one())
+
+    def upsert_session(self, session: Session, client_id: int, now: datetime) -> tuple[int, Outcome]:
+        values = {
+            "client_id": client_id,
+            "start_at": session.start,
+            "end_at": session.end,
+            "service": session.service,
+            "therapist": session.therapist,
+            "focus_areas": ",".join(session.focus_areas),
+            "status": session.status,
+        }
+        with self._begin() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.external_id == session.external_id)).mappings().first()
+            if row is None:
+                new_id = conn.execute(
+                    insert(sessions).values(external_id=session.external_id, created_at=now, updated_at=now, **values)
+                ).inserted_primary_key
+                assert new_id is not None
+                return int(new_id[0]), "created"
+            if all(row[k] == v for k, v in values.items()):
+                return int(row["id"]), "unchanged"
+            conn.execute(update(sessions).where(sessions.c.id == row["id"]).values(updated_at=now, **values))
+            return int(row["id"]), "updated"
+
+    def set_session_status(self, external_id: str, status: str, now: datetime) -> int | None:
+        """Returns the session's client id, or None when there is no such session."""
+        with self._begin() as conn:
+            row = conn.execute(select(sessions.c.client_id).where(sessions.c.external_id == external_id)).first()
+            if row is None:
+                return None
+            conn.execute(
+                update(sessions).where(sessions.c.external_id == external_id).values(status=status, updated_at=now)
+            )
+            return int(row[0])
+
+    def client_ids(self) -> list[int]:
+        with self._begin() as conn:
+            return [int(r[0]) for r in conn.execute(select(clients.c.id).order_by(clients.c.id))]
+
+    def client_timezones(self) -> dict[str, str]:
+        """Each client's zone under every reference an import may use (id, phone, email)."""
+        out: dict[str, str] = {}
+        with self._begin() as conn:
+            for row in conn.execute(
+                select(clients.c.external_id, clients.c.phone, clients.c.email, clients.c.timezone)
+            ):
+                for ref in (row[2], row[1], row[0]):  # the external id wins a clash
+                    if ref:
+                        out[ref] = row[3]
+        return out
+
+    def client_id_for(self, external_id: str) -> int | None:
+        return self.find_client_id(external_id=external_id)
+
+    @staticmethod
+    def _client(row: Any) -> Client:
+        return Client(
+            external_id=row["external_id"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            phone=row["phone"],
+            email=row["email"],
+            timezone=row["timezone"],
+            language=row["language"],
+            preferred_channel=row["preferred_channel"],
+            consent=Consent(**{name: bool(row[f"consent_{name}"]) for name in _CONSENT_COLUMNS}),
+        )
+
+    def client_state(self, client_id: int) -> ClientState:
+        with self._begin() as conn:
+            return self._client_state(conn, client_id)
+
+    def _client_state(self, conn: Connection, client_id: int) -> ClientState:
+        crow = conn.execute(select(clients).where(clients.c.id == client_id)).mappings().one()
+        client = self._client(crow)
+        srows = conn.execute(
+            select(sessions).where(sessions.c.client_id == client_id).order_by(sessions.c.start_at)
+        ).mappings()
+        found = [
+            Session(
+                external_id=r["external_id"],
+                client_external_id=client.external_id,
+                start=r["start_at"],
+                end=r["end_at"],
+                service=r["service"],
+                therapist=r["therapist"],
+                focus_areas=tuple(f for f in r["focus_areas"].split(",") if f),
+                status=r["status"],
+            )
+            for r in srows
+        ]
+        tips = [
+            str(r[0])
+            for r in conn.execute(
+                select(client_tips.c.tip_id)
+                .where(client_tips.c.client_id == client_id)
+                .order_by(client_tips.c.sent_at, client_tips.c.id)
+            )
+        ]
+        return ClientState(id=client_id, client=client, sessions=found, tips=tips)
+
+    # --- planning ---------------------------------------------------------------
+
+    def apply_plan(self, client_id: int, result: PlanResult, now: datetime) -> PlanChanges:
+        require_aware(now, "now")
+        changes = PlanChanges()
+        with self._begin() as conn:
+            session_ids = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    select(sessions.c.external_id, sessions.c.id).where(sessions.c.client_id == client_id)
+                )
+            }
+            existing = {
+                r["idempotency_key"]: r
+                for r in conn.execute(select(messages).where(messages.c.client_id == client_id)).mappings()
+            }
+            planned_keys = set()
+            for plan in result.planned:
+                planned_keys.add(plan.key)
+                row = existing.get(plan.key)
+                if row is None:
+                    if plan.expires_at <= now:
+                        continue  # too late already (e.g. importing last year's sessions): never create
+                    inserted = self._insert_ignore(
+                        conn,
+                        {
+                            "idempotency_key": plan.key,
+                            "campaign": plan.campaign,
+                            "step": plan.step,
+                            "step_index": plan.step_index,
+                            "client_id": client_id,
+                            "session_id": session_ids.get(plan.session_external_id)
+                            if plan.session_external_id
+                            else None,
+                            "channel": plan.channel,
+                            "purpose": plan.purpose,
+                            "priority": plan.priority,
+                            "due_at": plan.due_at,
+                            "expires_at": plan.expires_at,
+                            "status": "scheduled",
+                            "why": plan.why,
+                            "attempts": 0,
+                            "next_attempt_at": plan.due_at,
+                            "fell_back": False,
+                            "created_at": now,
+                            "updated_at": now,
+                        },
+                    )
+                    changes.created += inserted
+                    continue
+                revivable = (
+                    row["status"] == "cancelled"
+                    and (row["status_reason"] or "").startswith(_PLANNER_REASONS)
+                    and plan.expires_at > now
+                )
+                if row["status"] != "scheduled" and not revivable:
+                    continue
+                new = {
+                    "due_at": plan.due_at,
+                    "expires_at": plan.expires_at,
+                    "why": plan.why,
+                    "priority": plan.priority,
+                    "purpose": plan.purpose,
+                    "step_index": plan.step_index,
+                }
+                if revivable:
+                    new |= {"status": "scheduled", "status_reason": None, "next_attempt_at": plan.due_at}
+                elif all(row[k] == v for k, v in new.items()):
+                    continue
+                elif row["due_at"] != plan.due_at:
+                    new["next_attempt_at"] = plan.due_at
+                done = conn.execute(
+                    update(messages)
+                    .where(messages.c.id == row["id"], messages.c.status == row["status"])
+                    .values(updated_at=now, **new)
+                ).rowcount
+                if revivable:
+                    changes.revived += done
+                else:
+                    changes.updated += done
+            for key, row in existing.items():
+                if row["status"] != "scheduled" or key in planned_keys:
+                    continue
+                if key in result.blocked:
+                    reason = result.blocked[key]
+                elif row["expires_at"] <= now:
+                    continue  # the dispatcher marks it expired
+                else:
+                    reason = "no longer planned (campaign or session changed)"
+                changes.cancelled += conn.execute(
+                    update(messages)
+                    .where(messages.c.id == row["id"], messages.c.status == "scheduled")
+                    .values(status="cancelled", status_reason=reason, updated_at=now)
+                ).rowcount
+                self._event(conn, row["id"], now, "cancelled", reason)
+        return changes
+
+    def _insert_ignore(self, conn: Connection, values: dict[str, Any]) -> int:
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(messages).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        return int(conn.execute(statement).rowcount or 0)
+
+    # --- dispatching ------------------------------------------------------------
+
+    def _select_rows(self) -> Any:
+        return (
+            select(
+                messages,
+                clients.c.external_id.label("client_external_id"),
+                sessions.c.external_id.label("session_external_id"),
+            )
+            .join(clients, clients.c.id == messages.c.client_id)
+            .outerjoin(sessions, sessions.c.id == messages.c.session_id)
+        )
+
+    @staticmethod
+    def _message(row: Any) -> MessageRow:
+        return MessageRow(
+            id=row["id"],
+            key=row["idempotency_key"],
+            campaign=row["campaign"],
+            step=row["step"],
+            step_index=row["step_index"],
+            client_id=row["client_id"],
+            client_external_id=row["client_external_id"],
+            session_id=row["session_id"],
+            session_external_id=row["session_external_id"],
+            channel=row["channel"],
+            sent_channel=row["sent_channel"],
+            purpose=row["purpose"],
+            priority=row["priority"],
+            due_at=row["due_at"],
+            expires_at=row["expires_at"],
+            status=row["status"],
+            status_reason=row["status_reason"],
+            why=row["why"],
+            attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+            claimed_by=row["claimed_by"],
+            claimed_at=row["claimed_at"],
+            provider_id=row["provider_id"],
+            error=row["error"],
+            tip_id=row["tip_id"],
+            subject=row["subject"],
+            body=row["body"],
+            sent_at=row["sent_at"],
+            fell_back=bool(row["fell_back"]),
+        )
+
+    def claim_due(self, now: datetime, limit: int, worker: str) -> list[MessageRow]:
+        require_aware(now, "now")
+        due = (
+            select(messages.c.id)
+            .where(messages.c.status == "scheduled", messages.c.next_attempt_at <= now)
+            .order_by(messages.c.next_attempt_at, messages.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._begin() as conn:
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    update(messages)
+                    .where(messages.c.id.in_(due.scalar_subquery()), messages.c.status == "scheduled")
+                    .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
+                    .returning(messages.c.id)
+                )
+            ]
+            if not ids:
+                return []
+            rows = conn.execute(self._select_rows().where(messages.c.id.in_(ids))).mappings()
+            claimed = [self._message(r) for r in rows]
+        return sorted(claimed, key=lambda m: (m.next_attempt_at, m.id))
+
+    def release(self, ids: Iterable[int], worker: str) -> None:
+        """Give back claimed messages that were not attempted (shutdown mid-batch)."""
+        wanted = list(ids)
+        if not wanted:
+            return
+        with self._begin() as conn:
+            conn.execute(
+                update(messages)
+                .where(messages.c.id.in_(wanted), messages.c.status == "sending", messages.c.claimed_by == worker)
+                .values(status="scheduled", claimed_by=None, claimed_at=None)
+            )
+
+    def stale(self, now: datetime, lease: timedelta) -> list[MessageRow]:
+        """Messages whose worker vanished mid-send, and unknown outcomes: to reconcile."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                self._select_rows().where(
+                    or_(
+                        and_(messages.c.status == "sending", messages.c.claimed_at < now - lease),
+                        messages.c.status == "unknown",
+                    )
+                )
+            ).mappings()
+            return [self._message(r) for r in rows]
+
+    def take_over(self, message_id: int, worker: str, now: datetime) -> bool:
+        """Claim a stale or unknown message for reconciliation (one worker wins)."""
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    update(messages)
+                    .where(messages.c.id == message_id, messages.c.status.in_(("sending", "unknown")))
+                    .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
+                ).rowcount
+            )
+
+    def finish(self, message_id: int, worker: str | None, outcome: Finish, now: datetime) -> bool:
+        """Record what happened to a claimed message; False if another worker owns it now."""
+        values: dict[str, Any] = {"status": outcome.status, "updated_at": now}
+        if outcome.status in TERMINAL or outcome.status == "scheduled":
+            values |= {"claimed_by": None, "claimed_at": None}  # "unknown" keeps who tried, for the record
+        for name in (
+            "sent_channel",
+            "provider_id",
+            "subject",
+            "body",
+            "tip_id",
+            "error",
+            "next_attempt_at",
+            "fell_back",
+        ):
+            value = getattr(outcome, name)
+            if value is not None:
+                values[name] = value
+        values["status_reason"] = outcome.reason
+        if outcome.attempted:
+            values["attempts"] = messages.c.attempts + 1
+        if outcome.status == "sent":
+            values["sent_at"] = now
+        with self._begin() as conn:
+            condition = [messages.c.id == message_id, messages.c.status.in_(("sending", "unknown"))]
+            if worker is not None:
+                condition.append(messages.c.claimed_by == worker)
+            done = conn.execute(update(messages).where(*condition).values(**values)).rowcount
+            if not done:
+                return False
+            detail = outcome.reason or outcome.error or outcome.provider_id or ""
+            self._event(conn, message_id, now, outcome.status, detail)
+            if outcome.status == "sent" and outcome.tip_id:
+                client_id = conn.execute(select(messages.c.client_id).where(messages.c.id == message_id)).scalar_one()
+                conn.execute(
+                    insert(client_tips).values(
+                        client_id=client_id, tip_id=outcome.tip_id, message_id=message_id, sent_at=now
+                    )
+                )
+            return True
+
+    def _event(self, conn: Connection, message_id: int, now: datetime, kind: str, detail: str) -> None:
+        conn.execute(insert(delivery_events).values(message_id=message_id, at=now, kind=kind, detail=detail[:2000]))
+
+    # --- reading ------------------------------------------------------------------
+
+    def messages(self, query: MessageQuery) -> list[MessageRow]:
+        statement = self._select_rows()
+        if query.client_external_id:
+            statement = statement.where(clients.c.external_id == query.client_external_id)
+        if query.statuses:
+            statement = statement.where(messages.c.status.in_(list(query.statuses)))
+        if query.due_before is not None:
+            statement = statement.where(messages.c.due_at < query.due_before)
+        if query.due_after is not None:
+            statement = statement.where(messages.c.due_at >= query.due_after)
+        order = (messages.c.due_at, messages.c.id) if query.order == "due" else (messages.c.id,)
+        statement = statement.order_by(*order)
+        if query.limit:
+            statement = statement.limit(query.limit)
+        with self._begin() as conn:
+            return [self._message(r) for r in conn.execute(statement).mappings()]
+
+    def events(self, message_id: int) -> list[tuple[datetime, str, str]]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(delivery_events.c.at, delivery_events.c.kind, delivery_events.c.detail)
+                .where(delivery_events.c.message_id == message_id)
+                .order_by(delivery_events.c.id)
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    def next_due(self) -> datetime | None:
+        """When the next scheduled message (or unknown outcome to reconcile) is due."""
+        with self._begin() as conn:
+            value = conn.execute(
+                select(func.min(messages.c.next_attempt_at)).where(messages.c.status.in_(("scheduled", "unknown")))
+            ).scalar_one()
+            return UTCDateTime().process_result_value(value, self.engine.dialect) if value is not None else None
+
+    def booked_sessions_ended(self, by: datetime) -> list[tuple[str, int]]:
+        """(external id, client id) of sessions still marked booked whose end has passed."""
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(sessions.c.external_id, sessions.c.client_id).where(
+                    sessions.c.status == "booked", sessions.c.end_at <= by
+                )
+            )
+            return [(str(r[0]), int(r[1])) for r in rows]
+
+    def next_session_end(self, after: datetime) -> datetime | None:
+        with self._begin() as conn:
+            value = conn.execute(
+                select(func.min(sessions.c.end_at)).where(sessions.c.status == "booked", sessions.c.end_at > after)
+            ).scalar_one()
+            return UTCDateTime().process_result_value(value, self.engine.dialect) if value is not None else None
+
+    def counts(self) -> dict[str, int]:
+        with self._begin() as conn:
+            rows = conn.execute(select(messages.c.status, func.count()).group_by(messages.c.status))
+            return {str(r[0]): int(r[1]) for r in rows}
+
+    def table_counts(self) -> dict[str, int]:
+        with self._begin() as conn:
+            return {
+                table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for table in (clients, sessions, messages, delivery_events, client_tips)
+            }
+
+    def copy_into(self, other: SqlStore) -> None:
+        """Copy every row into ``other`` (used by simulate, on an in-memory database)."""
+        with self.engine.begin() as source, other.engine.begin() as target:
+            for table in (clients, sessions, messages, delivery_events, client_tips):
+                rows = [dict(r) for r in source.execute(select(table)).mappings()]
+                if rows:
+                    target.execute(insert(table), rows)

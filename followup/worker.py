@@ -1,0 +1,136 @@
+"""``followup run``: APScheduler ticks the dispatcher and the planning scan.
+
+APScheduler holds no message: its jobs only say "look at the outbox now".  Everything
+to send is in the ``messages`` table, so a restart loses nothing: overdue messages still
+inside their expiry go out on the first tick, expired ones are marked expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from followup.channels.base import Channel
+from followup.config.loader import ClinicConfig
+from followup.dispatch import Dispatcher, DispatchStats
+from followup.domain import ChannelName
+from followup.logfmt import logfmt
+from followup.rules import SendWindow
+from followup.service import replan_all
+from followup.store.sql import SqlStore
+
+log = logging.getLogger("followup.worker")
+
+
+class SystemClock:
+    """The only place followup reads the wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class WorkerTiming:
+    dispatch_every: timedelta = timedelta(seconds=30)
+    scan_every: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=15)
+    batch_size: int = 20
+
+
+class Worker:
+    def __init__(
+        self,
+        store: SqlStore,
+        clinic: ClinicConfig,
+        channels: Mapping[ChannelName, Channel],
+        timing: WorkerTiming | None = None,
+    ) -> None:
+        self.store = store
+        self.clinic = clinic
+        self.timing = timing or WorkerTiming()
+        self.clock = SystemClock()
+        self.stop = threading.Event()
+        settings = clinic.settings
+        self.dispatcher = Dispatcher(
+            store,
+            clinic,
+            channels,
+            self.clock,
+            batch_size=self.timing.batch_size,
+            lease=self.timing.lease,
+            stop=self.stop,
+            window=SendWindow(settings.send_window_start, settings.send_window_end),
+        )
+
+    def scan(self) -> None:
+        changes = replan_all(self.store, self.clinic, self.clock.now())
+        log.info(
+            logfmt(
+                "scan",
+                created=changes.created,
+                updated=changes.updated,
+                cancelled=changes.cancelled,
+                revived=changes.revived,
+            )
+        )
+
+    def dispatch(self) -> DispatchStats:
+        stats = self.dispatcher.run_once()
+        if stats.counts:
+            log.info(logfmt("dispatch", **stats.counts))
+        return stats
+
+    def once(self) -> DispatchStats:
+        self.scan()
+        return self.dispatch()
+
+    def run_forever(self) -> None:
+        scheduler = BlockingScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        now = self.clock.now()
+        # Fixed ids: a restarted worker replaces, never duplicates, its jobs.
+        scheduler.add_job(
+            self.scan,
+            "interval",
+            seconds=self.timing.scan_every.total_seconds(),
+            id="followup-scan",
+            replace_existing=True,
+            next_run_time=now,
+        )
+        scheduler.add_job(
+            self.dispatch,
+            "interval",
+            seconds=self.timing.dispatch_every.total_seconds(),
+            id="followup-dispatch",
+            replace_existing=True,
+            next_run_time=now + timedelta(seconds=1),
+        )
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info(logfmt("stopping", signal=signal.Signals(signum).name))
+            self.stop.set()  # the dispatcher finishes the message in hand, then returns
+            scheduler.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        log.info(
+            logfmt(
+                "started",
+                dispatch_every=self.timing.dispatch_every.total_seconds(),
+                scan_every=self.timing.scan_every.total_seconds(),
+                worker=self.dispatcher.worker,
+            )
+        )
+        scheduler.start()
+        log.info(logfmt("stopped", worker=self.dispatcher.worker))
