@@ -1,0 +1,337 @@
+"""The dispatcher against a real database (SQLite and PostgreSQL) and the in-memory channel fakes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from followup.channels.base import Outgoing, Sent
+from followup.config.loader import ClinicConfig, load_clinic
+from followup.dispatch import Backoff, Dispatcher
+from followup.domain import Client, Consent, Session
+from followup.exceptions import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
+from followup.rules import SendWindow
+from followup.service import replan_all
+from followup.store.port import MessageQuery, MessageRow
+from followup.store.sql import SqlStore
+from followup.testing import FixedClock, InMemoryChannel
+from followup.timeutil import zone
+from tests.conftest import ClinicFactory
+
+NY = zone("America/New_York")
+T0 = datetime(2026, 12, 3, 13, 0, tzinfo=NY)  # a session ends at 13:00; "thanks" is due at 15:00
+
+CAMPAIGNS = """\
+post_session:
+  description: Thanks after a session.
+  purpose: care
+  trigger: session_completed
+  steps:
+    - name: thanks
+      offset: 2h
+      channel: sms
+      template: thanks
+      expires_after: 6h
+      fallback_to_email: true
+    - name: tip
+      offset: 1d at 10:00
+      channel: sms
+      template: tip_text
+      tip:
+        categories: [posture]
+      expires_after: 1d
+nudge:
+  description: Come back.
+  purpose: marketing
+  trigger: {type: no_rebook, days: 14}
+  steps:
+    - offset: 0d at 11:00
+      channel: email
+      template: thanks
+      expires_after: 2d
+"""
+TIPS = """\
+focus_areas:
+  neck_shoulders: Neck & shoulders
+categories:
+  posture: Posture
+tips:
+  - {id: p1, category: posture, title: One, sms: "Tip one."}
+  - {id: p2, category: posture, title: Two, sms: "Tip two."}
+"""
+
+
+@dataclass
+class Rig:
+    store: SqlStore
+    clinic: ClinicConfig
+    clock: FixedClock
+    sms: InMemoryChannel
+    email: InMemoryChannel
+    dispatcher: Dispatcher
+
+    def message(self, step: str = "thanks") -> MessageRow:
+        (row,) = [m for m in self.store.messages(MessageQuery()) if m.step == step]
+        return row
+
+    def add_client(self, cid: str, end: datetime, **client: object) -> None:
+        data: dict[str, object] = {
+            "first_name": "Maria",
+            "phone": "+13055550101",
+            "email": "m@example.com",
+            "consent": Consent(sms_marketing=True),
+        } | client
+        client_id, _ = self.store.upsert_client(Client(external_id=cid, **data), self.clock.now())  # type: ignore[arg-type]
+        self.store.upsert_session(
+            Session(
+                external_id=f"s-{cid}",
+                client_external_id=cid,
+                start=end - timedelta(hours=1),
+                end=end,
+                service="NMT 60",
+                status="completed",
+            ),
+            client_id,
+            self.clock.now(),
+        )
+
+
+@pytest.fixture
+def rig(db_url: str, make_clinic: ClinicFactory) -> Rig:
+    config, templates = make_clinic(campaigns=CAMPAIGNS, tips=TIPS)
+    clinic = load_clinic(config, templates, env_file=None)
+    store = SqlStore.from_url(db_url)
+    store.upgrade()
+    clock = FixedClock(T0)
+    sms, email = InMemoryChannel("sms"), InMemoryChannel("email")
+    dispatcher = Dispatcher(
+        store,
+        clinic,
+        {"sms": sms, "email": email},
+        clock,
+        worker="w1",
+        window=SendWindow(),
+        rng=random.Random(7),
+        lease=timedelta(minutes=5),
+    )
+    r = Rig(store, clinic, clock, sms, email, dispatcher)
+    r.add_client("c1", T0)
+    replan_all(store, clinic, T0)
+    yield r
+    store.close()
+
+
+def at(rig: Rig, moment: datetime) -> None:
+    rig.clock.set(moment)
+
+
+def test_sends_once_at_due_time_and_records_what_was_sent(rig: Rig) -> None:
+    at(rig, T0 + timedelta(hours=1, minutes=59))
+    assert rig.dispatcher.run_once()["sent"] == 0 and rig.sms.sent == []
+    at(rig, T0 + timedelta(hours=2))
+    assert rig.dispatcher.run_once()["sent"] == 1
+    assert rig.dispatcher.run_once()["sent"] == 0
+    (out,) = rig.sms.sent
+    assert out.to == "+13055550101" and out.sms == "Hi Maria, thanks for your NMT 60."
+    row = rig.message()
+    assert (row.status, row.sent_channel, row.body, row.attempts) == ("sent", "sms", out.sms, 1)
+    assert [kind for _, kind, _ in rig.store.events(row.id)] == ["sent"]
+
+
+def test_transient_failures_retry_with_bounded_backoff_then_send_once(rig: Rig) -> None:
+    rig.sms.fail(TransientDeliveryError("HTTP 500"), times=3)
+    moment = T0 + timedelta(hours=2)
+    waits = []
+    for _ in range(3):
+        at(rig, moment)
+        assert rig.dispatcher.run_once()["retry"] == 1
+        row = rig.message()
+        assert row.status == "scheduled" and row.error == "HTTP 500"
+        waits.append(row.next_attempt_at - moment)
+        moment = row.next_attempt_at
+    for attempt, wait in enumerate(waits, start=1):
+        ceiling = Backoff().base * 2 ** (attempt - 1)
+        assert ceiling / 2 <= wait <= ceiling, (attempt, wait)
+    at(rig, moment)
+    assert rig.dispatcher.run_once()["sent"] == 1
+    assert len(rig.sms.sent) == 1 and rig.sms.attempts == 4
+    assert rig.message().attempts == 4
+
+
+def test_outage_until_expiry_expires_and_never_sends(rig: Rig) -> None:
+    rig.sms.fail(TransientDeliveryError("HTTP 503"), times=1000)
+    moment = T0 + timedelta(hours=2)
+    for _ in range(50):
+        at(rig, moment)
+        rig.dispatcher.run_once()
+        row = rig.message()
+        if row.status != "scheduled":
+            break
+        moment = row.next_attempt_at
+    assert row.status == "expired" and rig.sms.sent == []
+    assert rig.sms.attempts >= 4  # it kept trying, with backoff, until it was too late
+
+
+def test_permanent_sms_failure_falls_back_to_email_once(rig: Rig) -> None:
+    rig.sms.fail(PermanentDeliveryError("21614 not a mobile number", code="21614"))
+    at(rig, T0 + timedelta(hours=2))
+    stats = rig.dispatcher.run_once()
+    assert stats["fallback"] == 1 and stats["sent"] == 1
+    (mail,) = rig.email.sent
+    assert mail.to == "m@example.com" and mail.email is not None and mail.email.subject == "Thank you, Maria"
+    row = rig.message()
+    assert (row.status, row.sent_channel, row.fell_back) == ("sent", "email", True)
+
+
+def test_permanent_failure_without_fallback_fails_without_retry(rig: Rig) -> None:
+    rig.store.upsert_client(
+        Client(external_id="c1", first_name="Maria", phone="+13055550101", email=None), rig.clock.now()
+    )
+    rig.sms.fail(PermanentDeliveryError("21211 invalid number", code="21211"))
+    at(rig, T0 + timedelta(hours=2))
+    assert rig.dispatcher.run_once()["failed"] == 1
+    at(rig, T0 + timedelta(hours=3))
+    assert rig.dispatcher.run_once()["claimed"] == 0
+    assert rig.message().status == "failed" and rig.sms.attempts == 1
+
+
+def test_unknown_outcome_is_reconciled_not_resent_when_provider_has_it(rig: Rig) -> None:
+    class LostAnswer(InMemoryChannel):
+        """Accepts the message, then the connection drops before the answer."""
+
+        def transmit(self, message: Outgoing, payload: object) -> Sent:
+            super().transmit(message, payload)
+            raise UnknownOutcomeError("read timeout after request was sent")
+
+    lossy = LostAnswer("sms")
+    rig.dispatcher.channels = {"sms": lossy, "email": rig.email}
+    at(rig, T0 + timedelta(hours=2))
+    assert rig.dispatcher.run_once()["unknown"] == 1
+    assert rig.message().status == "unknown"
+    at(rig, T0 + timedelta(hours=2, minutes=2))
+    stats = rig.dispatcher.run_once()
+    assert stats["reconciled_sent"] == 1
+    assert len(lossy.sent) == 1 and lossy.attempts == 1  # asked, never resent
+    assert rig.message().status == "sent"
+
+
+def test_unknown_outcome_retried_when_provider_never_got_it(rig: Rig) -> None:
+    rig.sms.fail(UnknownOutcomeError("connection reset"))
+    at(rig, T0 + timedelta(hours=2))
+    assert rig.dispatcher.run_once()["unknown"] == 1
+    at(rig, T0 + timedelta(hours=2, minutes=2))
+    stats = rig.dispatcher.run_once()
+    assert stats["reconciled_retry"] == 1 and stats["sent"] == 1
+    assert len(rig.sms.sent) == 1
+
+
+def test_dead_worker_claim_is_reconciled_after_the_lease(rig: Rig) -> None:
+    at(rig, T0 + timedelta(hours=2))
+    claimed = rig.store.claim_due(rig.clock.now(), 10, "dead-worker")
+    assert [m.step for m in claimed] == ["thanks"]
+    assert rig.dispatcher.run_once()["sent"] == 0  # still leased to the dead worker
+    at(rig, T0 + timedelta(hours=2, minutes=6))
+    stats = rig.dispatcher.run_once()
+    assert stats["reconciled_retry"] == 1 and stats["sent"] == 1 and len(rig.sms.sent) == 1
+
+
+def test_stop_finishes_the_message_in_hand_and_releases_the_rest(rig: Rig) -> None:
+    for n in range(2, 6):
+        rig.add_client(f"c{n}", T0, phone=f"+1305555010{n}")
+    replan_all(rig.store, rig.clinic, T0)
+    original = rig.sms.transmit
+
+    def stop_after_first(message: Outgoing, payload: object) -> Sent:
+        rig.dispatcher.stop.set()
+        return original(message, payload)
+
+    rig.sms.transmit = stop_after_first  # type: ignore[method-assign]
+    at(rig, T0 + timedelta(hours=2))
+    stats = rig.dispatcher.run_once()
+    assert stats["sent"] == 1 and len(rig.sms.sent) == 1
+    statuses = sorted(m.status for m in rig.store.messages(MessageQuery()) if m.step == "thanks")
+    assert statuses == ["scheduled", "scheduled", "scheduled", "scheduled", "sent"]
+
+
+def test_rebooking_cancels_the_nudge_at_send_time(rig: Rig) -> None:
+    later = T0 + timedelta(days=14, hours=1)
+    at(rig, later)
+    replan_all(rig.store, rig.clinic, later)
+    client_id = rig.store.find_client_id(external_id="c1")
+    assert client_id is not None
+    rig.store.upsert_session(
+        Session(
+            external_id="s-new",
+            client_external_id="c1",
+            start=later + timedelta(days=2),
+            end=later + timedelta(days=2, hours=1),
+            service="NMT",
+            status="booked",
+        ),
+        client_id,
+        later,
+    )
+    at(rig, datetime(2026, 12, 17, 11, 0, tzinfo=NY))
+    rig.dispatcher.run_once()
+    nudge = rig.message("step1")
+    assert nudge.status == "cancelled" and nudge.status_reason == "rebooked (session s-new)"
+    assert rig.email.sent == []
+
+
+def test_tips_are_not_repeated_until_the_category_is_exhausted(rig: Rig) -> None:
+    for n, day in enumerate((3, 5, 7), start=2):
+        end = T0 + timedelta(days=day)
+        at(rig, end)
+        client_id = rig.store.find_client_id(external_id="c1")
+        assert client_id is not None
+        rig.store.upsert_session(
+            Session(
+                external_id=f"s{n}",
+                client_external_id="c1",
+                start=end - timedelta(hours=1),
+                end=end,
+                service="NMT 60",
+                status="completed",
+            ),
+            client_id,
+            end,
+        )
+    moment = T0
+    while moment < T0 + timedelta(days=10):
+        at(rig, moment)
+        replan_all(rig.store, rig.clinic, moment)
+        rig.dispatcher.run_once()
+        moment += timedelta(hours=1)
+    tips = [m.sms for m in rig.sms.sent if m.step == "tip"]
+    assert tips == ["Maria: Tip one.", "Maria: Tip two.", "Maria: Tip one.", "Maria: Tip two."] or tips == [
+        "Maria: Tip two.",
+        "Maria: Tip one.",
+        "Maria: Tip two.",
+        "Maria: Tip one.",
+    ]
+    client_id = rig.store.find_client_id(external_id="c1")
+    assert client_id is not None
+    assert len(rig.store.client_state(client_id).tips) == 4
+
+
+def test_outbox_survives_a_new_dispatcher(rig: Rig, tmp_path: Path) -> None:
+    """Restart: a new dispatcher (new worker id) sends what is due and expires what is too late."""
+    rig.add_client("c2", T0 - timedelta(hours=10), phone="+13055550102")
+    replan_all(rig.store, rig.clinic, T0 - timedelta(hours=8))
+    fresh = Dispatcher(
+        rig.store,
+        rig.clinic,
+        {"sms": rig.sms, "email": rig.email},
+        rig.clock,
+        worker="w2",
+        window=SendWindow(),
+        rng=random.Random(1),
+    )
+    at(rig, T0 + timedelta(hours=2))
+    stats = fresh.run_once()
+    assert stats["sent"] == 1 and stats["expired"] == 1
+    assert [m.client_external_id for m in rig.sms.sent] == ["c1"]
