@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from followup.config.campaigns import Campaign
-from followup.domain import Client, Session
+from followup.domain import Client, Session, SessionStatus
 from followup.planner import plan_client
 from followup.timeutil import zone
 
@@ -28,7 +28,7 @@ def campaign(**data: Any) -> Campaign:
     return Campaign.model_validate(base)
 
 
-def session(sid: str, start: datetime, status: str = "completed", minutes: int = 60, **kw: Any) -> Session:
+def session(sid: str, start: datetime, status: SessionStatus = "completed", minutes: int = 60, **kw: Any) -> Session:
     return Session(
         external_id=sid,
         client_external_id="c1",
@@ -37,7 +37,7 @@ def session(sid: str, start: datetime, status: str = "completed", minutes: int =
         service=kw.pop("service", "NMT 60"),
         status=status,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_session_completed_steps_with_due_and_expiry() -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from followup.config.campaigns import Campaign
-from followup.domain import Client, Consent, Session
+from followup.domain import Client, Consent, Session, SessionStatus
 from followup.rules import Defer, Final, MessageFacts, Send, SendWindow, decide
 from followup.timeutil import zone
 
@@ -43,10 +43,10 @@ def facts(**kw: object) -> MessageFacts:
         expires_at=NOW + timedelta(hours=5),
         session_external_id="s1",
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
-def sess(status: str = "booked", start: datetime = NOW + timedelta(days=1), sid: str = "s1") -> Session:
+def sess(status: SessionStatus = "booked", start: datetime = NOW + timedelta(days=1), sid: str = "s1") -> Session:
     return Session(
         external_id=sid,
         client_external_id="c1",
@@ -54,7 +54,7 @@ def sess(status: str = "booked", start: datetime = NOW + timedelta(days=1), sid:
         end=start + timedelta(hours=1),
         service="NMT",
         status=status,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_send_on_preferred_channel() -> None:
