@@ -43,7 +43,7 @@ def facts(**kw: object) -> MessageFacts:
         expires_at=NOW + timedelta(hours=5),
         session_external_id="s1",
     )
-    return replace(base, **kw)
+    return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def sess(status: SessionStatus = "booked", start: datetime = NOW + timedelta(days=1), sid: str = "s1") -> Session:
