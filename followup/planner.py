@@ -141,7 +141,6 @@ def plan_client(
     result = PlanResult()
     ordered = sorted(sessions, key=lambda s: s.start)
     completed = [s for s in ordered if s.status == "completed"]
-    booked_future = [s for s in ordered if s.status == "booked" and s.start > now]
     last = completed[-1] if completed else None
 
     for name, campaign in campaigns.items():
@@ -180,7 +179,13 @@ def plan_client(
                 first = completed[0]
                 result.planned.extend(_steps_for(name, campaign, client, first.end, first, 1))
         elif trigger in ("no_rebook", "lapsed") and last is not None and last.end >= oldest:
-            rebooked = [s for s in booked_future if s.start > last.start]
+            # Nudges for an earlier visit are moot once a later one took place.
+            for earlier in completed[:-1]:
+                if earlier.end >= oldest:
+                    for key in _keys_for(name, campaign, client, earlier):
+                        result.blocked[key] = f"a later visit took place (session {last.external_id})"
+            # Any booking after the last visit counts, even one under way and not yet marked completed.
+            rebooked = [s for s in ordered if s.status == "booked" and s.start > last.start]
             if rebooked:
                 for key in _keys_for(name, campaign, client, last):
                     result.blocked[key] = f"rebooked (session {rebooked[0].external_id})"

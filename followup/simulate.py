@@ -40,6 +40,9 @@ class SimulatedMessage:
     subject: str | None
     body: str | None
     tip: str | None
+    session: str | None
+    due_at: datetime
+    expires_at: datetime
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -51,6 +54,9 @@ class SimulatedMessage:
             "status": self.status,
             "reason": self.reason,
             "body": self.body,
+            "session": self.session,
+            "due_at": self.due_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
         }
         if self.channel == "email":
             out["subject"] = self.subject
@@ -128,6 +134,9 @@ def collect(store: SqlStore, done_before: set[int], end: datetime) -> list[Simul
                 subject=row.subject,
                 body=row.body,
                 tip=row.tip_id,
+                session=row.session_external_id,
+                due_at=row.due_at.astimezone(tz),
+                expires_at=row.expires_at.astimezone(tz),
             )
         )
     return sorted(out, key=lambda m: (m.send_at, m.client, m.campaign, m.step))

@@ -37,7 +37,7 @@ _CLIENT_COLUMNS = ("first_name", "last_name", "phone", "email", "timezone", "lan
 _CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
 # Planner-made cancellations may be undone when the plan wants the message again
 # (a rebooking that is itself cancelled brings the nudges back).
-_PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned")
+_PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned", "a later visit")
 
 
 class SqlStore:

@@ -1,0 +1,255 @@
+"""The engine's commands as the owner runs them: import, schedule, run, simulate, sessions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SAMPLE = REPO / "config" / "sample"
+DATA = REPO / "tests" / "data"
+MESSY_MAP = [
+    "--map",
+    "external_id=Client ID",
+    "--map",
+    "first_name=First Name",
+    "--map",
+    "last_name=Last Name",
+    "--map",
+    "phone=Mobile Phone",
+    "--map",
+    "email=Email Address",
+    "--map",
+    "timezone=Time Zone",
+    "--map",
+    "preferred_channel=Preferred Channel",
+    "--map",
+    "sms_marketing=SMS Opt In",
+    "--map",
+    "email_marketing=Email Opt In",
+]
+
+
+def env_for(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    env |= {"FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp / 'followup.db'}", "FOLLOWUP_OUTBOX_DIR": str(tmp / "outbox")}
+    return env | extra
+
+
+def followup(tmp: Path, *args: str | Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "followup", *map(str, args), "--config", str(REPO / "config")],
+        cwd=tmp,
+        env=env_for(tmp, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_import_twice_reports_zero_changes_the_second_time(tmp_path: Path) -> None:
+    first = followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
+    assert first.returncode == 0, first.stderr
+    assert "12 rows: 12 created, 0 updated, 0 unchanged, 0 rejected" in first.stdout
+    again = followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
+    assert "12 rows: 0 created, 0 updated, 12 unchanged, 0 rejected" in again.stdout
+    sessions = followup(tmp_path, "import", "sessions", SAMPLE / "sessions.csv")
+    assert sessions.returncode == 0, sessions.stderr
+    assert "15 rows: 15 created" in sessions.stdout  # (January's sessions: too old to plan anything now)
+    again = followup(tmp_path, "import", "sessions", SAMPLE / "sessions.csv")
+    assert "15 rows: 0 created, 0 updated, 15 unchanged, 0 rejected" in again.stdout
+    assert "messages planned" not in again.stdout
+
+
+def test_bad_rows_are_listed_and_good_rows_still_import(tmp_path: Path) -> None:
+    result = followup(tmp_path, "import", "clients", DATA / "clients_messy.csv", *MESSY_MAP)
+    assert result.returncode == 0, result.stderr
+    assert f"{DATA / 'clients_messy.csv'}:7: Mobile Phone: '305-555' is not a valid phone number (region US)" in (
+        result.stderr
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    created = int(summary.split(": ")[2].split(" created")[0])
+    rejected = int(summary.rsplit(", ", 1)[1].split(" rejected")[0])
+    assert created > 0 and rejected > 0
+    assert len({line.split(": ")[0] for line in result.stderr.splitlines() if line.startswith(str(DATA))}) >= rejected
+
+
+def test_strict_rejects_the_whole_file(tmp_path: Path) -> None:
+    result = followup(tmp_path, "import", "clients", DATA / "clients_messy.csv", "--strict", *MESSY_MAP)
+    assert result.returncode == 1
+    assert "REJECTED (--strict), nothing imported" in result.stdout
+    schedule = followup(tmp_path, "schedule", "--json")
+    assert json.loads(schedule.stdout) == []
+    clean = followup(tmp_path, "import", "clients", SAMPLE / "clients.csv", "--strict")
+    assert clean.returncode == 0 and "12 created" in clean.stdout
+
+
+def test_sessions_for_unknown_clients_are_rejected_by_row(tmp_path: Path) -> None:
+    followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
+    orphan = tmp_path / "orphans.csv"
+    orphan.write_text(
+        "external_id,client,start,service\nx-1,c-1001,2026-12-01 10:00,NMT\nx-2,c-9999,2026-12-01 11:00,NMT\n",
+        encoding="utf-8",
+    )
+    result = followup(tmp_path, "import", "sessions", orphan)
+    assert f"{orphan}:3: client: no client with external id 'c-9999' (import clients first)" in result.stderr
+    assert "2 rows: 1 created, 0 updated, 0 unchanged, 1 rejected" in result.stdout
+
+
+def test_run_once_with_sample_data_writes_the_outbox(tmp_path: Path) -> None:
+    result = followup(tmp_path, "run", "--once", "--sample-data")
+    assert result.returncode == 0, result.stderr
+    outbox = tmp_path / "outbox"
+    sms = (outbox / "sms.jsonl").read_text(encoding="utf-8").splitlines() if (outbox / "sms.jsonl").exists() else []
+    emails = list((outbox / "email").glob("*.eml")) if (outbox / "email").exists() else []
+    assert sms or emails, result.stderr  # sample clients span time zones: someone is always inside 9:00-20:00
+    assert "event=sent" in result.stderr
+    for line in sms:
+        assert json.loads(line)["body"].startswith("Hi ")
+    again = followup(tmp_path, "run", "--once")
+    assert "event=sent" not in again.stderr or all(
+        json.loads(x)["key"] not in {json.loads(y)["key"] for y in sms}
+        for x in (outbox / "sms.jsonl").read_text(encoding="utf-8").splitlines()[len(sms) :]
+    )
+
+
+def test_worker_starts_sends_within_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "followup", "run", "--sample-data", "--config", str(REPO / "config")],
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    outbox = tmp_path / "outbox"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if (outbox / "sms.jsonl").exists() or any(outbox.glob("email/*.eml")):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("no message in the outbox within a minute")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "event=stopping signal=SIGTERM" in stderr and "event=stopped" in stderr
+
+
+def test_schedule_lists_what_is_due_and_why(tmp_path: Path) -> None:
+    followup(tmp_path, "run", "--once", "--sample-data")
+    result = followup(tmp_path, "schedule", "--days", "40", "--json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert entries and all(e["status"] in ("scheduled", "sending", "unknown") for e in entries)
+    assert any("after session" in e["why"] for e in entries)
+    one = followup(tmp_path, "schedule", "--days", "40", "--json", "--client", "c-1001")
+    assert {e["client"] for e in json.loads(one.stdout)} == {"c-1001"}
+    table = followup(tmp_path, "schedule", "--days", "40")
+    assert "post_session_care" in table.stdout or "rebook_nudge" in table.stdout
+
+
+def test_sessions_by_hand_plan_and_cancel(tmp_path: Path) -> None:
+    followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
+    add = followup(
+        tmp_path,
+        "sessions",
+        "add",
+        "h-1",
+        "--client",
+        "c-1001",
+        "--start",
+        "2030-06-03T15:00",
+        "--service",
+        "NMT 60",
+        "--focus",
+        "neck_shoulders",
+    )
+    assert add.returncode == 0, add.stderr
+    assert "session h-1 created; messages: 1 planned" in add.stdout  # the day-before reminder
+    cancel = followup(tmp_path, "sessions", "cancel", "h-1")
+    assert "session h-1 cancelled; messages: 0 planned, 1 cancelled" in cancel.stdout
+    missing = followup(tmp_path, "sessions", "complete", "nope")
+    assert missing.returncode == 1 and "no session 'nope'" in missing.stderr
+
+
+def _sample_sessions() -> dict[str, list[tuple[str, datetime, str]]]:
+    from followup.timeutil import zone
+
+    out: dict[str, list[tuple[str, datetime, str]]] = defaultdict(list)
+    with (SAMPLE / "sessions.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            start = datetime.fromisoformat(row["start"]).astimezone(zone("UTC"))
+            out[row["client"]].append((row["external_id"], start, row["status"]))
+    return out
+
+
+def test_simulate_json_over_the_sample_data_keeps_the_promises(tmp_path: Path) -> None:
+    result = followup(
+        tmp_path,
+        "simulate",
+        "--json",
+        "--start",
+        "2026-01-15T12:00:00-05:00",
+        "--days",
+        "30",
+        "--clients",
+        SAMPLE / "clients.csv",
+        "--sessions",
+        SAMPLE / "sessions.csv",
+    )
+    assert result.returncode == 0, result.stderr
+    messages = json.loads(result.stdout)
+    sent = [m for m in messages if m["status"] == "sent"]
+    assert len(sent) > 30
+    for m in messages:
+        assert {"client", "campaign", "step", "channel", "send_at", "status", "body"} <= set(m)
+        assert datetime.fromisoformat(m["send_at"]).tzinfo is not None
+        if m["channel"] == "email" and m["status"] == "sent":
+            assert m["subject"]
+    # No message after its expiry.
+    for m in sent:
+        assert datetime.fromisoformat(m["send_at"]) <= datetime.fromisoformat(m["expires_at"]), m
+    # No rebook nudge or win-back once the client has a later booking.
+    sessions = _sample_sessions()
+    for m in sent:
+        if m["campaign"] in ("rebook_nudge", "win_back"):
+            anchor = next(s for s in sessions[m["client"]] if s[0] == m["session"])
+            later = [s for s in sessions[m["client"]] if s[1] > anchor[1] and s[2] != "cancelled"]
+            assert not later, (m, later)
+    nudged = {(m["client"], m["session"]) for m in sent if m["campaign"] == "rebook_nudge"}
+    assert ("c-1004", "s-2006") in nudged  # nothing booked: nudged
+    assert ("c-1008", "s-2008") not in nudged and ("c-1011", "s-2012") not in nudged  # booked again: not nudged
+    # No tip repeated to a client.
+    tips: dict[str, list[str]] = defaultdict(list)
+    for m in sent:
+        if m.get("tip"):
+            tips[m["client"]].append(m["tip"])
+    assert tips and all(len(t) == len(set(t)) for t in tips.values()), tips
+    # No SMS outside 9:00-20:00 client-local time.
+    for m in sent:
+        assert 9 <= datetime.fromisoformat(m["send_at"]).hour < 20, m
+
+
+def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:
+    followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
+    followup(tmp_path, "import", "sessions", SAMPLE / "sessions.csv")
+    before = followup(tmp_path, "schedule", "--days", "400", "--json").stdout
+    result = followup(tmp_path, "simulate", "--days", "30", "--json")
+    assert result.returncode == 0, result.stderr
+    assert followup(tmp_path, "schedule", "--days", "400", "--json").stdout == before
+    assert not (tmp_path / "outbox").exists()
