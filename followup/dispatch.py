@@ -256,7 +256,7 @@ class Dispatcher:
         for message in self.store.stale(now, self.lease):
             if message.status == "unknown" and message.next_attempt_at > now:
                 continue
-            if not self.store.take_over(message.id, self.worker, now):
+            if not self.store.take_over(message, self.worker, now):
                 continue
             state = self.store.client_state(message.client_id)
             candidates: list[ChannelName] = (

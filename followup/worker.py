@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from followup.channels.base import Channel
 from followup.config.loader import ClinicConfig
@@ -93,7 +93,9 @@ class Worker:
         return self.dispatch()
 
     def run_forever(self) -> None:
-        scheduler = BlockingScheduler(
+        # The scheduler ticks in background threads; the main thread only waits for a signal,
+        # so a signal never lands inside the scheduler's own loop.
+        scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -120,7 +122,6 @@ class Worker:
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             log.info(logfmt("stopping", signal=signal.Signals(signum).name))
             self.stop.set()  # the dispatcher finishes the message in hand, then returns
-            scheduler.shutdown(wait=True)
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
@@ -133,4 +134,7 @@ class Worker:
             )
         )
         scheduler.start()
+        while not self.stop.wait(1.0):
+            pass
+        scheduler.shutdown(wait=True)
         log.info(logfmt("stopped", worker=self.dispatcher.worker))

@@ -31,13 +31,21 @@ from followup.store.port import (
     PlanChanges,
 )
 from followup.store.schema import UTCDateTime, client_tips, clients, delivery_events, messages, sessions
-from followup.timeutil import require_aware
+from followup.timeutil import UTC, require_aware
 
 _CLIENT_COLUMNS = ("first_name", "last_name", "phone", "email", "timezone", "language", "preferred_channel")
 _CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
 # Planner-made cancellations may be undone when the plan wants the message again
 # (a rebooking that is itself cancelled brings the nudges back).
 _PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned", "a later visit")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that holds across time zones: Python never calls an aware datetime in a DST
+    fold or gap equal to one in another zone, even at the same instant (PEP 495)."""
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a.astimezone(UTC) == b.astimezone(UTC)
+    return bool(a == b)
 
 
 class SqlStore:
@@ -95,7 +103,7 @@ class SqlStore:
                 ).inserted_primary_key
                 assert new_id is not None
                 return int(new_id[0]), "created"
-            if all(row[k] == v for k, v in values.items()):
+            if all(_same(row[k], v) for k, v in values.items()):
                 return int(row["id"]), "unchanged"
             conn.execute(update(clients).where(clients.c.id == row["id"]).values(updated_at=now, **values))
             return int(row["id"]), "updated"
@@ -138,7 +146,7 @@ class SqlStore:
                 ).inserted_primary_key
                 assert new_id is not None
                 return int(new_id[0]), "created"
-            if all(row[k] == v for k, v in values.items()):
+            if all(_same(row[k], v) for k, v in values.items()):
                 return int(row["id"]), "unchanged"
             conn.execute(update(sessions).where(sessions.c.id == row["id"]).values(updated_at=now, **values))
             return int(row["id"]), "updated"
@@ -161,14 +169,16 @@ class SqlStore:
     def client_timezones(self) -> dict[str, str]:
         """Each client's zone under every reference an import may use (id, phone, email)."""
         out: dict[str, str] = {}
+        ids: dict[str, str] = {}
         with self._begin() as conn:
             for row in conn.execute(
                 select(clients.c.external_id, clients.c.phone, clients.c.email, clients.c.timezone)
             ):
-                for ref in (row[2], row[1], row[0]):  # the external id wins a clash
+                for ref in (row[2], row[1]):
                     if ref:
-                        out[ref] = row[3]
-        return out
+                        out.setdefault(ref, row[3])
+                ids[row[0]] = row[3]
+        return out | ids  # an external id wins a clash with another client's phone or email
 
     def client_id_for(self, external_id: str) -> int | None:
         return self.find_client_id(external_id=external_id)
@@ -287,9 +297,9 @@ class SqlStore:
                 }
                 if revivable:
                     new |= {"status": "scheduled", "status_reason": None, "next_attempt_at": plan.due_at}
-                elif all(row[k] == v for k, v in new.items()):
+                elif all(_same(row[k], v) for k, v in new.items()):
                     continue
-                elif row["due_at"] != plan.due_at:
+                elif not _same(row["due_at"], plan.due_at):
                     new["next_attempt_at"] = plan.due_at
                 done = conn.execute(
                     update(messages)
@@ -319,8 +329,14 @@ class SqlStore:
 
     def _insert_ignore(self, conn: Connection, values: dict[str, Any]) -> int:
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = dialect_insert(messages).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        return int(conn.execute(statement).rowcount or 0)
+        statement = (
+            dialect_insert(messages)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(messages.c.id)
+        )
+        # rowcount is -1 with RETURNING on psycopg: count the returned rows instead.
+        return len(conn.execute(statement).fetchall())
 
     # --- dispatching ------------------------------------------------------------
 
@@ -379,17 +395,16 @@ class SqlStore:
             .with_for_update(skip_locked=True)
         )
         with self._begin() as conn:
-            ids = [
-                int(r[0])
-                for r in conn.execute(
-                    update(messages)
-                    .where(messages.c.id.in_(due.scalar_subquery()), messages.c.status == "scheduled")
-                    .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
-                    .returning(messages.c.id)
-                )
-            ]
+            # Two statements in one transaction: the SELECT locks exactly `limit` rows (as a
+            # subquery of the UPDATE, PostgreSQL may re-run it per row and claim them all).
+            ids = [int(r[0]) for r in conn.execute(due)]
             if not ids:
                 return []
+            conn.execute(
+                update(messages)
+                .where(messages.c.id.in_(ids), messages.c.status == "scheduled")
+                .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
+            )
             rows = conn.execute(self._select_rows().where(messages.c.id.in_(ids))).mappings()
             claimed = [self._message(r) for r in rows]
         return sorted(claimed, key=lambda m: (m.next_attempt_at, m.id))
@@ -419,13 +434,24 @@ class SqlStore:
             ).mappings()
             return [self._message(r) for r in rows]
 
-    def take_over(self, message_id: int, worker: str, now: datetime) -> bool:
-        """Claim a stale or unknown message for reconciliation (one worker wins)."""
+    def take_over(self, message: MessageRow, worker: str, now: datetime) -> bool:
+        """Claim a stale or unknown message for reconciliation.
+
+        Compare-and-set on the row as the caller saw it (status and claim): of several
+        workers that saw the same stale row, exactly one wins.
+        """
+        if message.status not in ("sending", "unknown"):
+            return False
         with self._begin() as conn:
             return bool(
                 conn.execute(
                     update(messages)
-                    .where(messages.c.id == message_id, messages.c.status.in_(("sending", "unknown")))
+                    .where(
+                        messages.c.id == message.id,
+                        messages.c.status == message.status,
+                        messages.c.claimed_by.is_not_distinct_from(message.claimed_by),
+                        messages.c.claimed_at.is_not_distinct_from(message.claimed_at),
+                    )
                     .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
                 ).rowcount
             )

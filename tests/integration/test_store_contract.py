@@ -120,13 +120,15 @@ def all_rows(store: SqlStore) -> list[MessageRow]:
     return store.messages(MessageQuery(order="id"))
 
 
-def seed_due(store: SqlStore, count: int, client_id: int | None = None) -> list[int]:
-    """``count`` scheduled messages, all due before NOW, the i-th due i minutes after the first."""
-    cid = client_id if client_id is not None else add_client(store)
+def seed_due(store: SqlStore, count: int) -> list[int]:
+    """``count`` scheduled messages for a new client "c1", due from 2 h before NOW, a minute apart."""
+    cid = add_client(store)
     first = NOW - timedelta(hours=2)
     items = [planned(f"k{i:03d}", first + timedelta(minutes=i)) for i in range(count)]
-    assert store.apply_plan(cid, plan(*items), NOW).created == count
-    return [m.id for m in all_rows(store)]
+    store.apply_plan(cid, plan(*items), NOW)
+    ids = [m.id for m in all_rows(store)]
+    assert len(ids) == count
+    return ids
 
 
 def claim_one(store: SqlStore, key: str, worker: str = "w1", now: datetime = NOW) -> MessageRow:
@@ -246,13 +248,6 @@ def test_client_timezones_keyed_by_id_phone_and_email(store: SqlStore) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SqlStore.client_timezones() says 'the external id wins a clash' but only within one row; "
-        "a later client whose phone equals an earlier client's external id overwrites that id's zone"
-    ),
-)
 def test_client_timezones_external_id_wins_a_clash_across_clients(store: SqlStore) -> None:
     add_client(store, "+13055550001", phone=None, email=None, timezone="America/New_York")
     add_client(store, "other", phone="+13055550001", email=None, timezone="Europe/Madrid")
@@ -337,14 +332,6 @@ def test_the_two_1h30_of_fall_back_day_stay_distinct(store: SqlStore) -> None:
     assert got[1].start - got[0].start == timedelta(hours=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SqlStore.upsert_session compares the stored UTC start/end with the session's own-zone "
-        "datetime using ==, which Python makes False for a time in a DST fold; an unchanged session "
-        "at 01:30 on 2026-11-01 (America/New_York) is reported 'updated' on every import"
-    ),
-)
 def test_reimporting_unchanged_session_in_the_dst_fold_is_unchanged(store: SqlStore) -> None:
     client_id = add_client(store)
     session = make_session("s1", start=datetime(2026, 11, 1, 1, 30, tzinfo=NY), status="booked")
@@ -406,8 +393,8 @@ def test_apply_plan_creates_scheduled_rows(store: SqlStore) -> None:
     store.upsert_session(make_session("s1"), client_id, NOW)
     due = datetime(2026, 6, 1, 14, 0, tzinfo=NY)
     item = planned("post/thanks/c1/s1/sms", due, session="s1")
-    changes = store.apply_plan(client_id, plan(item, planned("no-session", due)), NOW)
-    assert changes == PlanChanges(created=2)
+    store.apply_plan(client_id, plan(item, planned("no-session", due)), NOW)
+    assert len(all_rows(store)) == 2
     got = row(store, item.key)
     assert got.status == "scheduled"
     assert got.status_reason is None
@@ -426,8 +413,9 @@ def test_apply_plan_creates_scheduled_rows(store: SqlStore) -> None:
 def test_reapplying_the_same_plan_changes_nothing(store: SqlStore) -> None:
     client_id = add_client(store)
     result = plan(planned("a"), planned("b", NOW + timedelta(hours=1)))
-    assert store.apply_plan(client_id, result, NOW) == PlanChanges(created=2)
+    store.apply_plan(client_id, result, NOW)
     before = all_rows(store)
+    assert [m.key for m in before] == ["a", "b"]
     assert store.apply_plan(client_id, result, NOW + timedelta(minutes=1)) == PlanChanges()
     assert all_rows(store) == before
 
@@ -435,9 +423,19 @@ def test_reapplying_the_same_plan_changes_nothing(store: SqlStore) -> None:
 def test_same_key_from_another_client_is_not_duplicated(store: SqlStore) -> None:
     a = add_client(store, "a")
     b = add_client(store, "b")
-    assert store.apply_plan(a, plan(planned("shared")), NOW).created == 1
-    assert store.apply_plan(b, plan(planned("shared", client="b")), NOW).created == 0
-    assert [m.client_id for m in all_rows(store)] == [a]
+    store.apply_plan(a, plan(planned("shared")), NOW)
+    store.apply_plan(b, plan(planned("shared", client="b")), NOW)
+    assert [(m.key, m.client_id) for m in all_rows(store)] == [("shared", a)]
+
+
+def test_apply_plan_counts_the_rows_it_created(request: pytest.FixtureRequest, db_url: str, store: SqlStore) -> None:
+    a = add_client(store, "a")
+    b = add_client(store, "b")
+    expired = planned("old", NOW - timedelta(days=2), expires=NOW - timedelta(days=1))
+    assert store.apply_plan(a, plan(planned("x"), planned("y"), expired), NOW) == PlanChanges(created=2)
+    # The key already belongs to client a: the insert is ignored and not counted.
+    assert store.apply_plan(b, plan(planned("x", client="b")), NOW) == PlanChanges()
+    assert store.apply_plan(b, plan(planned("z", client="b")), NOW) == PlanChanges(created=1)
 
 
 def test_changed_due_at_moves_due_and_next_attempt(store: SqlStore) -> None:
@@ -467,24 +465,16 @@ def test_reapplying_keeps_a_deferred_next_attempt(store: SqlStore) -> None:
     assert row(store, "a").next_attempt_at == retry_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SqlStore.apply_plan compares stored UTC due_at with the planner's client-zone due_at using "
-        "==/!=, which Python makes unequal for a time in a DST fold; re-applying an unchanged plan due at "
-        "01:30 on 2026-11-01 (America/New_York) counts an update and resets a deferred next_attempt_at"
-    ),
-)
 def test_reapplying_a_plan_due_in_the_dst_fold_changes_nothing(store: SqlStore) -> None:
     now = datetime(2026, 10, 31, 23, 0, tzinfo=NY)
     client_id = add_client(store)
     item = planned("fold", datetime(2026, 11, 1, 1, 30, tzinfo=NY))
-    assert store.apply_plan(client_id, plan(item), now) == PlanChanges(created=1)
+    store.apply_plan(client_id, plan(item), now)
     claimed = claim_one(store, "fold", now=item.due_at)
     deferred = datetime(2026, 11, 1, 9, 0, tzinfo=NY)
     assert store.finish(claimed.id, "w1", Finish(status="scheduled", next_attempt_at=deferred), item.due_at)
-    assert store.apply_plan(client_id, plan(item), item.due_at) == PlanChanges()
-    assert row(store, "fold").next_attempt_at == deferred
+    changes = store.apply_plan(client_id, plan(item), item.due_at)
+    assert (changes, row(store, "fold").next_attempt_at) == (PlanChanges(), deferred)
 
 
 def test_blocked_key_cancels_the_scheduled_row_with_an_event(store: SqlStore) -> None:
@@ -560,8 +550,7 @@ def test_already_expired_plans_are_never_created(store: SqlStore) -> None:
     expired = planned("old", NOW - timedelta(days=30), expires=NOW - timedelta(days=29))
     at_the_edge = planned("edge", NOW - timedelta(hours=6), expires=NOW)
     alive = planned("alive", NOW - timedelta(hours=1), expires=NOW + timedelta(seconds=1))
-    changes = store.apply_plan(client_id, plan(expired, at_the_edge, alive), NOW)
-    assert changes == PlanChanges(created=1)
+    store.apply_plan(client_id, plan(expired, at_the_edge, alive), NOW)
     assert [m.key for m in all_rows(store)] == ["alive"]
 
 
@@ -618,7 +607,8 @@ def test_apply_plan_from_plan_client(store: SqlStore) -> None:
 
     state = store.client_state(client_id)
     result = plan_client(campaigns, state.client, state.sessions, NOW)
-    assert store.apply_plan(client_id, result, NOW) == PlanChanges(created=2)
+    store.apply_plan(client_id, result, NOW)
+    assert sorted(m.key for m in all_rows(store)) == ["post/thanks/c1/done/sms", "reminder/step1/c1/next/sms"]
     thanks = row(store, "post/thanks/c1/done/sms")
     assert thanks.due_at == done.end + timedelta(hours=2)
     assert thanks.session_external_id == "done"
@@ -655,14 +645,24 @@ def test_claim_due_takes_only_due_scheduled_rows_in_order(store: SqlStore) -> No
     ]
     store.apply_plan(client_id, plan(*items), NOW)
     ids = {m.key: m.id for m in all_rows(store)}
-    first = store.claim_due(NOW, 3, "w1")
-    # By next_attempt_at, then id (b-same was inserted before a-same).
-    assert [m.key for m in first] == ["early", "b-same", "a-same"]
     assert ids["b-same"] < ids["a-same"]
-    rest = store.claim_due(NOW, 10, "w2")
-    assert [m.key for m in rest] == ["late", "exactly-now"]
-    assert store.claim_due(NOW, 10, "w3") == []
-    assert [m.key for m in store.claim_due(NOW + timedelta(seconds=1), 10, "w3")] == ["future"]
+    claimed = store.claim_due(NOW, 100, "w1")
+    # By next_attempt_at, then id (b-same was inserted before a-same); "future" is not due yet.
+    assert [m.key for m in claimed] == ["early", "b-same", "a-same", "late", "exactly-now"]
+    assert store.claim_due(NOW, 100, "w2") == []
+    assert [m.key for m in store.claim_due(NOW + timedelta(seconds=1), 100, "w2")] == ["future"]
+
+
+def test_claim_due_takes_at_most_limit_oldest_first(
+    request: pytest.FixtureRequest, db_url: str, store: SqlStore
+) -> None:
+    seed_due(store, 5)
+    first = store.claim_due(NOW, 2, "w1")
+    assert [m.key for m in first] == ["k000", "k001"]
+    assert store.counts() == {"scheduled": 3, "sending": 2}
+    second = store.claim_due(NOW, 2, "w2")
+    assert [m.key for m in second] == ["k002", "k003"]
+    assert [m.key for m in store.claim_due(NOW, 2, "w3")] == ["k004"]
 
 
 def test_claimed_rows_become_sending_and_are_not_claimed_again(store: SqlStore) -> None:
@@ -686,9 +686,10 @@ def test_claim_skips_terminal_and_unknown_rows(store: SqlStore) -> None:
 
 
 def test_release_gives_rows_back_only_for_that_worker(store: SqlStore) -> None:
-    ids = seed_due(store, 4)
-    mine = store.claim_due(NOW, 2, "w1")
-    theirs = store.claim_due(NOW, 2, "w2")
+    ids = seed_due(store, 4)  # due 2 h before NOW, a minute apart
+    mine = store.claim_due(NOW - timedelta(hours=2, minutes=-1), 100, "w1")
+    theirs = store.claim_due(NOW, 100, "w2")
+    assert (len(mine), len(theirs)) == (2, 2)
     store.release([m.id for m in mine + theirs], "w1")
     by_id = {m.id: m for m in all_rows(store)}
     for m in mine:
@@ -718,7 +719,6 @@ def test_parallel_claims_never_share_a_message(store: SqlStore) -> None:
         start.wait()
         while True:
             batch = store.claim_due(NOW, 7, name)
-            assert len(batch) <= 7
             if not batch:
                 return got
             got.extend(m.id for m in batch)
@@ -827,14 +827,21 @@ def test_finish_scheduled_requeues_at_next_attempt(store: SqlStore) -> None:
 
 
 def test_stale_lists_old_sending_and_unknown_rows(store: SqlStore) -> None:
-    seed_due(store, 4)
+    client_id = add_client(store)
+    dues = {
+        "old": NOW - timedelta(hours=2),
+        "sent": NOW - timedelta(minutes=90),
+        "fresh": NOW - timedelta(minutes=3),
+        "unknown": NOW,
+    }
+    store.apply_plan(client_id, plan(*(planned(key, due) for key, due in dues.items())), NOW - timedelta(hours=3))
     lease = timedelta(minutes=10)
-    (old,) = store.claim_due(NOW - timedelta(hours=1), 1, "w1")
-    (fresh,) = store.claim_due(NOW - timedelta(minutes=1), 1, "w2")
-    (unknown,) = store.claim_due(NOW, 1, "w3")
+    old = claim_one(store, "old", "w1", now=dues["old"])
+    sent = claim_one(store, "sent", "w4", now=dues["sent"])
+    store.finish(sent.id, "w4", Finish(status="sent"), dues["sent"])
+    fresh = claim_one(store, "fresh", "w2", now=dues["fresh"])
+    unknown = claim_one(store, "unknown", "w3", now=dues["unknown"])
     store.finish(unknown.id, "w3", Finish(status="unknown", attempted=True), NOW)
-    (sent,) = store.claim_due(NOW - timedelta(hours=1), 1, "w4")
-    store.finish(sent.id, "w4", Finish(status="sent"), NOW - timedelta(hours=1))
     stale = store.stale(NOW, lease)
     assert sorted(m.id for m in stale) == sorted([old.id, unknown.id])
     by_id = {m.id: m for m in stale}
@@ -851,23 +858,16 @@ def test_take_over_of_an_unknown_row(store: SqlStore) -> None:
     unknown, scheduled = store.claim_due(NOW, 2, "w1")
     store.finish(unknown.id, "w1", Finish(status="unknown"), NOW)
     store.release([scheduled.id], "w1")
-    assert store.take_over(scheduled.id, "r1", NOW) is False
-    assert store.take_over(unknown.id, "r1", NOW + timedelta(minutes=1)) is True
+    seen = {m.id: m for m in all_rows(store)}
+    assert store.take_over(seen[scheduled.id], "r1", NOW) is False
+    assert store.take_over(seen[unknown.id], "r1", NOW + timedelta(minutes=1)) is True
     got = {m.id: m for m in all_rows(store)}
     assert (got[unknown.id].status, got[unknown.id].claimed_by) == ("sending", "r1")
     assert got[unknown.id].claimed_at == NOW + timedelta(minutes=1)
     assert store.finish(unknown.id, "r1", Finish(status="sent"), NOW) is True
-    assert store.take_over(unknown.id, "r2", NOW) is False
+    assert store.take_over(seen[unknown.id], "r2", NOW) is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SqlStore.take_over only checks status IN ('sending', 'unknown'); after the first caller "
-        "takes a stale message over it is 'sending' again, so a second caller that saw the same stale "
-        "row also gets True (both reconcile it)"
-    ),
-)
 def test_take_over_lets_only_one_of_two_callers_win(store: SqlStore) -> None:
     seed_due(store, 1)
     (m,) = store.claim_due(NOW - timedelta(hours=1), 1, "crashed")
@@ -875,7 +875,7 @@ def test_take_over_lets_only_one_of_two_callers_win(store: SqlStore) -> None:
     seen_by_r1 = store.stale(NOW, lease)
     seen_by_r2 = store.stale(NOW, lease)
     assert [s.id for s in seen_by_r1] == [s.id for s in seen_by_r2] == [m.id]
-    wins = [store.take_over(m.id, "r1", NOW), store.take_over(m.id, "r2", NOW)]
+    wins = [store.take_over(seen_by_r1[0], "r1", NOW), store.take_over(seen_by_r2[0], "r2", NOW)]
     assert wins == [True, False]
     assert all_rows(store)[0].claimed_by == "r1"
 
@@ -914,9 +914,10 @@ def test_messages_filters(store: SqlStore) -> None:
 def test_counts_by_status(store: SqlStore) -> None:
     assert store.counts() == {}
     seed_due(store, 5)
-    claimed = store.claim_due(NOW, 3, "w1")
+    claimed = store.claim_due(NOW, 100, "w1")
     store.finish(claimed[0].id, "w1", Finish(status="sent"), NOW)
     store.finish(claimed[1].id, "w1", Finish(status="failed", error="bad number"), NOW)
+    store.release([m.id for m in claimed[3:]], "w1")
     assert store.counts() == {"scheduled": 2, "sending": 1, "sent": 1, "failed": 1}
 
 
