@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install
+.PHONY: run test lint install postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,17 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on embedded defaults.  Until the worker exists (issue 3) it validates the
-# shipped configuration and previews the post-session campaign in both channels.
+# The main job on embedded defaults: check the shipped configuration, then start the worker
+# on SQLite (var/followup.db) with the sample clients, delivering into var/outbox/ (dry run).
 run: $(STAMP)
 	$(BIN)/followup check
-	$(BIN)/followup preview post_session_care --channel sms
-	$(BIN)/followup preview post_session_care --channel email --html var/preview.html
+	$(BIN)/followup run --sample-data
 
 lint: $(STAMP)
 	$(BIN)/ruff check followup tests
 	$(BIN)/ruff format --check followup tests
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# PostgreSQL for the integration tests: started if this machine has it installed but stopped.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { test -d /etc/postgresql && \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2; } || true
+
+test: $(STAMP) lint postgres
 	$(BIN)/pytest

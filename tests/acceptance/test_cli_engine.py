@@ -126,14 +126,15 @@ def test_run_once_with_sample_data_writes_the_outbox(tmp_path: Path) -> None:
 
 
 def test_worker_starts_sends_within_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "followup", "run", "--sample-data", "--config", str(REPO / "config")],
-        cwd=tmp_path,
-        env=env_for(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "worker.log"  # a file, not a pipe: an unread pipe fills up and blocks the worker
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "followup", "run", "--sample-data", "--config", str(REPO / "config")],
+            cwd=tmp_path,
+            env=env_for(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=handle,
+        )
     outbox = tmp_path / "outbox"
     deadline = time.monotonic() + 60
     try:
@@ -145,7 +146,8 @@ def test_worker_starts_sends_within_a_minute_and_stops_cleanly_on_sigterm(tmp_pa
             pytest.fail("no message in the outbox within a minute")
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    stderr = log.read_text(encoding="utf-8")
     assert proc.returncode == 0, stderr
     assert "event=stopping signal=SIGTERM" in stderr and "event=stopped" in stderr
 

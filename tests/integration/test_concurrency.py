@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,9 +70,19 @@ def prepare(db_url: str, config: Path, templates: Path, count: int = MESSAGES) -
     return store
 
 
-def worker(
-    db_url: str, config: Path, templates: Path, outbox: Path, *, once: bool = True, **env: str
-) -> subprocess.Popen[str]:
+@dataclass
+class Worker:
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self, timeout: float = 600) -> str:
+        self.proc.wait(timeout=timeout)
+        return self.log.read_text(encoding="utf-8")
+
+
+def worker(db_url: str, config: Path, templates: Path, outbox: Path, *, once: bool = True, **env: str) -> Worker:
+    """Start a worker process.  Its log goes to a file: a pipe that nobody reads while the
+    worker runs would fill up and block it mid-write."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
     environment |= {
         "FOLLOWUP_DATABASE_URL": db_url,
@@ -79,14 +91,16 @@ def worker(
         "FOLLOWUP_WORKER_DISPATCH_SECONDS": "0.5",
     } | env
     args = ["run", "--once"] if once else ["run"]
-    return subprocess.Popen(
-        [sys.executable, "-m", "followup", *args, "--config", str(config), "--templates", str(templates)],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=outbox.parent,
-    )
+    log = outbox.parent / f"worker-{uuid.uuid4().hex[:8]}.log"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "followup", *args, "--config", str(config), "--templates", str(templates)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=handle,
+            cwd=outbox.parent,
+        )
+    return Worker(proc, log)
 
 
 def assert_each_sent_once(store: SqlStore, outbox: Path) -> None:
@@ -118,22 +132,23 @@ def _run_workers(db_url: str, make_clinic: ClinicFactory, tmp_path: Path, proces
     config, templates = make_clinic()
     store = prepare(db_url, config, templates)
     outbox = tmp_path / "outbox"
+    outbox.mkdir()
     # Long-running workers, as deployed: their dispatch ticks overlap from the first second.
-    procs = [worker(db_url, config, templates, outbox, once=False) for _ in range(processes)]
+    workers = [worker(db_url, config, templates, outbox, once=False) for _ in range(processes)]
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
-            if store.counts().get("sent", 0) >= MESSAGES or any(p.poll() is not None for p in procs):
+            if store.counts().get("sent", 0) >= MESSAGES or any(w.proc.poll() is not None for w in workers):
                 break
             time.sleep(0.25)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (_, stderr) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, stderr[-3000:]
+        for w in workers:
+            w.proc.send_signal(signal.SIGTERM)
+        outputs = [w.output(timeout=120) for w in workers]
+    for w, log in zip(workers, outputs, strict=True):
+        assert w.proc.returncode == 0, log[-3000:]
     assert_each_sent_once(store, outbox)
-    busy = [stderr.count("event=sent ") for _, stderr in outputs]
+    busy = [log.count("event=sent ") for log in outputs]
     assert sum(busy) == MESSAGES
     assert sum(1 for n in busy if n) >= 2, f"the workers did not overlap: {busy}"
     store.close()
@@ -145,6 +160,7 @@ def test_worker_killed_mid_dispatch_loses_nothing_and_doubles_nothing(
     config, templates = make_clinic()
     store = prepare(db_url, config, templates)
     outbox = tmp_path / "outbox"
+    outbox.mkdir()
     victim = worker(db_url, config, templates, outbox)
     sms = outbox / "sms.jsonl"
     deadline = time.monotonic() + 300
@@ -152,16 +168,16 @@ def test_worker_killed_mid_dispatch_loses_nothing_and_doubles_nothing(
         if sms.exists() and len(sms.read_bytes().splitlines()) >= 100:
             break
         time.sleep(0.01)
-    victim.send_signal(signal.SIGKILL)
-    victim.communicate(timeout=60)
-    assert victim.returncode == -signal.SIGKILL
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(timeout=60)
+    assert victim.proc.returncode == -signal.SIGKILL
     written = len(sms.read_bytes().splitlines())
     assert written < MESSAGES, "the worker finished before it could be killed"
     stuck = store.messages(MessageQuery(statuses=("sending",)))
     time.sleep(1.5)  # past the restarted worker's lease
     survivor = worker(db_url, config, templates, outbox, FOLLOWUP_WORKER_LEASE_SECONDS="1")
-    _, stderr = survivor.communicate(timeout=600)
-    assert survivor.returncode == 0, stderr[-3000:]
+    stderr = survivor.output()
+    assert survivor.proc.returncode == 0, stderr[-3000:]
     assert_each_sent_once(store, outbox)
     if stuck:  # the kill usually lands with a claimed batch in hand: those were reconciled
         assert "event=reconciled_" in stderr

@@ -1,0 +1,523 @@
+"""Engine benchmarks: planning and dispatch throughput, render overhead, claim latency.
+
+Run by hand from the repository root (not a test; nothing here asserts a speed)::
+
+    .venv/bin/python bench/engine.py --db sqlite
+    .venv/bin/python bench/engine.py --db postgresql --sessions 10000 --claim-rows 1000,1000000
+
+a. plan + dispatch: N clients with one completed session each, in a fixed-offset zone where
+   it is about noon, the session ended 2h01m ago so the "thanks" step is due and inside the
+   send window.  Real code throughout: ``SqlStore``, ``service.replan_all``,
+   ``Dispatcher.run_once`` on a ``FixedClock``, ``DryRunChannel`` writing to a temp outbox,
+   the shipped ``config/`` and ``templates/``.
+b. render overhead: the same ``aftercare_thanks/sms.j2`` text rendered N times by a plain
+   ``jinja2.Environment`` with a plain dict, against the project's ``compose()`` and the
+   whole dispatch per message.
+c. claim latency: K scheduled rows (about 100 due, the rest spread over the next year), the
+   median of ``store.claim_due(now, 20, "bench")`` calls (released in between), and the
+   plan of the claim's SELECT as the store actually issues it.
+
+Each run uses throw-away databases: a temp SQLite file, or ``followup_bench_<pid>_<part>``
+created and dropped on the PostgreSQL server of ``--pg-url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy.engine import make_url
+
+from followup.channels.dryrun import DryRunChannel
+from followup.compose import compose
+from followup.config.loader import ClinicConfig, load_clinic
+from followup.dispatch import Dispatcher
+from followup.domain import ChannelName, Client, Session
+from followup.rules import SendWindow
+from followup.service import replan_all
+from followup.store.port import MessageQuery
+from followup.store.schema import messages
+from followup.store.sql import SqlStore
+from followup.testing import FixedClock
+from followup.timeutil import zone
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+DUE_ROWS = 100  # part c: how many of the K rows are due
+CHUNK = 50_000  # part c: rows per INSERT batch (SQLite)
+
+
+# --- small helpers -------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # (part, metric, value, unit)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, part: str, metric: str, value: float | int | str, unit: str = "", fmt: str = ".1f") -> None:
+        shown = format(value, fmt) if isinstance(value, float) else str(value)
+        self.rows.append((part, metric, shown, unit))
+        self.data[f"{part}: {metric}"] = value
+
+    def table(self) -> str:
+        widths = [max(len(r[i]) for r in [("part", "metric", "value", "unit"), *self.rows]) for i in range(4)]
+        lines = []
+        for n, row in enumerate([("part", "metric", "value", "unit"), *self.rows]):
+            lines.append(
+                f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:<{widths[3]}}"
+            )
+            if n == 0:
+                lines.append("-" * len(lines[0]))
+        return "\n".join(lines)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def timed(func: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = func()
+    return value, time.perf_counter() - start
+
+
+def noon_zone(now: datetime) -> str:
+    """A fixed-offset zone where it is about noon at ``now`` (as in tests/integration/test_concurrency.py)."""
+    offset = 12 - now.astimezone(UTC).hour  # hours ahead of UTC
+    offset = max(-12, min(14, offset))
+    # POSIX sign convention: Etc/GMT-3 is three hours *ahead* of UTC.
+    return "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}" if offset < 0 else "")
+
+
+@contextmanager
+def database(kind: str, pg_url: str, label: str) -> Iterator[str]:
+    """A fresh, empty database URL; removed afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="followup-bench-") as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    base = make_url(pg_url)
+    name = f"followup_bench_{os.getpid()}_{label}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def server_version(kind: str, pg_url: str) -> str:
+    if kind == "sqlite":
+        import sqlite3  # noqa: PLC0415 - only for the version string
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    engine = create_engine(make_url(pg_url).set(database="postgres"))
+    try:
+        with engine.connect() as conn:
+            return f"PostgreSQL {conn.exec_driver_sql('SHOW server_version').scalar_one()}"
+    finally:
+        engine.dispose()
+
+
+def phone(n: int) -> str:
+    return f"+1{2_025_550_000 + n}"
+
+
+# --- part a: plan and dispatch ----------------------------------------------------------
+
+
+def insert_sessions(store: SqlStore, count: int, now: datetime) -> None:
+    tz = noon_zone(now)
+    ended = now - timedelta(hours=2, minutes=1)  # "thanks" (2h after the end) is due now
+    with store.transaction():
+        for n in range(count):
+            cid = f"c{n:06d}"
+            client_id, _ = store.upsert_client(
+                Client(external_id=cid, first_name=f"Client{n}", phone=phone(n), timezone=tz), now
+            )
+            store.upsert_session(
+                Session(
+                    external_id=f"s{n:06d}",
+                    client_external_id=cid,
+                    start=ended - timedelta(hours=1),
+                    end=ended,
+                    service="NMT 60",
+                    status="completed",
+                ),
+                client_id,
+                now,
+            )
+
+
+# The functions whose inclusive share of the dispatch the profile reports.
+PROFILE_FOCUS: tuple[tuple[str, str], ...] = (
+    ("dispatch.py", "run_once"),
+    ("dispatch.py", "process"),
+    ("sql.py", "claim_due"),
+    ("sql.py", "client_state"),
+    ("sql.py", "finish"),
+    ("rules.py", "decide"),
+    ("dispatch.py", "_send"),
+    ("compose.py", "compose"),
+    ("compose.py", "unsubscribe_url"),
+    ("context.py", "message_context"),
+    ("templates.py", "render_sms"),
+    ("templates.py", "_render"),
+    ("sms_encoding.py", "smart_encode"),
+    ("tipselect.py", "choose_tip"),
+    ("base.py", "send"),
+    ("dryrun.py", "transmit"),
+    ("dispatch.py", "_finish"),
+    ("logfmt.py", "logfmt"),
+)
+
+
+def profile_report(profile: cProfile.Profile, top: int = 15) -> str:
+    stats = pstats.Stats(profile)
+    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    total = max(ct for (_f, _l, name), (_cc, _nc, _tt, ct, _c) in entries.items() if name == "run_once")
+    lines = [f"cProfile of Dispatcher.run_once: {total:.2f} s under the profiler", ""]
+    lines.append("inclusive share of named functions (cumulative time / run_once):")
+    for filename, funcname in PROFILE_FOCUS:
+        found = [
+            (nc, ct) for (f, _line, name), (_cc, nc, _tt, ct, _c) in entries.items() if f.endswith(filename) and name == funcname
+        ]
+        if found:
+            calls = sum(c for c, _ in found)
+            cum = sum(t for _, t in found)
+            lines.append(f"  {filename}:{funcname:<18} {100 * cum / total:5.1f}%  {cum:7.2f} s  {calls:>8} calls")
+    lines.append("")
+    lines.append(f"top {top} by own time (tottime):")
+    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    for (f, line, name), (_cc, nc, tt, ct, _c) in ranked:
+        where = f"{Path(f).name}:{line}({name})" if line else name
+        lines.append(f"  {100 * tt / total:5.1f}%  own {tt:6.2f} s  cum {ct:6.2f} s  {nc:>8} calls  {where}")
+    lines.append("")
+    lines.append(f"top {top} by cumulative time, excluding the dispatcher's own frames:")
+    skip = {"run_once", "process", "_send", "<built-in method builtins.exec>", "<module>"}
+    ranked = sorted(
+        (item for item in entries.items() if item[0][2] not in skip), key=lambda item: item[1][3], reverse=True
+    )[:top]
+    for (f, line, name), (_cc, nc, _tt, ct, _c) in ranked:
+        where = f"{Path(f).name}:{line}({name})" if line else name
+        lines.append(f"  {100 * ct / total:5.1f}%  cum {ct:6.2f} s  {nc:>8} calls  {where}")
+    return "\n".join(lines)
+
+
+def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> dict[str, float]:
+    n = args.sessions
+    say(f"\n== a. plan and dispatch {n} sessions ({args.db}) ==")
+    with database(args.db, args.pg_url, "dispatch") as url, tempfile.TemporaryDirectory(prefix="followup-out-") as tmp:
+        store = SqlStore.from_url(url)
+        store.upgrade()
+        now = datetime.now(UTC).replace(microsecond=0)
+        say(f"now={now.isoformat()} client zone={noon_zone(now)} (local {now.astimezone(zone(noon_zone(now))):%H:%M})")
+
+        _, insert_s = timed(lambda: insert_sessions(store, n, now))
+        say(f"inserted {n} clients + {n} sessions in {insert_s:.2f} s")
+
+        changes, plan_s = timed(lambda: replan_all(store, clinic, now))
+        planned = changes.created
+        by_status = store.counts()
+        due = len(store.messages(MessageQuery(statuses=("scheduled",), due_before=now + timedelta(seconds=1))))
+        say(f"planned {planned} messages in {plan_s:.2f} s ({by_status}); {due} due now")
+
+        outbox = Path(tmp) / "outbox"
+        settings = clinic.settings
+        channels: dict[ChannelName, DryRunChannel] = {
+            "sms": DryRunChannel("sms", outbox),
+            "email": DryRunChannel("email", outbox, sender=settings.business_email or "followup@localhost"),
+        }
+        dispatcher = Dispatcher(
+            store,
+            clinic,
+            channels,
+            FixedClock(now),
+            worker="bench",
+            batch_size=settings.worker_batch_size,
+            window=SendWindow(settings.send_window_start, settings.send_window_end),
+        )
+        profile = cProfile.Profile() if args.profile else None
+        if profile is not None:
+            profile.enable()
+        stats, dispatch_s = timed(dispatcher.run_once)
+        if profile is not None:
+            profile.disable()
+        sent = stats["sent"]
+        lines = (outbox / "sms.jsonl").read_bytes().count(b"\n") if (outbox / "sms.jsonl").exists() else 0
+        say(f"dispatched in {dispatch_s:.2f} s: {dict(stats.counts)}; sms.jsonl has {lines} lines")
+        if sent != due or lines != sent:
+            say(f"WARNING: expected {due} sent, got {sent} ({lines} outbox lines)")
+        store.close()
+
+    label = "a (profiled)" if profile else "a"
+    results.add(label, "insert clients+sessions", insert_s, "s")
+    results.add(label, "insert rate", n / insert_s, "sessions/s")
+    results.add(label, "messages planned", planned)
+    results.add(label, "plan (replan_all)", plan_s, "s")
+    results.add(label, "plan rate", planned / plan_s, "messages/s")
+    results.add(label, "plan rate per client", n / plan_s, "clients/s")
+    results.add(label, "messages sent", sent)
+    results.add(label, "dispatch (run_once)", dispatch_s, "s")
+    results.add(label, "dispatch rate", sent / dispatch_s, "messages/s")
+    per_message_us = 1e6 * dispatch_s / max(sent, 1)
+    results.add(label, "dispatch per message", per_message_us, "us")
+    if profile is not None:
+        say("")
+        say(profile_report(profile))
+    return {"dispatch_us": per_message_us}
+
+
+# --- part b: render overhead --------------------------------------------------------------
+
+
+def part_b(args: argparse.Namespace, clinic: ClinicConfig, results: Results, dispatch_us: float | None) -> None:
+    n = args.sessions
+    say(f"\n== b. render overhead, {n} renders ==")
+    source = (ROOT / "templates" / "aftercare_thanks" / "sms.j2").read_text(encoding="utf-8")
+    env = jinja2.Environment()  # noqa: S701 - the plain, unsandboxed baseline on purpose (SMS, no HTML)
+    template = env.from_string(source)
+    context = {"client": {"first_name": "Client1"}, "business": {"short_name": clinic.settings.business_short_name}}
+    template.render(context)
+
+    def bare() -> None:
+        for _ in range(n):
+            template.render(context)
+
+    _, bare_s = timed(bare)
+    bare_us = 1e6 * bare_s / n
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    client = Client(external_id="c000001", first_name="Client1", phone=phone(1), timezone=noon_zone(now))
+    ended = now - timedelta(hours=2, minutes=1)
+    session = Session("s000001", "c000001", ended - timedelta(hours=1), ended, "NMT 60", status="completed")
+
+    def project() -> str | None:
+        return compose(
+            clinic,
+            client=client,
+            session=session,
+            visit_count=1,
+            campaign_name="post_session_care",
+            step_index=0,
+            channel="sms",
+            now=now,
+        ).sms
+
+    say(f"bare jinja2 output:  {template.render(context)!r}")
+    say(f"compose() output:    {project()!r}")
+
+    def composed() -> None:
+        for _ in range(n):
+            project()
+
+    _, compose_s = timed(composed)
+    compose_us = 1e6 * compose_s / n
+
+    results.add("b", "bare jinja2 render", bare_us, "us/message", ".2f")
+    results.add("b", "compose() (sandbox+context+layout+encode)", compose_us, "us/message", ".1f")
+    results.add("b", "compose / bare", compose_us / bare_us, "x", ".1f")
+    if dispatch_us is not None:
+        results.add("b", "dispatch per message (from a)", dispatch_us, "us/message", ".1f")
+        results.add("b", "dispatch / bare", dispatch_us / bare_us, "x", ".0f")
+        results.add("b", "dispatch overhead over bare render", dispatch_us - bare_us, "us/message", ".1f")
+        results.add("b", "render share of dispatch (compose/dispatch)", 100 * compose_us / dispatch_us, "%", ".1f")
+
+
+# --- part c: claim latency vs table size ---------------------------------------------------
+
+
+def bulk_insert(store: SqlStore, client_id: int, rows: int, now: datetime) -> None:
+    """``rows`` scheduled messages for one client; the first DUE_ROWS due, the rest over the next year."""
+    due = min(DUE_ROWS, rows)
+    spread = 365 * 86400 / max(rows - due, 1)  # seconds between consecutive future rows
+    if store.dialect == "postgresql":
+        with store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    """
+                    INSERT INTO messages (idempotency_key, campaign, step, step_index, client_id, channel, purpose,
+                        priority, due_at, expires_at, status, why, attempts, next_attempt_at, fell_back,
+                        created_at, updated_at)
+                    SELECT 'bench/' || g, 'post_session_care', 'thanks', 0, :client_id, 'preferred', 'care',
+                        'aftercare', t, t + interval '6 hours', 'scheduled', 'bench row', 0, t, false, :now, :now
+                    FROM (
+                        SELECT g, CASE WHEN g <= :due
+                            THEN CAST(:now AS timestamptz) - (:due - g + 1) * interval '1 minute'
+                            ELSE CAST(:now AS timestamptz) + (g - :due) * :spread * interval '1 second' END AS t
+                        FROM generate_series(1, :rows) AS g
+                    ) AS s
+                    """
+                ),
+                {"client_id": client_id, "now": now, "due": due, "spread": spread, "rows": rows},
+            )
+        return
+    with store.engine.begin() as conn:
+        for start in range(0, rows, CHUNK):
+            batch = []
+            for g in range(start + 1, min(start + CHUNK, rows) + 1):
+                t = now - timedelta(minutes=due - g + 1) if g <= due else now + timedelta(seconds=(g - due) * spread)
+                batch.append(
+                    {
+                        "idempotency_key": f"bench/{g}",
+                        "campaign": "post_session_care",
+                        "step": "thanks",
+                        "step_index": 0,
+                        "client_id": client_id,
+                        "session_id": None,
+                        "channel": "preferred",
+                        "purpose": "care",
+                        "priority": "aftercare",
+                        "due_at": t,
+                        "expires_at": t + timedelta(hours=6),
+                        "status": "scheduled",
+                        "why": "bench row",
+                        "attempts": 0,
+                        "next_attempt_at": t,
+                        "fell_back": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            conn.execute(insert(messages), batch)
+
+
+def capture_claim_select(store: SqlStore, now: datetime) -> tuple[str, Any]:
+    """The claim's SELECT exactly as ``claim_due`` sends it to the driver (SQL and parameters)."""
+    seen: list[tuple[str, Any]] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", listener)
+    try:
+        claimed = store.claim_due(now, 20, "bench")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listener)
+    store.release([m.id for m in claimed], "bench")
+    for statement, parameters in seen:
+        if statement.lstrip().upper().startswith("SELECT") and "next_attempt_at" in statement:
+            return statement, parameters
+    raise RuntimeError(f"no claim SELECT among {[s for s, _ in seen]}")
+
+
+def explain(store: SqlStore, statement: str, parameters: Any) -> str:
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).fetchall()
+            out = "\n".join(str(r[0]) for r in rows)
+        else:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            depth: dict[int, int] = {0: 0}
+            lines = []
+            for node, parent, _unused, detail in rows:
+                depth[node] = depth.get(parent, 0) + 1
+                lines.append("  " * (depth[node] - 1) + str(detail))
+            out = "\n".join(lines)
+        conn.rollback()  # EXPLAIN ANALYZE of a FOR UPDATE takes row locks: give them back
+    return out
+
+
+def part_c(args: argparse.Namespace, results: Results) -> None:
+    sizes = [int(s) for s in args.claim_rows.split(",") if s.strip()]
+    for rows in sizes:
+        say(f"\n== c. claim latency, {rows} scheduled rows ({args.db}) ==")
+        with database(args.db, args.pg_url, f"claim{rows}") as url:
+            store = SqlStore.from_url(url)
+            store.upgrade()
+            now = datetime.now(UTC).replace(microsecond=0)
+            client_id, _ = store.upsert_client(Client(external_id="bench", first_name="Bench", phone=phone(0)), now)
+            _, build_s = timed(lambda: bulk_insert(store, client_id, rows, now))  # noqa: B023 - called at once
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+            say(f"inserted {rows} rows in {build_s:.1f} s (+ ANALYZE); counts {store.counts()}")
+
+            statement, parameters = capture_claim_select(store, now)
+            for _ in range(3):  # warm-up (caches, prepared plans)
+                store.release([m.id for m in store.claim_due(now, 20, "bench")], "bench")
+            samples = []
+            claimed = 0
+            for _ in range(args.claim_calls):
+                start = time.perf_counter()
+                got = store.claim_due(now, 20, "bench")
+                samples.append(time.perf_counter() - start)
+                claimed = len(got)
+                store.release([m.id for m in got], "bench")
+            plan = explain(store, statement, parameters)
+            say(f"claim SELECT as sent:\n  {' '.join(statement.split())}\n  params={parameters}")
+            say(f"plan:\n{plan}")
+            store.close()
+        ms = sorted(1000 * s for s in samples)
+        tag = f"c rows={rows:,}"
+        results.add(tag, "build table", build_s, "s")
+        results.add(tag, f"claim_due(20) median of {len(ms)}", statistics.median(ms), "ms", ".2f")
+        results.add(tag, "claim_due(20) min / p90", f"{ms[0]:.2f} / {ms[int(0.9 * (len(ms) - 1))]:.2f}", "ms")
+        results.add(tag, "rows per claim", claimed)
+        results.data[f"{tag}: plan"] = plan
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--sessions", type=int, default=10_000, help="sessions (= clients) for parts a and b")
+    parser.add_argument("--claim-rows", default="1000,1000000", help="comma-separated table sizes for part c")
+    parser.add_argument("--claim-calls", type=int, default=50, help="timed claim_due calls per table size")
+    parser.add_argument("--parts", default="a,b,c", help="which parts to run (default a,b,c)")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="server for --db postgresql (database ignored)")
+    parser.add_argument("--profile", action="store_true", help="run part a's dispatch under cProfile (slower)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",")}
+    command = ".venv/bin/python " + shlex.join(["bench/engine.py", *(argv if argv is not None else sys.argv[1:])])
+
+    started = datetime.now().astimezone()
+    say(f"{command}")
+    say(
+        f"{started:%Y-%m-%d %H:%M %Z}; {platform.python_implementation()} {platform.python_version()}; "
+        f"{server_version(args.db, args.pg_url)}; {os.cpu_count()} CPUs; {platform.machine()}"
+    )
+    clinic = load_clinic(ROOT / "config", ROOT / "templates", env_file=None)
+    results = Results()
+    dispatch_us = None
+    if "a" in parts:
+        dispatch_us = part_a(args, clinic, results)["dispatch_us"]
+    if "b" in parts:
+        part_b(args, clinic, results, dispatch_us)
+    if "c" in parts:
+        part_c(args, results)
+
+    say(f"\n== results ({args.db}, {started:%Y-%m-%d}) ==")
+    say(results.table())
+    say(f"\ncommand: {command}")
+    if args.json:
+        args.json.write_text(json.dumps({"command": command, "date": started.isoformat(), **results.data}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
