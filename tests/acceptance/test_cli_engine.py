@@ -255,3 +255,10 @@ def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert followup(tmp_path, "schedule", "--days", "400", "--json").stdout == before
     assert not (tmp_path / "outbox").exists()
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = followup(tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "database at revision 0001" in result.stdout
+    assert (tmp_path / "followup.db").exists()

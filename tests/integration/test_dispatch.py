@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from followup.channels.base import Outgoing, Sent
+from followup.config.durations import parse_offset
 from followup.config.loader import ClinicConfig, load_clinic
 from followup.dispatch import Backoff, Dispatcher
 from followup.domain import Client, Consent, Session
@@ -333,3 +334,20 @@ def test_outbox_survives_a_new_dispatcher(rig: Rig, tmp_path: Path) -> None:
     stats = fresh.run_once()
     assert stats["sent"] == 1 and stats["expired"] == 1
     assert [m.client_external_id for m in rig.sms.sent] == ["c1"]
+
+
+def test_editing_a_campaign_replans_unsent_messages(rig: Rig) -> None:
+    before = rig.message()
+    assert before.due_at == T0 + timedelta(hours=2)
+    post = rig.clinic.campaigns["post_session"]
+    steps = list(post.steps)
+    steps[0] = steps[0].model_copy(update={"offset": parse_offset("3h")})
+    rig.clinic.campaigns["post_session"] = post.model_copy(update={"steps": steps})
+    changes = replan_all(rig.store, rig.clinic, T0 + timedelta(minutes=5))
+    assert changes.updated == 1
+    after = rig.message()
+    assert after.id == before.id and after.due_at == after.next_attempt_at == T0 + timedelta(hours=3)
+    at(rig, T0 + timedelta(hours=2, minutes=30))
+    assert rig.dispatcher.run_once()["sent"] == 0
+    at(rig, T0 + timedelta(hours=3))
+    assert rig.dispatcher.run_once()["sent"] == 1
