@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from followup.channels.base import Channel, Outgoing
+from followup.channels.twilio_sms import OptOutError
 from followup.compose import compose
 from followup.config.loader import ClinicConfig
 from followup.domain import ChannelName, Client
@@ -202,6 +203,8 @@ class Dispatcher:
                 )
                 self._finish(message, outcome, stats, "retry", until=retry_at.isoformat(), error=str(exc))
         except PermanentDeliveryError as exc:
+            if isinstance(exc, OptOutError):
+                self.store.record_opt_out(message.client_id, "sms", now, source="provider", detail=str(exc))
             if channel == "sms" and step.fallback_to_email and not message.fell_back and state.client.email:
                 outcome = replace(
                     base,
@@ -216,6 +219,15 @@ class Dispatcher:
                 outcome = replace(base, status="failed", error=str(exc), reason="permanent failure")
                 self._finish(message, outcome, stats, "failed", error=str(exc))
         except UnknownOutcomeError as exc:
+            if not self.channels[channel].can_reconcile:
+                outcome = replace(
+                    base,
+                    status="unconfirmed",
+                    error=str(exc),
+                    reason="the provider's answer was lost; not resent to avoid a duplicate",
+                )
+                self._finish(message, outcome, stats, "unconfirmed", error=str(exc))
+                return
             # Never resend blindly: reconcile with the provider first (see reconcile()).
             outcome = replace(
                 base,

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
     twilio_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    twilio_messages_per_second: float = Field(1.0, gt=0, le=100)
 
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65535)
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
     smtp_from: str | None = None
+    smtp_reply_to: str | None = None
+    smtp_timeout_seconds: float = Field(30.0, gt=0, le=300)
 
     secret_key: SecretStr | None = None
 

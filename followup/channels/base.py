@@ -46,6 +46,8 @@ class Sent:
 
 class Channel(ABC):
     name: ChannelName
+    # Whether lookup() can tell if an unknown outcome reached the provider.
+    can_reconcile: bool = True
 
     def send(self, message: Outgoing) -> Sent:
         payload = self.build(message)

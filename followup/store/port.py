@@ -16,8 +16,11 @@ from followup.planner import PlanResult
 from followup.rules import MessageFacts
 
 Outcome = Literal["created", "updated", "unchanged"]
-MessageStatus = Literal["scheduled", "sending", "sent", "failed", "cancelled", "expired", "suppressed", "unknown"]
-TERMINAL = frozenset({"sent", "failed", "cancelled", "expired", "suppressed"})
+MessageStatus = Literal[
+    "scheduled", "sending", "sent", "failed", "cancelled", "expired", "suppressed", "unknown", "unconfirmed"
+]
+# "unconfirmed": the provider's answer was lost and it cannot be asked (SMTP); not resent.
+TERMINAL = frozenset({"sent", "failed", "cancelled", "expired", "suppressed", "unconfirmed"})
 
 
 @dataclass(frozen=True)

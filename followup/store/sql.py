@@ -8,6 +8,7 @@ honours the row locks, SQLite ignores the clause and relies on ``BEGIN IMMEDIATE
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.domain import Client, Consent, Session
+from followup.logfmt import logfmt
 from followup.planner import PlanResult
 from followup.store import migrate
 from followup.store.engine import make_engine
@@ -32,6 +34,8 @@ from followup.store.port import (
 )
 from followup.store.schema import UTCDateTime, client_tips, clients, delivery_events, messages, sessions
 from followup.timeutil import UTC, require_aware
+
+log = logging.getLogger("followup.store")
 
 _CLIENT_COLUMNS = ("first_name", "last_name", "phone", "email", "timezone", "language", "preferred_channel")
 _CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
@@ -161,6 +165,13 @@ class SqlStore:
                 update(sessions).where(sessions.c.external_id == external_id).values(status=status, updated_at=now)
             )
             return int(row[0])
+
+    def record_opt_out(self, client_id: int, channel: str, now: datetime, *, source: str, detail: str = "") -> None:
+        """The client may not be contacted on ``channel`` any more, for any purpose."""
+        values = {f"consent_{channel}_care": False, f"consent_{channel}_marketing": False, "updated_at": now}
+        with self._begin() as conn:
+            conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
+        log.info(logfmt("opt_out", client_id=client_id, channel=channel, source=source, detail=detail))
 
     def client_ids(self) -> list[int]:
         with self._begin() as conn:
