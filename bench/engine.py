@@ -81,9 +81,7 @@ class Results:
         widths = [max(len(r[i]) for r in [("part", "metric", "value", "unit"), *self.rows]) for i in range(4)]
         lines = []
         for n, row in enumerate([("part", "metric", "value", "unit"), *self.rows]):
-            lines.append(
-                f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:<{widths[3]}}"
-            )
+            lines.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:<{widths[3]}}")
             if n == 0:
                 lines.append("-" * len(lines[0]))
         return "\n".join(lines)
@@ -171,59 +169,81 @@ def insert_sessions(store: SqlStore, count: int, now: datetime) -> None:
             )
 
 
-# The functions whose inclusive share of the dispatch the profile reports.
-PROFILE_FOCUS: tuple[tuple[str, str], ...] = (
-    ("dispatch.py", "run_once"),
-    ("dispatch.py", "process"),
-    ("sql.py", "claim_due"),
-    ("sql.py", "client_state"),
-    ("sql.py", "finish"),
-    ("rules.py", "decide"),
-    ("dispatch.py", "_send"),
-    ("compose.py", "compose"),
-    ("compose.py", "unsubscribe_url"),
-    ("context.py", "message_context"),
-    ("templates.py", "render_sms"),
-    ("templates.py", "_render"),
-    ("sms_encoding.py", "smart_encode"),
-    ("tipselect.py", "choose_tip"),
-    ("base.py", "send"),
-    ("dryrun.py", "transmit"),
-    ("dispatch.py", "_finish"),
-    ("logfmt.py", "logfmt"),
+# The functions whose inclusive share of a profiled phase is reported: (file suffix, function).
+# "~" is cProfile's file name for C functions (the database drivers' calls).
+PROFILE_FOCUS: dict[str, tuple[tuple[str, str], ...]] = {
+    "run_once": (
+        ("dispatch.py", "process"),
+        ("sql.py", "claim_due"),
+        ("sql.py", "client_state"),
+        ("sql.py", "finish"),
+        ("sql.py", "_event"),
+        ("rules.py", "decide"),
+        ("dispatch.py", "_send"),
+        ("compose.py", "compose"),
+        ("context.py", "message_context"),
+        ("templates.py", "render_sms"),
+        ("sms_encoding.py", "smart_encode"),
+        ("base.py", "send"),
+        ("dryrun.py", "transmit"),
+        ("logfmt.py", "logfmt"),
+    ),
+    "replan_all": (
+        ("sql.py", "client_state"),
+        ("planner.py", "plan_client"),
+        ("sql.py", "apply_plan"),
+        ("sql.py", "_insert_ignore"),
+    ),
+}
+PROFILE_LAYERS: tuple[tuple[str, str], ...] = (
+    ("sql.py", "_begin"),  # connection checkout (+ pre-ping), BEGIN, COMMIT
+    ("_psycopg_common.py", "do_ping"),  # pool_pre_ping on every checkout (PostgreSQL)
+    ("psycopg/connection.py", "wait"),  # psycopg waiting on the server: round trips
+    ("~", "<method 'execute' of 'sqlite3.Cursor' objects>"),
+    ("~", "<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("coercions.py", "expect"),  # SQLAlchemy Core statement construction
+    ("cache_key.py", "_generate_cache_key"),  # SQLAlchemy compiled-statement cache lookups
 )
 
 
-def profile_report(profile: cProfile.Profile, top: int = 15) -> str:
-    stats = pstats.Stats(profile)
-    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
-    total = max(ct for (_f, _l, name), (_cc, _nc, _tt, ct, _c) in entries.items() if name == "run_once")
-    lines = [f"cProfile of Dispatcher.run_once: {total:.2f} s under the profiler", ""]
-    lines.append("inclusive share of named functions (cumulative time / run_once):")
-    for filename, funcname in PROFILE_FOCUS:
+def profile_report(profile: cProfile.Profile, root: str, top: int = 12) -> str:
+    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    total = max(ct for (_f, _l, name), (_cc, _nc, _tt, ct, _c) in entries.items() if name == root)
+
+    def share(filename: str, funcname: str) -> str | None:
         found = [
-            (nc, ct) for (f, _line, name), (_cc, nc, _tt, ct, _c) in entries.items() if f.endswith(filename) and name == funcname
+            (nc, ct)
+            for (f, _line, name), (_cc, nc, _tt, ct, _c) in entries.items()
+            if (f == filename if filename == "~" else f.endswith(filename)) and name == funcname
         ]
-        if found:
-            calls = sum(c for c, _ in found)
-            cum = sum(t for _, t in found)
-            lines.append(f"  {filename}:{funcname:<18} {100 * cum / total:5.1f}%  {cum:7.2f} s  {calls:>8} calls")
-    lines.append("")
-    lines.append(f"top {top} by own time (tottime):")
-    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    for (f, line, name), (_cc, nc, tt, ct, _c) in ranked:
+        if not found:
+            return None
+        calls, cum = sum(c for c, _ in found), sum(t for _, t in found)
+        label = funcname if filename == "~" else f"{Path(filename).name}:{funcname}"
+        return f"  {100 * cum / total:5.1f}%  {cum:7.2f} s  {calls:>8} calls  {label}"
+
+    lines = [f"cProfile of {root}: {total:.2f} s under the profiler", "", "inclusive share (cumulative / total):"]
+    lines += [line for f, name in PROFILE_FOCUS.get(root, ()) if (line := share(f, name))]
+    lines += ["", "layers underneath (cumulative / total; overlapping):"]
+    lines += [line for f, name in PROFILE_LAYERS if (line := share(f, name))]
+    lines += ["", f"top {top} by own time (tottime):"]
+    for (f, line, name), (_cc, nc, tt, ct, _c) in sorted(entries.items(), key=lambda i: i[1][2], reverse=True)[:top]:
         where = f"{Path(f).name}:{line}({name})" if line else name
         lines.append(f"  {100 * tt / total:5.1f}%  own {tt:6.2f} s  cum {ct:6.2f} s  {nc:>8} calls  {where}")
-    lines.append("")
-    lines.append(f"top {top} by cumulative time, excluding the dispatcher's own frames:")
-    skip = {"run_once", "process", "_send", "<built-in method builtins.exec>", "<module>"}
-    ranked = sorted(
-        (item for item in entries.items() if item[0][2] not in skip), key=lambda item: item[1][3], reverse=True
-    )[:top]
-    for (f, line, name), (_cc, nc, _tt, ct, _c) in ranked:
-        where = f"{Path(f).name}:{line}({name})" if line else name
-        lines.append(f"  {100 * ct / total:5.1f}%  cum {ct:6.2f} s  {nc:>8} calls  {where}")
     return "\n".join(lines)
+
+
+def profiled(enabled: bool, func: Callable[[], Any]) -> tuple[Any, float, cProfile.Profile | None]:
+    if not enabled:
+        value, seconds = timed(func)
+        return value, seconds, None
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        value, seconds = timed(func)
+    finally:
+        profile.disable()
+    return value, seconds, profile
 
 
 def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> dict[str, float]:
@@ -238,7 +258,7 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
         _, insert_s = timed(lambda: insert_sessions(store, n, now))
         say(f"inserted {n} clients + {n} sessions in {insert_s:.2f} s")
 
-        changes, plan_s = timed(lambda: replan_all(store, clinic, now))
+        changes, plan_s, plan_profile = profiled(args.profile, lambda: replan_all(store, clinic, now))
         planned = changes.created
         by_status = store.counts()
         due = len(store.messages(MessageQuery(statuses=("scheduled",), due_before=now + timedelta(seconds=1))))
@@ -259,12 +279,7 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
             batch_size=settings.worker_batch_size,
             window=SendWindow(settings.send_window_start, settings.send_window_end),
         )
-        profile = cProfile.Profile() if args.profile else None
-        if profile is not None:
-            profile.enable()
-        stats, dispatch_s = timed(dispatcher.run_once)
-        if profile is not None:
-            profile.disable()
+        stats, dispatch_s, dispatch_profile = profiled(args.profile, dispatcher.run_once)
         sent = stats["sent"]
         lines = (outbox / "sms.jsonl").read_bytes().count(b"\n") if (outbox / "sms.jsonl").exists() else 0
         say(f"dispatched in {dispatch_s:.2f} s: {dict(stats.counts)}; sms.jsonl has {lines} lines")
@@ -272,7 +287,7 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
             say(f"WARNING: expected {due} sent, got {sent} ({lines} outbox lines)")
         store.close()
 
-    label = "a (profiled)" if profile else "a"
+    label = "a (profiled)" if args.profile else "a"
     results.add(label, "insert clients+sessions", insert_s, "s")
     results.add(label, "insert rate", n / insert_s, "sessions/s")
     results.add(label, "messages planned", planned)
@@ -284,9 +299,9 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
     results.add(label, "dispatch rate", sent / dispatch_s, "messages/s")
     per_message_us = 1e6 * dispatch_s / max(sent, 1)
     results.add(label, "dispatch per message", per_message_us, "us")
-    if profile is not None:
-        say("")
-        say(profile_report(profile))
+    for profile, root in ((plan_profile, "replan_all"), (dispatch_profile, "run_once")):
+        if profile is not None:
+            say("\n" + profile_report(profile, root))
     return {"dispatch_us": per_message_us}
 
 

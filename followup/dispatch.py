@@ -277,7 +277,11 @@ class Dispatcher:
             found = None
             for channel in candidates:
                 if channel in self.channels:
-                    found = self.channels[channel].lookup(self._outgoing(message, state.client, channel, now))
+                    # As attempted: when (the claim) and, when recorded, what (the body).
+                    attempt = self._outgoing(message, state.client, channel, message.claimed_at or now)
+                    if channel == "sms" and message.body:
+                        attempt = replace(attempt, sms=message.body)
+                    found = self.channels[channel].lookup(attempt)
                     if found is not None:
                         break
             if found is not None:

@@ -165,8 +165,8 @@ class TwilioSmsChannel(Channel):
         return Sent(provider_id=str(created.sid), detail=str(created.status))
 
     def lookup(self, message: Outgoing) -> Sent | None:
-        """Did Twilio get this message?  Messages to the same number, created since just
-        before the attempt, with the same body."""
+        """Did Twilio get this message?  A message to the same number created since just
+        before the attempt, with the same body when we know it (after a crash we may not)."""
         require_aware(message.at, "attempt time")
         since = message.at - timedelta(minutes=5)
         try:
@@ -178,7 +178,8 @@ class TwilioSmsChannel(Channel):
             raise TransientDeliveryError(f"lookup failed: {exc}", provider="twilio") from exc
         for item in found:
             created = item.date_created
-            if item.body == message.sms and (created is None or _aware(created) >= since):
+            same_body = message.sms is None or item.body == message.sms
+            if same_body and (created is None or _aware(created) >= since):
                 return Sent(provider_id=str(item.sid), detail="found by lookup")
         return None
 
