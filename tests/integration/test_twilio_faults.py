@@ -31,7 +31,7 @@ T0 = datetime(2026, 12, 3, 13, 0, tzinfo=NY)
 DUE = T0 + timedelta(hours=2)
 
 
-def channel(base_url: str, timeout: float = 5.0, **kw: object) -> TwilioSmsChannel:
+def channel(base_url: str, timeout: float = 5.0, messaging_service_sid: str | None = None) -> TwilioSmsChannel:
     config = TwilioConfig(
         account_sid=ACCOUNT,
         auth_token="secret-token",
@@ -39,8 +39,8 @@ def channel(base_url: str, timeout: float = 5.0, **kw: object) -> TwilioSmsChann
         from_number="+13055550100",
         status_callback_base="https://followup.example",
         timeout=timeout,
-        **kw,
-    )  # type: ignore[arg-type]
+        messaging_service_sid=messaging_service_sid,
+    )
     return TwilioSmsChannel(config, pacer=Pacer(1000, sleep=lambda _s: None))
 
 
