@@ -174,7 +174,8 @@ class SmtpEmailChannel(Channel):
                 self._reset(conn)
                 raise classify_smtp(code, _text(reply), step)
             step = "DATA"
-            code, reply = conn.data(mail.as_bytes())
+            # SMTP wants CRLF line ends; smtplib converts str but sends bytes as they are.
+            code, reply = conn.data(mail.as_bytes(policy=mail.policy.clone(linesep="\r\n")))
             if code != 250:
                 raise classify_smtp(code, _text(reply), step)
         except smtplib.SMTPServerDisconnected as exc:

@@ -1,0 +1,222 @@
+"""The SMTP channel against a real SMTP server (aiosmtpd), parsed back with ``email``."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from followup.channels.base import Outgoing
+from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
+from followup.config.loader import load_clinic
+from followup.dispatch import Dispatcher
+from followup.domain import Client, Session
+from followup.exceptions import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
+from followup.rendering.templates import RenderedEmail
+from followup.rules import SendWindow
+from followup.service import replan_all
+from followup.store.port import MessageQuery
+from followup.store.sql import SqlStore
+from followup.testing import FixedClock, InMemoryChannel
+from followup.timeutil import zone
+from tests.conftest import ClinicFactory
+from tests.integration.smtp_server import Mailbox, smtp_server
+from tests.integration.test_dispatch import CAMPAIGNS, TIPS
+
+NY = zone("America/New_York")
+AT = datetime(2026, 12, 3, 15, 0, tzinfo=NY)
+
+
+@pytest.fixture
+def box() -> Iterator[Mailbox]:
+    with smtp_server() as mailbox:
+        yield mailbox
+
+
+def channel(box: Mailbox) -> SmtpEmailChannel:
+    return SmtpEmailChannel(
+        SmtpConfig(
+            host="127.0.0.1",
+            port=box.port,
+            tls="none",
+            sender="Shoreline NMT <hello@shoreline-nmt.example>",
+            reply_to="frontdesk@shoreline-nmt.example",
+            timeout=5,
+            unsubscribe_mailto="unsubscribe@shoreline-nmt.example",
+        )
+    )
+
+
+def email(purpose: str = "marketing", n: int = 1, to: str = "maria@example.com") -> Outgoing:
+    return Outgoing(
+        message_id=n,
+        key=f"k{n}",
+        channel="email",
+        to=to,
+        purpose=purpose,
+        expires_at=AT + timedelta(hours=5),
+        client_external_id="c1",
+        campaign="nudge",
+        step="s",
+        at=AT,
+        email=RenderedEmail(
+            subject="Ready for your next session?",
+            text="Hi Maria,\n\nBook: x\n",
+            html='<html><body><p style="color:#123">Hi Maria</p></body></html>',
+        ),
+        unsubscribe_url="https://followup.example/u/TOKEN",
+    )
+
+
+def test_marketing_email_arrives_as_text_and_html_with_one_click_unsubscribe(box: Mailbox) -> None:
+    sent = channel(box).send(email("marketing"))
+    (mail,) = box.received
+    assert mail.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+    plain = mail.get_body(preferencelist=("plain",))
+    html = mail.get_body(preferencelist=("html",))
+    assert plain is not None and "Hi Maria" in plain.get_content()
+    assert html is not None and 'style="color:#123"' in html.get_content()
+    assert mail["Subject"] == "Ready for your next session?"
+    assert mail["From"] == "Shoreline NMT <hello@shoreline-nmt.example>"
+    assert mail["Reply-To"] == "frontdesk@shoreline-nmt.example"
+    assert mail["Message-ID"].strip() == sent.provider_id and sent.provider_id.endswith("@shoreline-nmt.example>")
+    assert mail["Date"] is not None
+    assert mail["List-Unsubscribe"] == (
+        "<https://followup.example/u/TOKEN>, <mailto:unsubscribe@shoreline-nmt.example?subject=unsubscribe>"
+    )
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert box.envelopes == [("hello@shoreline-nmt.example", ["maria@example.com"])]
+
+
+def test_care_email_has_no_list_unsubscribe_headers(box: Mailbox) -> None:
+    channel(box).send(email("care"))
+    (mail,) = box.received
+    assert mail["List-Unsubscribe"] is None and mail["List-Unsubscribe-Post"] is None
+
+
+def test_one_connection_is_reused_across_a_batch(box: Mailbox) -> None:
+    smtp = channel(box)
+    smtp.open()
+    for n in range(1, 4):
+        smtp.send(email(n=n, to=f"c{n}@example.com"))
+    smtp.close()
+    assert len(box.received) == 3 and box.connections == 1
+    smtp.send(email(n=9))  # outside a batch: its own connection, closed after
+    assert box.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("where", "reply", "error"),
+    [
+        ("rcpt", "451 4.7.1 greylisted, try later", TransientDeliveryError),
+        ("rcpt", "550 5.1.1 no such user", PermanentDeliveryError),
+        ("data", "451 4.3.0 temporary failure", TransientDeliveryError),
+        ("data", "552 5.3.4 message too big", PermanentDeliveryError),
+    ],
+)
+def test_replies_are_classified_by_code(box: Mailbox, where: str, reply: str, error: type[Exception]) -> None:
+    (box.rcpt_script if where == "rcpt" else box.data_script).append(reply)
+    with pytest.raises(error, match=reply.split(maxsplit=1)[0]):
+        channel(box).send(email())
+    assert box.received == []
+
+
+def test_421_reconnects_and_delivers_once(box: Mailbox) -> None:
+    box.rcpt_script.append("421 4.3.2 service shutting down")
+    smtp = channel(box)
+    smtp.open()
+    smtp.send(email())
+    smtp.close()
+    assert len(box.received) == 1 and box.connections == 2
+
+
+def test_partial_refusal_is_per_recipient(box: Mailbox) -> None:
+    box.rcpt_script.append("550 5.1.1 no such user")
+    smtp = channel(box)
+    smtp.open()
+    with pytest.raises(PermanentDeliveryError):
+        smtp.send(email(n=1, to="gone@example.com"))
+    smtp.send(email(n=2, to="maria@example.com"))  # the next recipient on the same connection is fine
+    smtp.close()
+    assert [m["To"] for m in box.received] == ["maria@example.com"] and box.connections == 1
+
+
+def test_connection_lost_after_data_is_unknown(box: Mailbox) -> None:
+    box.data_script.append("drop")
+    with pytest.raises(UnknownOutcomeError, match="during DATA"):
+        channel(box).send(email())
+
+
+@pytest.fixture
+def dispatch(
+    sqlite_url: str, make_clinic: ClinicFactory, box: Mailbox
+) -> Iterator[tuple[Dispatcher, FixedClock, SqlStore]]:
+    config, templates = make_clinic(campaigns=CAMPAIGNS, tips=TIPS)
+    clinic = load_clinic(config, templates, env_file=None)
+    store = SqlStore.from_url(sqlite_url)
+    store.upgrade()
+    end = datetime(2026, 12, 1, 15, 0, tzinfo=NY)
+    client_id, _ = store.upsert_client(Client(external_id="c1", first_name="Maria", email="maria@example.com"), end)
+    store.upsert_session(
+        Session(
+            external_id="s1",
+            client_external_id="c1",
+            start=end - timedelta(hours=1),
+            end=end,
+            service="NMT",
+            status="completed",
+        ),
+        client_id,
+        end,
+    )
+    replan_all(store, clinic, end)  # the nudge (email, marketing) is due 14 days later at 11:00
+    clock = FixedClock(datetime(2026, 12, 15, 11, 0, tzinfo=NY))
+    dispatcher = Dispatcher(
+        store,
+        clinic,
+        {"sms": InMemoryChannel("sms"), "email": channel(box)},
+        clock,
+        worker="w",
+        window=SendWindow(),
+        rng=random.Random(5),
+    )
+    yield dispatcher, clock, store
+    store.close()
+
+
+def test_451_then_250_is_delivered_once(dispatch: tuple[Dispatcher, FixedClock, SqlStore], box: Mailbox) -> None:
+    dispatcher, clock, store = dispatch
+    box.data_script.append("451 4.3.0 try again later")
+    assert dispatcher.run_once()["retry"] == 1
+    (row,) = store.messages(MessageQuery(statuses=("scheduled",), client_external_id="c1"))
+    clock.set(row.next_attempt_at)
+    assert dispatcher.run_once()["sent"] == 1
+    assert len(box.received) == 1
+    assert box.received[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    clock.set(row.next_attempt_at + timedelta(hours=1))
+    assert dispatcher.run_once()["claimed"] == 0
+
+
+def test_550_fails_and_is_not_retried(dispatch: tuple[Dispatcher, FixedClock, SqlStore], box: Mailbox) -> None:
+    dispatcher, clock, store = dispatch
+    box.rcpt_script.append("550 5.1.1 mailbox unavailable")
+    assert dispatcher.run_once()["failed"] == 1
+    clock.set(clock.now() + timedelta(hours=1))
+    assert dispatcher.run_once()["claimed"] == 0
+    (row,) = [m for m in store.messages(MessageQuery()) if m.campaign == "nudge"]
+    assert row.status == "failed" and "550" in (row.error or "") and box.received == []
+
+
+def test_lost_answer_after_data_is_unconfirmed_and_not_resent(
+    dispatch: tuple[Dispatcher, FixedClock, SqlStore], box: Mailbox
+) -> None:
+    dispatcher, clock, store = dispatch
+    box.data_script.append("drop")
+    assert dispatcher.run_once()["unconfirmed"] == 1
+    clock.set(clock.now() + timedelta(hours=1))
+    dispatcher.run_once()
+    (row,) = [m for m in store.messages(MessageQuery()) if m.campaign == "nudge"]
+    assert row.status == "unconfirmed" and len(box.received) == 1
