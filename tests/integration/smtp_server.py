@@ -50,13 +50,13 @@ class _Handler:
         reply = self.box.data_script.pop(0) if self.box.data_script else ""
         if reply == "drop":
             # The message was transmitted, but the answer never comes: the line drops.
-            self.box.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+            self.box.received.append(message_from_bytes(envelope.content, policy=policy.default))
             server.transport.abort()
             return "250 never seen"
         if reply:
             return reply
         self.box.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.box.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.box.received.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
 
