@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+PRISM  := tools/prism/node_modules/.bin/prism
+
 .PHONY: run test lint install postgres
 
 $(STAMP): pyproject.toml
@@ -32,5 +34,11 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { test -d /etc/postgresql && \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2; } || true
 
-test: $(STAMP) lint postgres
+# Prism (npm) for the Twilio contract tests; Node.js from Debian if the machine lacks it.
+$(PRISM): tools/prism/package.json tools/prism/package-lock.json
+	command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	cd tools/prism && npm ci --no-audit --no-fund --loglevel=error
+	touch $(PRISM)
+
+test: $(STAMP) lint postgres $(PRISM)
 	$(BIN)/pytest

@@ -246,6 +246,33 @@ def profiled(enabled: bool, func: Callable[[], Any]) -> tuple[Any, float, cProfi
     return value, seconds, profile
 
 
+class ClaimTimer:
+    """Times each ``store.claim_due`` the dispatcher makes (wraps the instance's method)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.real = store.claim_due
+        self.samples: list[tuple[float, int]] = []  # (seconds, rows claimed)
+        store.claim_due = self  # type: ignore[method-assign]
+
+    def __call__(self, now: datetime, limit: int, worker: str) -> Any:
+        start = time.perf_counter()
+        claimed = self.real(now, limit, worker)
+        self.samples.append((time.perf_counter() - start, len(claimed)))
+        return claimed
+
+    def summary(self, total: float) -> str:
+        ms = [1000 * s for s, n in self.samples if n]
+        if not ms:
+            return "no claims"
+        tenth = max(len(ms) // 10, 1)
+        return (
+            f"claim_due inside run_once: {len(self.samples)} calls, {sum(s for s, _ in self.samples):.2f} s "
+            f"({100 * sum(s for s, _ in self.samples) / total:.1f}% of dispatch); ms per non-empty claim: "
+            f"first {ms[0]:.2f}, median {statistics.median(ms):.2f}, max {max(ms):.2f}, "
+            f"mean of first tenth {statistics.mean(ms[:tenth]):.2f}, of last tenth {statistics.mean(ms[-tenth:]):.2f}"
+        )
+
+
 def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> dict[str, float]:
     n = args.sessions
     say(f"\n== a. plan and dispatch {n} sessions ({args.db}) ==")
@@ -279,12 +306,15 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
             batch_size=settings.worker_batch_size,
             window=SendWindow(settings.send_window_start, settings.send_window_end),
         )
+        claims = ClaimTimer(store)
         stats, dispatch_s, dispatch_profile = profiled(args.profile, dispatcher.run_once)
+        store.claim_due = claims.real  # type: ignore[method-assign]
         sent = stats["sent"]
         lines = (outbox / "sms.jsonl").read_bytes().count(b"\n") if (outbox / "sms.jsonl").exists() else 0
         say(f"dispatched in {dispatch_s:.2f} s: {dict(stats.counts)}; sms.jsonl has {lines} lines")
         if sent != due or lines != sent:
             say(f"WARNING: expected {due} sent, got {sent} ({lines} outbox lines)")
+        say(claims.summary(dispatch_s))
         store.close()
 
     label = "a (profiled)" if args.profile else "a"

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -174,7 +174,8 @@ class TwilioSmsChannel(Channel):
             found = self.client.messages.list(to=message.to, limit=50)
         except TwilioRestException as exc:
             raise classify_twilio(exc.status, exc.code, exc.msg) from exc
-        except requests.exceptions.RequestException as exc:
+        except (TwilioException, requests.exceptions.RequestException) as exc:
+            # Could not ask: try again later rather than guess.
             raise TransientDeliveryError(f"lookup failed: {exc}", provider="twilio") from exc
         for item in found:
             created = item.date_created

@@ -8,8 +8,12 @@ CI must prove both databases.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,3 +60,57 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("pg_url"))
+
+
+REPO = Path(__file__).resolve().parents[2]
+TWILIO_SPEC = REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+PRISM = REPO / "tools" / "prism" / "node_modules" / ".bin" / "prism"
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required under CI=true (make test installs it)")
+    pytest.skip(f"{what} not available")
+
+
+@dataclass
+class Prism:
+    url: str
+    log: Path
+
+    def violations(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="session")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prism]:
+    """Prism mocking Twilio's official OpenAPI spec, with --errors: invalid requests get 422."""
+    if not TWILIO_SPEC.exists():
+        _missing(f"Twilio's OpenAPI spec ({TWILIO_SPEC})")
+    if not PRISM.exists():
+        _missing(f"Prism ({PRISM})")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("prism") / "prism.log"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            [str(PRISM), "mock", "--errors", "-h", "127.0.0.1", "-p", str(port), str(TWILIO_SPEC)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                pytest.fail(f"Prism exited: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.3)
+        else:
+            pytest.fail("Prism did not start within 90 s")
+        yield Prism(url=f"http://127.0.0.1:{port}", log=log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

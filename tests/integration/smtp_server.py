@@ -37,9 +37,7 @@ class _Handler:
         session.host_name = hostname
         return responses
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         reply = self.box.rcpt_script.pop(0) if self.box.rcpt_script else ""
         if reply:
             return reply
