@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from followup.cli import check, db, imports, init, preview, run, schedule, sessions, simulate
+from followup.cli import check, db, imports, init, preview, run, schedule, sendtest, sessions, simulate
 
 app = typer.Typer(
     name="followup",
@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (check, preview, init, db, imports, sessions, run, schedule, simulate):
+for module in (check, preview, init, db, imports, sessions, run, schedule, simulate, sendtest):
     module.register(app)
 
 
