@@ -29,3 +29,5 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The SDK logs every request (with phone numbers and message text) at INFO: keep that out.
+    logging.getLogger("twilio").setLevel(max(logging.WARNING, root.level))

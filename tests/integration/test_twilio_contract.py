@@ -57,8 +57,13 @@ def test_send_request_matches_the_spec(prism: Prism, sender: dict[str, str]) -> 
 
 def test_prism_does_reject_a_request_off_the_spec(prism: Prism) -> None:
     """Guard against a contract test that cannot fail: a malformed request gets 422."""
-    config = TwilioConfig(account_sid=ACCOUNT, auth_token="t", api_url=prism.url, from_number="+13055550100",
-                          status_callback_base="not a url")
+    config = TwilioConfig(
+        account_sid=ACCOUNT,
+        auth_token="t",
+        api_url=prism.url,
+        from_number="+13055550100",
+        status_callback_base="not a url",
+    )
     with pytest.raises(PermanentDeliveryError, match="422"):
         TwilioSmsChannel(config, pacer=Pacer(100)).send(outgoing())
 
