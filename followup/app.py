@@ -63,5 +63,6 @@ def smtp_channel(settings: Settings) -> SmtpEmailChannel:
             reply_to=settings.smtp_reply_to or settings.business_email,
             timeout=settings.smtp_timeout_seconds,
             unsubscribe_mailto=settings.business_email,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         )
     )

@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
     smtp_from: str | None = None
     smtp_reply_to: str | None = None
+    smtp_ca_file: Path | None = None  # trust this CA (a private relay's certificate) besides the system's
     smtp_timeout_seconds: float = Field(30.0, gt=0, le=300)
 
     secret_key: SecretStr | None = None

@@ -44,6 +44,13 @@ class SmtpConfig:
     reply_to: str | None = None
     timeout: float = 30.0
     unsubscribe_mailto: str | None = None  # e.g. unsubscribe@clinic.example
+    ca_file: str | None = None  # extra CA to trust (a private relay)
+
+    def tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
 
 def build_message(message: Outgoing, config: SmtpConfig) -> EmailMessage:
@@ -95,14 +102,12 @@ class SmtpEmailChannel(Channel):
         config = self.config
         conn: smtplib.SMTP
         if config.tls == "ssl":
-            conn = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout, context=ssl.create_default_context()
-            )
+            conn = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=config.tls_context())
         else:
             conn = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
         conn.ehlo()
         if config.tls == "starttls":
-            conn.starttls(context=ssl.create_default_context())
+            conn.starttls(context=config.tls_context())
             conn.ehlo()
         if config.username:
             conn.login(config.username, config.password or "")

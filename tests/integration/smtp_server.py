@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -68,6 +72,65 @@ def _free_port() -> int:
 def smtp_server() -> Iterator[Mailbox]:
     box = Mailbox(port=_free_port())
     controller = Controller(_Handler(box), hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (openssl), for the TLS tests."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@contextmanager
+def tls_smtp_server(cert: Path, key: Path, *, implicit: bool, password: str) -> Iterator[Mailbox]:
+    """STARTTLS (or implicit TLS) with LOGIN required: only ``user`` / ``password`` gets in."""
+    box = Mailbox(port=_free_port())
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == b"user"
+            and auth_data.password == (password.encode())
+        )
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
+
+    # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; with implicit TLS the whole
+    # connection is encrypted already.
+    options: dict[str, Any] = {"authenticator": check, "auth_require_tls": not implicit}
+    if implicit:
+        controller = Controller(_Handler(box), hostname="127.0.0.1", port=box.port, ssl_context=context, **options)
+    else:
+        controller = Controller(
+            _Handler(box), hostname="127.0.0.1", port=box.port, tls_context=context, require_starttls=True, **options
+        )
     controller.start()
     try:
         yield box

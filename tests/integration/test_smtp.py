@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ from followup.store.sql import SqlStore
 from followup.testing import FixedClock, InMemoryChannel
 from followup.timeutil import zone
 from tests.conftest import ClinicFactory
-from tests.integration.smtp_server import Mailbox, smtp_server
+from tests.integration.smtp_server import Mailbox, self_signed, smtp_server, tls_smtp_server
 from tests.integration.test_dispatch import CAMPAIGNS, TIPS
 
 NY = zone("America/New_York")
@@ -220,3 +221,28 @@ def test_lost_answer_after_data_is_unconfirmed_and_not_resent(
     dispatcher.run_once()
     (row,) = [m for m in store.messages(MessageQuery()) if m.campaign == "nudge"]
     assert row.status == "unconfirmed" and len(box.received) == 1
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_and_login(tmp_path: Path, mode: str) -> None:
+    cert, key = self_signed(tmp_path)
+    with tls_smtp_server(cert, key, implicit=mode == "ssl", password="s3cret") as box:
+        good = SmtpConfig(
+            host="127.0.0.1",
+            port=box.port,
+            tls=mode,
+            username="user",
+            password="s3cret",
+            sender="hello@shoreline-nmt.example",
+            timeout=5,
+            ca_file=str(cert),
+        )
+        SmtpEmailChannel(good).send(email())
+        assert len(box.received) == 1
+        wrong = SmtpConfig(**{**good.__dict__, "password": "nope"})
+        with pytest.raises(PermanentDeliveryError, match="login refused"):
+            SmtpEmailChannel(wrong).send(email(n=2))
+        untrusted = SmtpConfig(**{**good.__dict__, "ca_file": None})
+        with pytest.raises(TransientDeliveryError, match="cannot connect"):
+            SmtpEmailChannel(untrusted).send(email(n=3))
+        assert len(box.received) == 1
