@@ -60,7 +60,6 @@ from followup.timeutil import zone
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-DUE_ROWS = 100  # part c: how many of the K rows are due
 CHUNK = 50_000  # part c: rows per INSERT batch (SQLite)
 
 
@@ -291,6 +290,10 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
         due = len(store.messages(MessageQuery(statuses=("scheduled",), due_before=now + timedelta(seconds=1))))
         say(f"planned {planned} messages in {plan_s:.2f} s ({by_status}); {due} due now")
 
+        if args.analyze:
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+            say("ANALYZE done (--analyze)")
         outbox = Path(tmp) / "outbox"
         settings = clinic.settings
         channels: dict[ChannelName, DryRunChannel] = {
@@ -317,7 +320,7 @@ def part_a(args: argparse.Namespace, clinic: ClinicConfig, results: Results) -> 
         say(claims.summary(dispatch_s))
         store.close()
 
-    label = "a (profiled)" if args.profile else "a"
+    label = "a" + (" analyzed" if args.analyze else "") + (" (profiled)" if args.profile else "")
     results.add(label, "insert clients+sessions", insert_s, "s")
     results.add(label, "insert rate", n / insert_s, "sessions/s")
     results.add(label, "messages planned", planned)
@@ -342,7 +345,7 @@ def part_b(args: argparse.Namespace, clinic: ClinicConfig, results: Results, dis
     n = args.sessions
     say(f"\n== b. render overhead, {n} renders ==")
     source = (ROOT / "templates" / "aftercare_thanks" / "sms.j2").read_text(encoding="utf-8")
-    env = jinja2.Environment()  # noqa: S701 - the plain, unsandboxed baseline on purpose (SMS, no HTML)
+    env = jinja2.Environment()  # the plain, unsandboxed baseline on purpose
     template = env.from_string(source)
     context = {"client": {"first_name": "Client1"}, "business": {"short_name": clinic.settings.business_short_name}}
     template.render(context)
@@ -394,10 +397,12 @@ def part_b(args: argparse.Namespace, clinic: ClinicConfig, results: Results, dis
 # --- part c: claim latency vs table size ---------------------------------------------------
 
 
-def bulk_insert(store: SqlStore, client_id: int, rows: int, now: datetime) -> None:
-    """``rows`` scheduled messages for one client; the first DUE_ROWS due, the rest over the next year."""
-    due = min(DUE_ROWS, rows)
+def bulk_insert(store: SqlStore, client_id: int, rows: int, due: int, tied: bool, now: datetime) -> None:
+    """``rows`` scheduled messages for one client: the first ``due`` are due (a minute apart, or all at
+    the same instant with ``tied``), the rest spread over the next year."""
+    due = min(due, rows)
     spread = 365 * 86400 / max(rows - due, 1)  # seconds between consecutive future rows
+    step = 0 if tied else 1  # minutes between consecutive due rows
     if store.dialect == "postgresql":
         with store.engine.begin() as conn:
             conn.execute(
@@ -410,20 +415,23 @@ def bulk_insert(store: SqlStore, client_id: int, rows: int, now: datetime) -> No
                         'aftercare', t, t + interval '6 hours', 'scheduled', 'bench row', 0, t, false, :now, :now
                     FROM (
                         SELECT g, CASE WHEN g <= :due
-                            THEN CAST(:now AS timestamptz) - (:due - g + 1) * interval '1 minute'
+                            THEN CAST(:now AS timestamptz) - ((:due - g) * :step + 1) * interval '1 minute'
                             ELSE CAST(:now AS timestamptz) + (g - :due) * :spread * interval '1 second' END AS t
                         FROM generate_series(1, :rows) AS g
                     ) AS s
                     """
                 ),
-                {"client_id": client_id, "now": now, "due": due, "spread": spread, "rows": rows},
+                {"client_id": client_id, "now": now, "due": due, "step": step, "spread": spread, "rows": rows},
             )
         return
     with store.engine.begin() as conn:
         for start in range(0, rows, CHUNK):
             batch = []
             for g in range(start + 1, min(start + CHUNK, rows) + 1):
-                t = now - timedelta(minutes=due - g + 1) if g <= due else now + timedelta(seconds=(g - due) * spread)
+                if g <= due:
+                    t = now - timedelta(minutes=(due - g) * step + 1)
+                else:
+                    t = now + timedelta(seconds=(g - due) * spread)
                 batch.append(
                     {
                         "idempotency_key": f"bench/{g}",
@@ -449,8 +457,8 @@ def bulk_insert(store: SqlStore, client_id: int, rows: int, now: datetime) -> No
             conn.execute(insert(messages), batch)
 
 
-def capture_claim_select(store: SqlStore, now: datetime) -> tuple[str, Any]:
-    """The claim's SELECT exactly as ``claim_due`` sends it to the driver (SQL and parameters)."""
+def capture_claim(store: SqlStore, now: datetime) -> list[tuple[str, Any]]:
+    """The statements one ``claim_due`` sends to the driver (SQL and parameters), BEGIN excluded."""
     seen: list[tuple[str, Any]] = []
 
     def listener(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
@@ -462,10 +470,7 @@ def capture_claim_select(store: SqlStore, now: datetime) -> tuple[str, Any]:
     finally:
         event.remove(store.engine, "before_cursor_execute", listener)
     store.release([m.id for m in claimed], "bench")
-    for statement, parameters in seen:
-        if statement.lstrip().upper().startswith("SELECT") and "next_attempt_at" in statement:
-            return statement, parameters
-    raise RuntimeError(f"no claim SELECT among {[s for s, _ in seen]}")
+    return [(st, params) for st, params in seen if not st.lstrip().upper().startswith(("BEGIN", "SELECT 1"))]
 
 
 def explain(store: SqlStore, statement: str, parameters: Any) -> str:
@@ -481,46 +486,58 @@ def explain(store: SqlStore, statement: str, parameters: Any) -> str:
                 depth[node] = depth.get(parent, 0) + 1
                 lines.append("  " * (depth[node] - 1) + str(detail))
             out = "\n".join(lines)
-        conn.rollback()  # EXPLAIN ANALYZE of a FOR UPDATE takes row locks: give them back
+        conn.rollback()  # EXPLAIN ANALYZE runs the statement (locks, the UPDATE): undo it
     return out
+
+
+def time_claims(store: SqlStore, now: datetime, calls: int) -> tuple[list[float], int]:
+    for _ in range(3):  # warm-up (caches, prepared statements)
+        store.release([m.id for m in store.claim_due(now, 20, "bench")], "bench")
+    samples = []
+    claimed = 0
+    for _ in range(calls):
+        start = time.perf_counter()
+        got = store.claim_due(now, 20, "bench")
+        samples.append(time.perf_counter() - start)
+        claimed = len(got)
+        store.release([m.id for m in got], "bench")
+    return sorted(1000 * s for s in samples), claimed
 
 
 def part_c(args: argparse.Namespace, results: Results) -> None:
     sizes = [int(s) for s in args.claim_rows.split(",") if s.strip()]
     for rows in sizes:
-        say(f"\n== c. claim latency, {rows} scheduled rows ({args.db}) ==")
+        due = min(args.claim_due, rows)
+        shape = f"{due} due{' at one instant' if args.claim_tied else ', a minute apart'}"
+        say(f"\n== c. claim latency, {rows} scheduled rows, {shape} ({args.db}) ==")
         with database(args.db, args.pg_url, f"claim{rows}") as url:
             store = SqlStore.from_url(url)
             store.upgrade()
+            if store.dialect == "postgresql":  # keep autovacuum's ANALYZE out of the "no statistics" timing
+                with store.engine.begin() as conn:
+                    conn.exec_driver_sql("ALTER TABLE messages SET (autovacuum_enabled = false)")
             now = datetime.now(UTC).replace(microsecond=0)
             client_id, _ = store.upsert_client(Client(external_id="bench", first_name="Bench", phone=phone(0)), now)
-            _, build_s = timed(lambda: bulk_insert(store, client_id, rows, now))  # noqa: B023 - called at once
-            with store.engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE")
-            say(f"inserted {rows} rows in {build_s:.1f} s (+ ANALYZE); counts {store.counts()}")
-
-            statement, parameters = capture_claim_select(store, now)
-            for _ in range(3):  # warm-up (caches, prepared plans)
-                store.release([m.id for m in store.claim_due(now, 20, "bench")], "bench")
-            samples = []
-            claimed = 0
-            for _ in range(args.claim_calls):
-                start = time.perf_counter()
-                got = store.claim_due(now, 20, "bench")
-                samples.append(time.perf_counter() - start)
-                claimed = len(got)
-                store.release([m.id for m in got], "bench")
-            plan = explain(store, statement, parameters)
-            say(f"claim SELECT as sent:\n  {' '.join(statement.split())}\n  params={parameters}")
-            say(f"plan:\n{plan}")
+            _, build_s = timed(lambda: bulk_insert(store, client_id, rows, due, args.claim_tied, now))  # noqa: B023
+            say(f"inserted {rows} rows in {build_s:.1f} s; counts {store.counts()}")
+            tag = f"c rows={rows:,}" + (" tied" if args.claim_tied else "")
+            results.add(tag, "build table", build_s, "s")
+            for state in ("no statistics", "after ANALYZE"):
+                if state == "after ANALYZE":
+                    with store.engine.begin() as conn:
+                        conn.exec_driver_sql("ANALYZE")
+                statements = capture_claim(store, now)
+                ms, claimed = time_claims(store, now, args.claim_calls)
+                say(f"\n-- {state}: claim_due(20) median {statistics.median(ms):.2f} ms ({claimed} rows per claim)")
+                for statement, parameters in statements:
+                    shown = " ".join(statement.split())
+                    say(f"\n{shown[:300]}{' ...' if len(shown) > 300 else ''}\n  params={parameters}")
+                    plan = explain(store, statement, parameters)
+                    say("  " + plan.replace("\n", "\n  "))
+                    results.data[f"{tag} [{state}] plan: {shown[:60]}"] = plan
+                results.add(tag, f"claim_due(20) median of {len(ms)} [{state}]", statistics.median(ms), "ms", ".2f")
+                results.add(tag, f"  min / p90 [{state}]", f"{ms[0]:.2f} / {ms[int(0.9 * (len(ms) - 1))]:.2f}", "ms")
             store.close()
-        ms = sorted(1000 * s for s in samples)
-        tag = f"c rows={rows:,}"
-        results.add(tag, "build table", build_s, "s")
-        results.add(tag, f"claim_due(20) median of {len(ms)}", statistics.median(ms), "ms", ".2f")
-        results.add(tag, "claim_due(20) min / p90", f"{ms[0]:.2f} / {ms[int(0.9 * (len(ms) - 1))]:.2f}", "ms")
-        results.add(tag, "rows per claim", claimed)
-        results.data[f"{tag}: plan"] = plan
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -532,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=10_000, help="sessions (= clients) for parts a and b")
     parser.add_argument("--claim-rows", default="1000,1000000", help="comma-separated table sizes for part c")
     parser.add_argument("--claim-calls", type=int, default=50, help="timed claim_due calls per table size")
+    parser.add_argument("--claim-due", type=int, default=100, help="part c: how many of the rows are due")
+    parser.add_argument("--claim-tied", action="store_true", help="part c: the due rows share one next_attempt_at")
+    parser.add_argument("--analyze", action="store_true", help="part a: ANALYZE after planning, before dispatch")
     parser.add_argument("--parts", default="a,b,c", help="which parts to run (default a,b,c)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="server for --db postgresql (database ignored)")
     parser.add_argument("--profile", action="store_true", help="run part a's dispatch under cProfile (slower)")

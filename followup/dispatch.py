@@ -29,7 +29,7 @@ from followup.exceptions import (
 )
 from followup.logfmt import logfmt
 from followup.planner import visit_number
-from followup.rules import Defer, Final, SendWindow, decide
+from followup.rules import PRIORITY_RANK, Caps, Defer, Final, SendWindow, Traffic, decide
 from followup.store.port import ClientState, Finish, MessageRow
 from followup.store.sql import SqlStore
 from followup.tipselect import choose_tip
@@ -81,6 +81,7 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=15),
         backoff: Backoff | None = None,
         window: SendWindow | None = None,
+        caps: Caps | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -93,6 +94,7 @@ class Dispatcher:
         self.lease = lease
         self.backoff = backoff or Backoff()
         self.window = window
+        self.caps = caps
         self.stop = stop or threading.Event()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
 
@@ -110,6 +112,8 @@ class Dispatcher:
                 batch = self.store.claim_due(self.clock.now(), self.batch_size, self.worker)
                 if not batch:
                     break
+                # Of what is due together, the more important goes first (caps may hold the rest).
+                batch.sort(key=lambda m: (-PRIORITY_RANK.get(m.priority, 2), m.next_attempt_at, m.id))
                 for index, message in enumerate(batch):
                     if self.stop.is_set():
                         self.store.release([m.id for m in batch[index:]], self.worker)
@@ -125,7 +129,8 @@ class Dispatcher:
         now = self.clock.now()
         state = self.store.client_state(message.client_id)
         campaign = self.clinic.campaigns.get(message.campaign)
-        decision = decide(message.facts(), campaign, state.client, state.sessions, now, self.window)
+        traffic = self.store.traffic(message.client_id, now, exclude=message.id) if self.caps else Traffic()
+        decision = decide(message.facts(), campaign, state.client, state.sessions, now, self.window, self.caps, traffic)
         if isinstance(decision, Final):
             self._finish(message, Finish(status=decision.status, reason=decision.reason), stats, decision.status)
         elif isinstance(decision, Defer):

@@ -51,10 +51,18 @@ class Final:
 Decision = Send | Defer | Final
 
 
+MARKETING_EARLIEST = time(8, 0)
+MARKETING_LATEST = time(20, 0)
+
+
 @dataclass(frozen=True)
 class SendWindow:
     start: time = time(9, 0)
     end: time = time(20, 0)
+
+    def for_marketing(self) -> SendWindow:
+        """Never wider than 8:00-20:00 for marketing (TCPA / Florida FTSA quiet hours)."""
+        return SendWindow(max(self.start, MARKETING_EARLIEST), min(self.end, MARKETING_LATEST))
 
     def next_opening(self, moment: datetime, tz_name: str) -> datetime | None:
         """``None`` when ``moment`` is inside the window, else the next opening (client-local)."""
@@ -90,6 +98,43 @@ def choose_channel(message: MessageFacts, client: Client) -> ChannelName | Final
     return Final("suppressed", "; ".join(reasons))
 
 
+PRIORITY_RANK = {"tip": 0, "nudge": 1, "aftercare": 2, "reminder": 3}
+DAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Per client, per rolling 24 hours (Florida's FTSA: at most 3 on one subject)."""
+
+    any_per_day: int = 3
+    marketing_per_day: int = 1
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the caps look at: sent in the last 24 h, and scheduled soon with higher priority."""
+
+    sent: tuple[tuple[datetime, str], ...] = ()  # (sent at, purpose)
+    upcoming: tuple[tuple[datetime, str], ...] = ()  # (due at, priority) of other scheduled messages
+
+
+def cap_deferral(message: MessageFacts, priority: str, traffic: Traffic, now: datetime, caps: Caps) -> Defer | None:
+    """When a cap bites, the message waits (never dropped): until the oldest send leaves the
+    24-hour window.  A lower-priority message also waits when sending it now would leave no
+    room for a higher-priority one due within the day (a tip never crowds out a reminder)."""
+    recent = sorted(at for at, _ in traffic.sent if now - at < DAY)
+    marketing = sorted(at for at, purpose in traffic.sent if purpose == "marketing" and now - at < DAY)
+    if message.purpose == "marketing" and len(marketing) >= caps.marketing_per_day:
+        return Defer(marketing[-caps.marketing_per_day] + DAY, f"marketing cap ({caps.marketing_per_day} per 24 h)")
+    if len(recent) >= caps.any_per_day:
+        return Defer(recent[-caps.any_per_day] + DAY, f"daily cap ({caps.any_per_day} per 24 h)")
+    rank = PRIORITY_RANK.get(priority, 2)
+    reserved = [due for due, other in traffic.upcoming if PRIORITY_RANK.get(other, 2) > rank and due < now + DAY]
+    if reserved and len(recent) + len(reserved) >= caps.any_per_day:
+        return Defer(max(*reserved, now) + timedelta(minutes=1), "leaving room for a higher-priority message")
+    return None
+
+
 def decide(
     message: MessageFacts,
     campaign: Campaign | None,
@@ -97,6 +142,8 @@ def decide(
     sessions: Sequence[Session],
     now: datetime,
     window: SendWindow | None = None,
+    caps: Caps | None = None,
+    traffic: Traffic = Traffic(),
 ) -> Decision:
     require_aware(now, "now")
     if campaign is None or message.step_index >= len(campaign.steps):
@@ -117,7 +164,12 @@ def decide(
     if isinstance(channel, Final):
         return channel
     if window is not None:
-        opening = window.next_opening(now, client.timezone)
+        active = window.for_marketing() if campaign.purpose == "marketing" else window
+        opening = active.next_opening(now, client.timezone)
         if opening is not None:
             return Defer(opening, "outside the send window")
+    if caps is not None:
+        deferral = cap_deferral(message, campaign.effective_priority, traffic, now, caps)
+        if deferral is not None:
+            return deferral
     return Send(channel)

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
 
     send_window_start: time = time(9, 0)
     send_window_end: time = time(20, 0)
+    cap_any_per_day: int = Field(3, ge=1, le=20)
+    cap_marketing_per_day: int = Field(1, ge=0, le=20)
     sms_max_segments: int = Field(3, ge=1, le=10)
     sms_smart_encoding: bool = True
 
@@ -218,7 +220,7 @@ def _toml_line(lines: list[str], table: str | None, key: str) -> int | None:
     return None
 
 
-TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp", "worker")
+TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp", "worker", "cap")
 
 
 def _toml_spelling(field: str) -> str:

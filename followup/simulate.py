@@ -18,7 +18,7 @@ from typing import Any
 from followup.config.loader import ClinicConfig
 from followup.dispatch import Backoff, Dispatcher
 from followup.domain import ChannelName
-from followup.rules import SendWindow
+from followup.rules import Caps, SendWindow
 from followup.service import replan, replan_all
 from followup.store.port import TERMINAL, MessageQuery
 from followup.store.sql import SqlStore
@@ -88,6 +88,7 @@ def simulate(store: SqlStore, clinic: ClinicConfig, start: datetime, days: int) 
         batch_size=200,
         backoff=Backoff(),
         window=SendWindow(settings.send_window_start, settings.send_window_end),
+        caps=Caps(settings.cap_any_per_day, settings.cap_marketing_per_day),
         rng=random.Random(0),  # noqa: S311 - repeatable jitter
     )
     now = start

@@ -23,7 +23,7 @@ from followup.config.loader import ClinicConfig
 from followup.dispatch import Dispatcher, DispatchStats
 from followup.domain import ChannelName
 from followup.logfmt import logfmt
-from followup.rules import SendWindow
+from followup.rules import Caps, SendWindow
 from followup.service import replan_all
 from followup.store.sql import SqlStore
 
@@ -68,6 +68,7 @@ class Worker:
             lease=self.timing.lease,
             stop=self.stop,
             window=SendWindow(settings.send_window_start, settings.send_window_end),
+            caps=Caps(settings.cap_any_per_day, settings.cap_marketing_per_day),
         )
 
     def scan(self) -> None:

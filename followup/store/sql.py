@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from followup.domain import Client, Consent, Session
 from followup.logfmt import logfmt
 from followup.planner import PlanResult
+from followup.rules import Traffic
 from followup.store import migrate
 from followup.store.engine import make_engine
 from followup.store.port import (
@@ -165,6 +166,26 @@ class SqlStore:
                 update(sessions).where(sessions.c.external_id == external_id).values(status=status, updated_at=now)
             )
             return int(row[0])
+
+    def traffic(self, client_id: int, now: datetime, exclude: int) -> Traffic:
+        """For the caps: this client's sends in the last 24 h and other messages due within 24 h."""
+        with self._begin() as conn:
+            sent = conn.execute(
+                select(messages.c.sent_at, messages.c.purpose).where(
+                    messages.c.client_id == client_id,
+                    messages.c.status.in_(("sent", "unconfirmed")),
+                    messages.c.sent_at > now - timedelta(hours=24),
+                )
+            ).all()
+            upcoming = conn.execute(
+                select(messages.c.next_attempt_at, messages.c.priority).where(
+                    messages.c.client_id == client_id,
+                    messages.c.status.in_(("scheduled", "sending")),
+                    messages.c.id != exclude,
+                    messages.c.next_attempt_at < now + timedelta(hours=24),
+                )
+            ).all()
+        return Traffic(sent=tuple((r[0], r[1]) for r in sent), upcoming=tuple((r[0], r[1]) for r in upcoming))
 
     def record_opt_out(self, client_id: int, channel: str, now: datetime, *, source: str, detail: str = "") -> None:
         """The client may not be contacted on ``channel`` any more, for any purpose."""

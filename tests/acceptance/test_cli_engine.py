@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -245,6 +245,16 @@ def test_simulate_json_over_the_sample_data_keeps_the_promises(tmp_path: Path) -
     # No SMS outside 9:00-20:00 client-local time.
     for m in sent:
         assert 9 <= datetime.fromisoformat(m["send_at"]).hour < 20, m
+    # Caps: at most 3 messages, and 1 marketing message, per client in any 24 hours.
+    by_client: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    purposes = {"self_care_tips": "marketing", "rebook_nudge": "marketing", "win_back": "marketing"}
+    for m in sent:
+        by_client[m["client"]].append((datetime.fromisoformat(m["send_at"]), purposes.get(m["campaign"], "care")))
+    for client, items in by_client.items():
+        for start, _ in items:
+            window = [p for at, p in items if start <= at < start + timedelta(hours=24)]
+            assert len(window) <= 3, (client, items)
+            assert window.count("marketing") <= 1, (client, items)
 
 
 def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:

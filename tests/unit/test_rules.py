@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 
 from followup.config.campaigns import Campaign
 from followup.domain import Client, Consent, Session, SessionStatus
-from followup.rules import Defer, Final, MessageFacts, Send, SendWindow, decide
+from followup.rules import Caps, Defer, Final, MessageFacts, Send, SendWindow, Traffic, decide
 from followup.timeutil import zone
 
 NY = zone("America/New_York")
@@ -143,3 +143,78 @@ def test_removed_or_disabled_campaign_cancels() -> None:
     )
     off = CARE.model_copy(update={"enabled": False})
     assert decide(facts(), off, CLIENT, [sess()], NOW, WINDOW) == Final("cancelled", "campaign disabled")
+
+
+# --- caps -------------------------------------------------------------------------------
+
+TIP = Campaign.model_validate(
+    {
+        "description": "d",
+        "purpose": "marketing",
+        "trigger": "session_completed",
+        "steps": [{"offset": "1d", "template": "t", "tip": {"categories": ["p"]}}],
+    }
+)
+AFTERCARE = Campaign.model_validate(
+    {
+        "description": "d",
+        "purpose": "care",
+        "trigger": "session_completed",
+        "steps": [{"offset": "2h", "template": "t"}],
+    }
+)
+CAPS = Caps()
+
+
+def sent(*hours_ago: float, purpose: str = "care") -> tuple[tuple[datetime, str], ...]:
+    return tuple((NOW - timedelta(hours=h), purpose) for h in hours_ago)
+
+
+def test_three_a_day_then_wait_for_the_oldest_to_age_out() -> None:
+    done = sess("completed", NOW - timedelta(hours=3))
+    message = facts(session_external_id=done.external_id)
+    traffic = Traffic(sent=sent(1, 5, 20))
+    decision = decide(message, AFTERCARE, CLIENT, [done], NOW, WINDOW, CAPS, traffic)
+    assert decision == Defer(NOW + timedelta(hours=4), "daily cap (3 per 24 h)")
+    assert decide(message, AFTERCARE, CLIENT, [done], NOW, WINDOW, CAPS, Traffic(sent=sent(1, 5, 25))) == Send("sms")
+
+
+def test_one_marketing_message_a_day() -> None:
+    done = sess("completed", NOW - timedelta(days=1))
+    tip = facts(purpose="marketing", session_external_id=done.external_id)
+    decision = decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, Traffic(sent=sent(2, purpose="marketing")))
+    assert decision == Defer(NOW + timedelta(hours=22), "marketing cap (1 per 24 h)")
+    # A care message that day does not use up the marketing allowance.
+    assert decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, Traffic(sent=sent(2))) == Send("sms")
+
+
+def test_four_due_the_same_day_the_tip_waits_for_the_reminder() -> None:
+    """Aftercare and a check-in already went out; a reminder is due tonight: the tip waits."""
+    done = sess("completed", NOW - timedelta(hours=3))
+    tip = facts(purpose="marketing", session_external_id=done.external_id)
+    traffic = Traffic(sent=sent(2, 6), upcoming=((NOW + timedelta(hours=3), "reminder"),))
+    decision = decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, traffic)
+    assert decision == Defer(NOW + timedelta(hours=3, minutes=1), "leaving room for a higher-priority message")
+    # The reminder itself is not held back by the lower-priority tip.
+    reminder = decide(
+        facts(), CARE, CLIENT, [sess()], NOW, WINDOW, CAPS, Traffic(sent=sent(2, 6), upcoming=((NOW, "tip"),))
+    )
+    assert reminder == Send("sms")
+
+
+def test_marketing_window_is_never_wider_than_8_to_20() -> None:
+    wide = SendWindow(time(7, 0), time(21, 30))
+    assert wide.for_marketing() == SendWindow(time(8, 0), time(20, 0))
+    evening = datetime(2026, 12, 9, 20, 30, tzinfo=NY)
+    last = sess("completed", evening - timedelta(days=14))
+    nudge = facts(purpose="marketing", expires_at=evening + timedelta(days=1))
+    assert isinstance(decide(nudge, NUDGE, CLIENT, [last], evening, wide), Defer)
+    care = decide(
+        facts(expires_at=evening + timedelta(days=1)),
+        CARE,
+        CLIENT,
+        [sess(start=evening + timedelta(days=1))],
+        evening,
+        wide,
+    )
+    assert care == Send("sms")
