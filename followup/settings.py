@@ -28,6 +28,23 @@ from followup.timeutil import zone
 ENV_PREFIX = "FOLLOWUP_"
 SETTINGS_FILE = "followup.toml"
 SECRET_FIELDS = frozenset({"twilio_auth_token", "smtp_password", "secret_key", "api_token"})
+
+DEFAULT_STOP = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+    "PARAR",
+    "CANCELAR",
+    "BAJA",
+]
+DEFAULT_START = ["START", "YES", "UNSTOP", "ALTA"]
+DEFAULT_HELP = ["HELP", "INFO", "AYUDA"]
+DEFAULT_STOP_MARKETING = ["STOP TIPS", "STOP PROMOS", "PARAR CONSEJOS"]
 # Only for dry-run: links work locally, but nothing signed with it should leave the machine.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - public on purpose, dry-run only
 
@@ -106,6 +123,19 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(30.0, gt=0, le=300)
 
     secret_key: SecretStr | None = None
+    api_token: SecretStr | None = None  # bearer token for POST /api/clients and /api/sessions
+
+    # The web app (webhooks, unsubscribe pages, ingest API).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8080, ge=0, le=65535)  # 0: followup run does not serve it
+    web_max_body_bytes: int = Field(64 * 1024, ge=1024)
+
+    # Inbound SMS keywords, matched on the whole message, case-insensitive.
+    keywords_stop: list[str] = Field(default_factory=lambda: list(DEFAULT_STOP))
+    keywords_start: list[str] = Field(default_factory=lambda: list(DEFAULT_START))
+    keywords_help: list[str] = Field(default_factory=lambda: list(DEFAULT_HELP))
+    keywords_stop_marketing: list[str] = Field(default_factory=lambda: list(DEFAULT_STOP_MARKETING))
+    keywords_extra: dict[str, str] = Field(default_factory=lambda: {"BOOK": "Book your next session: {booking_url}"})
 
     # The worker: how often it looks at the outbox, re-plans, and how long a claim may last
     # before another worker may assume its owner died (keep it well above a batch's send time).
@@ -220,7 +250,7 @@ def _toml_line(lines: list[str], table: str | None, key: str) -> int | None:
     return None
 
 
-TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp", "worker", "cap")
+TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp", "worker", "cap", "web", "keywords")
 
 
 def _toml_spelling(field: str) -> str:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from followup.cli import check, db, imports, init, preview, run, schedule, sendtest, sessions, simulate
+from followup.cli import (
+    check,
+    clients,
+    db,
+    imports,
+    init,
+    preview,
+    run,
+    schedule,
+    sendtest,
+    serve,
+    sessions,
+    simulate,
+)
 
 app = typer.Typer(
     name="followup",
@@ -13,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (check, preview, init, db, imports, sessions, run, schedule, simulate, sendtest):
+for module in (check, preview, init, db, imports, sessions, clients, run, serve, schedule, simulate, sendtest):
     module.register(app)
 
 

@@ -24,6 +24,12 @@ def command(
             help="First import the shipped sample clients and sessions (config/sample/), moved to the current week.",
         ),
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve", help="Also serve the web app (webhooks, unsubscribe pages) on FOLLOWUP_WEB_PORT."
+        ),
+    ] = True,
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:

@@ -148,3 +148,32 @@ client_tips = Table(
     Column("sent_at", UTCDateTime, nullable=False),
     Index("ix_client_tips_client_sent", "client_id", "sent_at"),
 )
+
+# Every opt-in and opt-out, with the words the client saw or sent: the consent ledger.
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("channel", String(8), nullable=False),  # sms | email
+    Column("purpose", String(16), nullable=False),  # care | marketing | all
+    Column("action", String(8), nullable=False),  # opt_in | opt_out
+    Column("source", String(32), nullable=False),  # import | keyword | link | owner | provider | api
+    Column("wording", Text, nullable=False, default=""),
+)
+
+# Texts clients sent us.  MessageSid is unique: a replayed webhook changes nothing.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_sid", String(64), nullable=False, unique=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=True, index=True),
+    Column("from_number", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),  # keyword | reply
+    Column("keyword", String(32), nullable=True),
+    Column("forwarded_at", UTCDateTime, nullable=True),
+)

@@ -33,7 +33,7 @@ from followup.store.port import (
     Outcome,
     PlanChanges,
 )
-from followup.store.schema import UTCDateTime, client_tips, clients, delivery_events, messages, sessions
+from followup.store.schema import UTCDateTime, client_tips, clients, consent_events, delivery_events, messages, sessions
 from followup.timeutil import UTC, require_aware
 
 log = logging.getLogger("followup.store")
@@ -189,10 +189,60 @@ class SqlStore:
 
     def record_opt_out(self, client_id: int, channel: str, now: datetime, *, source: str, detail: str = "") -> None:
         """The client may not be contacted on ``channel`` any more, for any purpose."""
-        values = {f"consent_{channel}_care": False, f"consent_{channel}_marketing": False, "updated_at": now}
+        self.record_consent(client_id, channel, "all", "opt_out", now, source=source, wording=detail)
+
+    def record_consent(
+        self, client_id: int, channel: str, purpose: str, action: str, now: datetime, *, source: str, wording: str = ""
+    ) -> None:
+        """Change consent and write it to the ledger, in one transaction.
+
+        ``purpose`` "all" covers care and marketing; opting in to "marketing" implies care.
+        """
+        if (
+            channel not in ("sms", "email")
+            or purpose not in ("all", "care", "marketing")
+            or action not in ("opt_in", "opt_out")
+        ):
+            raise ValueError(f"bad consent change: {channel} {purpose} {action}")
+        allow = action == "opt_in"
+        purposes = {"all": ("care", "marketing"), "care": ("care",), "marketing": ("marketing",)}[purpose]
+        if allow and purpose == "marketing":
+            purposes = ("care", "marketing")
+        values: dict[str, Any] = {f"consent_{channel}_{p}": allow for p in purposes} | {"updated_at": now}
         with self._begin() as conn:
             conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
-        log.info(logfmt("opt_out", client_id=client_id, channel=channel, source=source, detail=detail))
+            conn.execute(
+                insert(consent_events).values(
+                    client_id=client_id,
+                    at=now,
+                    channel=channel,
+                    purpose=purpose,
+                    action=action,
+                    source=source,
+                    wording=wording[:2000],
+                )
+            )
+        log.info(logfmt(action, client_id=client_id, channel=channel, purpose=purpose, source=source))
+
+    def consent_history(self, client_id: int) -> list[dict[str, Any]]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(consent_events).where(consent_events.c.client_id == client_id).order_by(consent_events.c.id)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def opted_out_by_client(self, client_id: int) -> set[str]:
+        """Consent flags (``sms_marketing``...) whose latest ledger entry is an opt-out the
+        client or a provider made: an import must never switch those back on."""
+        latest: dict[str, str] = {}
+        for event in self.consent_history(client_id):
+            purposes = ("care", "marketing") if event["purpose"] == "all" else (event["purpose"],)
+            if event["action"] == "opt_in" and event["purpose"] == "marketing":
+                purposes = ("care", "marketing")
+            for purpose in purposes:
+                flag = f"{event['channel']}_{purpose}"
+                latest[flag] = event["action"] if event["source"] != "import" else latest.get(flag, "")
+        return {flag for flag, action in latest.items() if action == "opt_out"}
 
     def client_ids(self) -> list[int]:
         with self._begin() as conn:

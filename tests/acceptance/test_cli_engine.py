@@ -43,7 +43,11 @@ MESSY_MAP = [
 
 def env_for(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
-    env |= {"FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp / 'followup.db'}", "FOLLOWUP_OUTBOX_DIR": str(tmp / "outbox")}
+    env |= {
+        "FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp / 'followup.db'}",
+        "FOLLOWUP_OUTBOX_DIR": str(tmp / "outbox"),
+        "FOLLOWUP_WEB_PORT": "0",
+    }
     return env | extra
 
 
@@ -270,5 +274,5 @@ def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = followup(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0001" in result.stdout
+    assert "database at revision 0002" in result.stdout
     assert (tmp_path / "followup.db").exists()

@@ -1,0 +1,109 @@
+"""``followup clients show|optout|optin``: a client's data and consent, for the owner."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from followup.app import open_store
+from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.store.port import MessageQuery
+from followup.store.sql import SqlStore
+from followup.worker import SystemClock
+
+clients_app = typer.Typer(help="Look up a client; record an opt-out or opt-in by hand.", no_args_is_help=True)
+Channel = Literal["sms", "email"]
+Purpose = Literal["all", "care", "marketing"]
+
+
+def _find(store: SqlStore, ref: str) -> int:
+    client_id = store.find_client_id(external_id=ref, phone=ref, email=ref)
+    if client_id is None:
+        err.print(f"no client with external id, phone or email {ref!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    return client_id
+
+
+@clients_app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="External id, phone or email.")],
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """A client's details, consent (with its history), sessions and messages.
+
+    Example: followup clients show c-1001
+    """
+    store = open_store(load(config, templates))
+    client_id = _find(store, ref)
+    state = store.client_state(client_id)
+    c = state.client
+    out.print(
+        f"{c.full_name} ({c.external_id}) phone {c.phone or '-'} email {c.email or '-'} "
+        f"zone {c.timezone} language {c.language} prefers {c.preferred_channel}",
+        markup=False,
+    )
+    out.print(
+        "consent: " + ", ".join(f"{k.replace('_', ' ')} {'yes' if v else 'no'}" for k, v in c.consent.__dict__.items()),
+        markup=False,
+    )
+    for event in store.consent_history(client_id):
+        out.print(
+            f"  {event['at']:%Y-%m-%d %H:%M} {event['action']} {event['channel']} {event['purpose']} "
+            f"({event['source']}) {event['wording']!r}",
+            markup=False,
+        )
+    for s in state.sessions:
+        out.print(f"session {s.external_id} {s.start:%Y-%m-%d %H:%M} {s.status} {s.service}", markup=False)
+    for m in store.messages(MessageQuery(client_external_id=c.external_id)):
+        out.print(
+            f"message {m.id} {m.campaign}/{m.step} {m.status} due {m.due_at:%Y-%m-%d %H:%M}"
+            + (f" ({m.status_reason})" if m.status_reason else ""),
+            markup=False,
+        )
+
+
+def _change(
+    ref: str, channel: Channel, purpose: Purpose, action: str, note: str, config: ConfigOpt, templates: TemplatesOpt
+) -> None:
+    store = open_store(load(config, templates))
+    client_id = _find(store, ref)
+    store.record_consent(client_id, channel, purpose, action, SystemClock().now(), source="owner", wording=note)
+    out.print(f"recorded: {action} {channel} {purpose} for {ref}", markup=False)
+
+
+@clients_app.command("optout")
+def optout(
+    ref: Annotated[str, typer.Argument()],
+    channel: Annotated[Channel, typer.Option("--channel")] = "sms",
+    purpose: Annotated[Purpose, typer.Option("--purpose")] = "all",
+    note: Annotated[str, typer.Option("--note", help="What the client said, for the ledger.")] = "",
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Record an opt-out the client asked for by phone or in person.
+
+    Example: followup clients optout c-1001 --channel sms --purpose marketing --note "asked at the desk"
+    """
+    _change(ref, channel, purpose, "opt_out", note, config, templates)
+
+
+@clients_app.command("optin")
+def optin(
+    ref: Annotated[str, typer.Argument()],
+    channel: Annotated[Channel, typer.Option("--channel")] = "sms",
+    purpose: Annotated[Purpose, typer.Option("--purpose")] = "all",
+    note: Annotated[str, typer.Option("--note", help="The consent wording the client agreed to.")] = "",
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Record consent the client gave (marketing SMS needs it).
+
+    Example: followup clients optin c-1001 --channel sms --purpose marketing --note "signed intake form 2026-12-01"
+    """
+    _change(ref, channel, purpose, "opt_in", note, config, templates)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(clients_app, name="clients")

@@ -1,0 +1,62 @@
+"""``followup serve``: the web app alone (webhooks, unsubscribe pages, ingest API)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from followup.app import make_channels, open_store
+from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
+from followup.config.loader import ClinicConfig
+from followup.exceptions import ConfigError
+from followup.logs import configure_logging
+from followup.store.sql import SqlStore
+from followup.web.app import WebContext, create_app
+from followup.worker import SystemClock
+
+
+def web_server(clinic: ClinicConfig, store: SqlStore, host: str, port: int) -> uvicorn.Server:
+    channels = make_channels(clinic)
+    app = create_app(WebContext(clinic=clinic, store=store, email=channels["email"], now=SystemClock().now))
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+
+
+def serve_in_background(server: uvicorn.Server) -> threading.Thread:
+    """For ``followup run``: uvicorn in a thread (it installs signal handlers only in the main
+    thread, so the worker keeps SIGTERM)."""
+    thread = threading.Thread(target=server.run, name="followup-web", daemon=True)
+    thread.start()
+    return thread
+
+
+def command(
+    host: Annotated[str | None, typer.Option("--host", help="Default: FOLLOWUP_WEB_HOST (127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default: FOLLOWUP_WEB_PORT (8080).")] = None,
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Serve the web app: POST /twilio/inbound, POST /twilio/status, GET|POST /u/TOKEN,
+    POST /api/clients, POST /api/sessions (OpenAPI at /docs), GET /healthz.
+
+    Example: followup serve --host 0.0.0.0 --port 8080
+    """
+    clinic = load(config, templates)
+    settings = clinic.settings
+    configure_logging(settings.log_level, settings.secret_values())
+    store = open_store(clinic)
+    try:
+        server = web_server(clinic, store, host or settings.web_host, port or settings.web_port)
+    except ConfigError as exc:
+        fail(exc)
+    out.print(
+        f"serving on http://{server.config.host}:{server.config.port} (public: {settings.public_base_url})",
+        markup=False,
+    )
+    server.run()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(command)

@@ -1,0 +1,169 @@
+"""``POST /api/clients`` and ``POST /api/sessions``: JSON ingest for booking systems.
+
+Idempotent by external id; validated by pydantic (clear 422 errors); documented in the
+published OpenAPI schema (``/openapi.json``, ``/docs``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from fastapi import APIRouter, HTTPException
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from followup.domain import Client, Consent, Session
+from followup.service import replan_client
+from followup.timeutil import zone
+
+if TYPE_CHECKING:
+    from followup.web.app import WebContext
+
+
+class ClientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    external_id: str = Field(min_length=1, max_length=128)
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field("", max_length=100)
+    phone: str | None = Field(None, description="Any format; stored as E.164", max_length=40)
+    email: str | None = Field(None, max_length=254)
+    timezone: str | None = Field(None, description="IANA zone; default the clinic's")
+    language: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    preferred_channel: Literal["sms", "email"] | None = None
+    sms_marketing: bool = False
+    email_marketing: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                return str(validate_email(value, check_deliverability=False).normalized)
+            except EmailNotValidError as exc:
+                raise ValueError(str(exc)) from None
+        return None
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    external_id: str = Field(min_length=1, max_length=128)
+    client: str = Field(min_length=1, description="The client's external id")
+    start: AwareDatetime
+    end: AwareDatetime | None = Field(None, description="Default: start + 60 minutes")
+    service: str = Field(min_length=1, max_length=200)
+    therapist: str = Field("", max_length=100)
+    status: Literal["booked", "completed", "cancelled", "no_show"] = "booked"
+    focus_areas: list[str] = Field(default_factory=list, max_length=10)
+
+
+class Stored(BaseModel):
+    external_id: str
+    outcome: Literal["created", "updated", "unchanged"]
+    planned: int = 0
+
+
+def api_router(context: WebContext) -> APIRouter:
+    router = APIRouter(tags=["ingest"])
+    settings = context.clinic.settings
+
+    @router.post("/clients", response_model=Stored, summary="Create or update a client by external id")
+    def post_client(body: ClientIn) -> Stored:
+        phone = None
+        if body.phone:
+            try:
+                parsed = phonenumbers.parse(body.phone, settings.default_region)
+            except phonenumbers.NumberParseException:
+                parsed = None
+            if parsed is None or not phonenumbers.is_valid_number(parsed):
+                raise HTTPException(
+                    422,
+                    [
+                        {
+                            "loc": ["body", "phone"],
+                            "msg": f"{body.phone!r} is not a valid phone number (region {settings.default_region})",
+                            "type": "value_error",
+                        }
+                    ],
+                )
+            phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if not phone and not body.email:
+            raise HTTPException(
+                422, [{"loc": ["body"], "msg": "a phone or an email is required", "type": "value_error"}]
+            )
+        store, now = context.store, context.now()
+        client = Client(
+            external_id=body.external_id,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            phone=phone,
+            email=body.email,
+            timezone=body.timezone or settings.default_timezone,
+            language=body.language if body.language in settings.languages else settings.default_language,
+            preferred_channel=body.preferred_channel or ("sms" if phone else "email"),
+            consent=Consent(sms_marketing=body.sms_marketing, email_marketing=body.email_marketing),
+        )
+        found = store.find_client_id(external_id=body.external_id)
+        if found is not None:
+            locked = store.opted_out_by_client(found)
+            values = {
+                flag: (getattr(client.consent, flag) and flag not in locked)
+                for flag in ("sms_care", "sms_marketing", "email_care", "email_marketing")
+            }
+            client = Client(**{**client.__dict__, "consent": Consent(**values)})
+        _, outcome = store.upsert_client(client, now)
+        return Stored(external_id=body.external_id, outcome=outcome)
+
+    @router.post("/sessions", response_model=Stored, summary="Create or update a session by external id")
+    def post_session(body: SessionIn) -> Stored:
+        store, now = context.store, context.now()
+        client_id = store.find_client_id(external_id=body.client)
+        if client_id is None:
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "loc": ["body", "client"],
+                        "msg": f"no client {body.client!r}; POST /api/clients first",
+                        "type": "value_error",
+                    }
+                ],
+            )
+        unknown = [f for f in body.focus_areas if f not in context.clinic.tips.focus_areas]
+        if unknown:
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "loc": ["body", "focus_areas"],
+                        "msg": f"unknown {unknown}; allowed: {sorted(context.clinic.tips.focus_areas)}",
+                        "type": "value_error",
+                    }
+                ],
+            )
+        end = body.end or body.start + timedelta(minutes=60)
+        if end < body.start:
+            raise HTTPException(422, [{"loc": ["body", "end"], "msg": "end is before start", "type": "value_error"}])
+        session = Session(
+            external_id=body.external_id,
+            client_external_id=body.client,
+            start=body.start,
+            end=end,
+            service=body.service,
+            therapist=body.therapist,
+            focus_areas=tuple(body.focus_areas),
+            status=body.status,
+        )
+        _, outcome = store.upsert_session(session, client_id, now)
+        planned = replan_client(store, context.clinic, client_id, now).created if outcome != "unchanged" else 0
+        return Stored(external_id=body.external_id, outcome=outcome, planned=planned)
+
+    return router

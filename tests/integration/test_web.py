@@ -1,0 +1,416 @@
+"""The web app over real HTTP (uvicorn on a local port): webhooks, unsubscribe, ingest API."""
+
+from __future__ import annotations
+
+import html
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+import requests
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twilio.request_validator import RequestValidator
+
+from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
+from followup.compose import unsubscribe_url
+from followup.config.loader import ClinicConfig, load_clinic
+from followup.domain import Client, Consent, Session
+from followup.settings import Settings
+from followup.store.port import MessageQuery
+from followup.store.sql import SqlStore
+from followup.web.app import WebContext, create_app
+from tests.conftest import REPO
+from tests.integration.smtp_server import Mailbox, smtp_server
+
+TOKEN = "twilio-auth-token-for-tests"
+PUBLIC = "https://followup.shoreline-nmt.example"
+API_TOKEN = "api-token-for-tests"
+NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+
+
+@dataclass
+class Web:
+    url: str
+    store: SqlStore
+    clinic: ClinicConfig
+    box: Mailbox
+    client_id: int
+
+    def twilio(
+        self, path: str, params: dict[str, str], *, sign_url: str | None = None, signature: str | None = None
+    ) -> requests.Response:
+        signed = (
+            signature
+            if signature is not None
+            else RequestValidator(TOKEN).compute_signature(sign_url or PUBLIC + path, params)
+        )
+        return requests.post(self.url + path, data=params, headers={"X-Twilio-Signature": signed}, timeout=10)
+
+    def sms(self, body: str, sid: str, sender: str = "+13055550101", **extra: str) -> requests.Response:
+        return self.twilio(
+            "/twilio/inbound", {"MessageSid": sid, "From": sender, "To": "+13055550100", "Body": body, **extra}
+        )
+
+    def consent(self) -> Consent:
+        return self.store.client_state(self.client_id).client.consent
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def web(sqlite_url: str) -> Iterator[Web]:
+    base = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    clinic_settings = Settings(
+        twilio_auth_token=TOKEN,
+        public_base_url=PUBLIC,
+        api_token=API_TOKEN,
+        secret_key="signing-key-for-tests",
+        business_email="frontdesk@shoreline-nmt.example",
+    )  # type: ignore[arg-type]
+    clinic = ClinicConfig(
+        config_dir=base.config_dir,
+        settings=clinic_settings,
+        campaigns=base.campaigns,
+        tips=base.tips,
+        templates=base.templates,
+    )
+    store = SqlStore.from_url(sqlite_url)
+    store.upgrade()
+    client_id, _ = store.upsert_client(
+        Client(
+            external_id="c1",
+            first_name="Maria",
+            last_name="Lopez",
+            phone="+13055550101",
+            email="maria@example.com",
+            consent=Consent(sms_marketing=True),
+        ),
+        NOW,
+    )
+    store.upsert_session(
+        Session(
+            external_id="s1",
+            client_external_id="c1",
+            start=NOW - timedelta(days=2),
+            end=NOW - timedelta(days=2) + timedelta(hours=1),
+            service="Neuromuscular therapy",
+            therapist="Daniel",
+            status="completed",
+        ),
+        client_id,
+        NOW,
+    )
+    with smtp_server() as box:
+        email = SmtpEmailChannel(
+            SmtpConfig(host="127.0.0.1", port=box.port, tls="none", sender="followup@shoreline-nmt.example")
+        )
+        app = create_app(WebContext(clinic=clinic, store=store, email=email, now=lambda: NOW))
+        port = _port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield Web(f"http://127.0.0.1:{port}", store, clinic, box, client_id)
+        server.should_exit = True
+        thread.join(timeout=10)
+    store.close()
+
+
+# --- inbound SMS ----------------------------------------------------------------------------
+
+
+def test_signed_stop_opts_out_of_all_sms_and_confirms(web: Web) -> None:
+    reply = web.sms("STOP", "SM1")
+    assert reply.status_code == 200 and "unsubscribed" in reply.text and "<Message>" in reply.text
+    consent = web.consent()
+    assert not consent.sms_care and not consent.sms_marketing and consent.email_care
+    (event,) = web.store.consent_history(web.client_id)
+    assert (event["action"], event["channel"], event["purpose"], event["source"], event["wording"]) == (
+        "opt_out",
+        "sms",
+        "all",
+        "keyword",
+        "STOP",
+    )
+
+
+def test_forged_or_altered_requests_get_403_and_change_nothing(web: Web) -> None:
+    params = {"MessageSid": "SM2", "From": "+13055550101", "Body": "STOP"}
+    assert web.twilio("/twilio/inbound", params, signature="forged").status_code == 403
+    good = RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/inbound", params)
+    altered = params | {"From": "+13055550999"}
+    assert web.twilio("/twilio/inbound", altered, signature=good).status_code == 403
+    assert web.twilio("/twilio/inbound", params, signature="").status_code == 403
+    assert web.consent().sms_care and web.store.consent_history(web.client_id) == []
+
+
+def test_signature_checked_against_the_public_https_url_not_the_local_http_one(web: Web) -> None:
+    params = {"MessageSid": "SM3", "From": "+13055550101", "Body": "HELP"}
+    # Behind a proxy Twilio called https://public/...; we are reached over http://127.0.0.1.
+    assert web.twilio("/twilio/inbound", params).status_code == 200
+    local = web.twilio("/twilio/inbound", params | {"MessageSid": "SM4"}, sign_url=web.url + "/twilio/inbound")
+    assert local.status_code == 403
+
+
+def test_start_resumes_and_stop_tips_stops_only_marketing(web: Web) -> None:
+    web.sms("STOP", "SM5")
+    assert web.sms("START", "SM6").status_code == 200
+    consent = web.consent()
+    assert consent.sms_care and consent.sms_marketing
+    reply = web.sms("stop tips", "SM7")
+    assert "still get appointment reminders" in reply.text
+    consent = web.consent()
+    assert consent.sms_care and not consent.sms_marketing
+
+
+@pytest.mark.parametrize(
+    ("body", "meaning"),
+    [
+        ("STOP", "stop"),
+        ("stop ", "stop"),
+        (" Stop", "stop"),
+        ("PARAR", "stop"),
+        ("baja", "stop"),
+        ("UNSUBSCRIBE", "stop"),
+        ("Stop please", "reply"),
+        ("STOP TIPS", "stop_marketing"),
+        ("HELP", "help"),
+        ("AYUDA", "help"),
+        ("BOOK", "extra"),
+        ("Can I come Thursday?", "reply"),
+    ],
+)
+def test_keyword_table(web: Web, body: str, meaning: str) -> None:
+    reply = web.sms(body, f"SM-{abs(hash(body))}")
+    assert reply.status_code == 200
+    consent = web.consent()
+    if meaning == "stop":
+        assert not consent.sms_care
+    elif meaning == "stop_marketing":
+        assert consent.sms_care and not consent.sms_marketing
+    else:
+        assert consent.sms_care and consent.sms_marketing
+    if meaning == "help":
+        text = html.unescape(reply.text)  # TwiML is XML
+        assert "Msg & data rates may apply" in text and "+1 305 555 0142" in text
+    if meaning == "extra":
+        assert "https://shoreline-nmt.example/book" in reply.text
+    forwarded = [m for m in web.box.received if m["To"] == "frontdesk@shoreline-nmt.example"]
+    assert bool(forwarded) == (meaning == "reply")
+
+
+def test_a_question_reaches_the_clinic_mailbox_with_name_and_last_session(web: Web) -> None:
+    reply = web.sms("Can I come Thursday?", "SM8")
+    assert reply.status_code == 200 and "<Message>" not in reply.text
+    (mail,) = web.box.received
+    assert mail["To"] == "frontdesk@shoreline-nmt.example"
+    text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Maria Lopez (+13055550101) replied by text" in text and "Can I come Thursday?" in text
+    assert "Neuromuscular therapy with Daniel" in text
+
+
+def test_replayed_webhook_changes_nothing(web: Web) -> None:
+    first = web.sms("Can I come Thursday?", "SM9")
+    again = web.sms("Can I come Thursday?", "SM9")
+    assert first.status_code == again.status_code == 200
+    assert len(web.box.received) == 1
+    web.sms("STOP", "SM10")
+    web.sms("START", "SM11")
+    assert web.sms("STOP", "SM10").status_code == 200  # the old STOP replayed after START
+    assert web.consent().sms_care
+
+
+def test_advanced_opt_out_is_recorded_without_a_second_reply(web: Web) -> None:
+    reply = web.sms("STOP", "SM12", OptOutType="STOP")
+    assert reply.status_code == 200 and "<Message>" not in reply.text
+    assert not web.consent().sms_care
+
+
+# --- delivery status callbacks --------------------------------------------------------------
+
+
+def _message(web: Web) -> int:
+    from followup.service import replan_all
+
+    web.store.upsert_session(
+        Session(
+            external_id="s2",
+            client_external_id="c1",
+            start=NOW + timedelta(days=1),
+            end=NOW + timedelta(days=1, hours=1),
+            service="NMT",
+            status="booked",
+        ),
+        web.client_id,
+        NOW,
+    )
+    replan_all(web.store, web.clinic, NOW)
+    (row,) = web.store.messages(MessageQuery(client_external_id="c1", statuses=("scheduled",)))[:1]
+    return row.id
+
+
+def test_status_only_moves_forward_whatever_the_order(web: Web) -> None:
+    m = _message(web)
+    for status in ("sent", "delivered", "sent", "queued"):
+        response = web.twilio(f"/twilio/status?m={m}", {"MessageSid": "SMx", "MessageStatus": status})
+        assert response.status_code == 204
+    (row,) = [r for r in web.store.messages(MessageQuery()) if r.id == m]
+    from sqlalchemy import select
+
+    from followup.store.schema import messages
+
+    with web.store.engine.connect() as conn:
+        assert conn.execute(select(messages.c.delivery_status).where(messages.c.id == row.id)).scalar() == "delivered"
+
+
+def test_permanent_failure_code_marks_the_number(web: Web) -> None:
+    m = _message(web)
+    web.twilio(f"/twilio/status?m={m}", {"MessageSid": "SMy", "MessageStatus": "undelivered", "ErrorCode": "30006"})
+    assert not web.consent().sms_care
+    assert web.twilio(f"/twilio/status?m={m}", {"MessageStatus": "sent"}, signature="bad").status_code == 403
+
+
+# --- email unsubscribe ----------------------------------------------------------------------
+
+
+def test_one_click_unsubscribe_from_a_sent_emails_header(web: Web) -> None:
+    state = web.store.client_state(web.client_id)
+    link = unsubscribe_url(web.clinic, state.client, NOW - timedelta(days=59))
+    assert link.startswith(PUBLIC + "/u/")
+    local = web.url + link.removeprefix(PUBLIC)
+    page = requests.get(local, timeout=10)
+    assert page.status_code == 200 and "<form method='post'" in page.text
+    assert web.consent().email_marketing  # looking is not unsubscribing
+    done = requests.post(local, data={"List-Unsubscribe": "One-Click"}, timeout=10)  # RFC 8058, no cookies
+    assert done.status_code == 200 and "Done" in done.text
+    consent = web.consent()
+    assert not consent.email_marketing and not consent.email_care and consent.sms_care
+    assert web.store.consent_history(web.client_id)[-1]["source"] == "link"
+
+
+def test_forged_unsubscribe_token_is_refused(web: Web) -> None:
+    state = web.store.client_state(web.client_id)
+    link = unsubscribe_url(web.clinic, state.client, NOW)
+    forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    response = requests.post(web.url + forged.removeprefix(PUBLIC), timeout=10)
+    assert response.status_code == 400 and web.consent().email_care
+
+
+# --- ingest API -----------------------------------------------------------------------------
+
+
+def api(web: Web, path: str, body: object, token: str | None = API_TOKEN) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(web.url + path, json=body, headers=headers, timeout=10)
+
+
+def test_api_requires_the_bearer_token(web: Web) -> None:
+    body = {"external_id": "c2", "first_name": "Ana", "phone": "305-555-0199"}
+    assert api(web, "/api/clients", body, token=None).status_code == 401
+    assert api(web, "/api/clients", body, token="wrong").status_code == 401
+    assert web.store.find_client_id(external_id="c2") is None
+
+
+def test_api_is_idempotent_by_external_id(web: Web) -> None:
+    body = {"external_id": "c2", "first_name": "Ana", "phone": "305-555-0199", "email": "ana@example.com"}
+    assert api(web, "/api/clients", body).json() == {"external_id": "c2", "outcome": "created", "planned": 0}
+    assert api(web, "/api/clients", body).json()["outcome"] == "unchanged"
+    session = {
+        "external_id": "s9",
+        "client": "c2",
+        "start": (NOW + timedelta(days=3)).isoformat(),
+        "service": "NMT 60",
+        "focus_areas": ["neck_shoulders"],
+    }
+    created = api(web, "/api/sessions", session).json()
+    assert created["outcome"] == "created" and created["planned"] == 1  # the reminder
+    assert api(web, "/api/sessions", session).json() == {"external_id": "s9", "outcome": "unchanged", "planned": 0}
+
+
+def test_api_validation_errors_are_clear_422s(web: Web) -> None:
+    bad_phone = api(web, "/api/clients", {"external_id": "c3", "first_name": "X", "phone": "12"})
+    assert bad_phone.status_code == 422 and "not a valid phone number" in bad_phone.text
+    unknown_key = api(
+        web, "/api/clients", {"external_id": "c3", "first_name": "X", "phone": "3055550123", "favourite": "blue"}
+    )
+    assert unknown_key.status_code == 422 and "favourite" in unknown_key.text
+    naive = api(
+        web, "/api/sessions", {"external_id": "s", "client": "c1", "start": "2026-12-05T10:00:00", "service": "NMT"}
+    )
+    assert naive.status_code == 422 and "timezone" in naive.text.lower()
+    orphan = api(
+        web,
+        "/api/sessions",
+        {"external_id": "s", "client": "nobody", "start": "2026-12-05T10:00:00-05:00", "service": "NMT"},
+    )
+    assert orphan.status_code == 422 and "POST /api/clients first" in orphan.text
+
+
+def test_reimport_never_undoes_an_opt_out(web: Web) -> None:
+    web.sms("STOP", "SM20")
+    body = {
+        "external_id": "c1",
+        "first_name": "Maria",
+        "last_name": "Lopez",
+        "phone": "+13055550101",
+        "email": "maria@example.com",
+        "sms_marketing": True,
+    }
+    api(web, "/api/clients", body)
+    assert not web.consent().sms_care and not web.consent().sms_marketing
+
+
+def test_openapi_schema_is_published_and_health(web: Web) -> None:
+    schema = requests.get(web.url + "/openapi.json", timeout=10).json()
+    assert {"/api/clients", "/api/sessions"} <= set(schema["paths"])
+    assert "/twilio/inbound" not in schema["paths"]
+    health = requests.get(web.url + "/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_oversized_bodies_are_refused(web: Web) -> None:
+    big = urlencode({"Body": "x" * 100_000})
+    response = requests.post(
+        web.url + "/twilio/inbound", data=big, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10
+    )
+    assert response.status_code == 413
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "external_id",
+                "first_name",
+                "last_name",
+                "phone",
+                "email",
+                "timezone",
+                "language",
+                "preferred_channel",
+                "sms_marketing",
+                "junk",
+            ]
+        ),
+        st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.none()),
+        max_size=8,
+    )
+)
+def test_api_never_fails_with_a_server_error(web: Web, body: dict[str, object]) -> None:
+    """Property: whatever JSON arrives, the API answers 200 or a 4xx, never a 500."""
+    response = api(web, "/api/clients", body)
+    assert response.status_code in (200, 422), (body, response.text)
