@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -77,7 +78,7 @@ def web(sqlite_url: str) -> Iterator[Web]:
         api_token=API_TOKEN,
         secret_key="signing-key-for-tests",
         business_email="frontdesk@shoreline-nmt.example",
-    )  # type: ignore[arg-type]
+    )
     clinic = ClinicConfig(
         config_dir=base.config_dir,
         settings=clinic_settings,
@@ -312,7 +313,7 @@ def test_forged_unsubscribe_token_is_refused(web: Web) -> None:
 # --- ingest API -----------------------------------------------------------------------------
 
 
-def api(web: Web, path: str, body: object, token: str | None = API_TOKEN) -> requests.Response:
+def api(web: Web, path: str, body: Any, token: str | None = API_TOKEN) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return requests.post(web.url + path, json=body, headers=headers, timeout=10)
 
