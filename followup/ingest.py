@@ -13,6 +13,7 @@ from datetime import datetime
 
 from followup.config.loader import ClinicConfig
 from followup.csvimport import ClientRow, ParseResult, RowError, SessionRow
+from followup.domain import Consent
 from followup.service import replan
 from followup.store.port import Outcome
 from followup.store.sql import SqlStore
@@ -98,11 +99,39 @@ def import_clients(
                             )
                         )
                     )
-            _, outcome = store.upsert_client(replace(client, external_id=external_id), now)
+            before = store.client_state(found).client.consent if found is not None else None
+            if found is not None:
+                # An import never switches back on what the client switched off (STOP, a link, the desk).
+                locked = store.opted_out_by_client(found)
+                client = replace(client, consent=replace(client.consent, **dict.fromkeys(locked, False)))
+            client_id, outcome = store.upsert_client(replace(client, external_id=external_id), now)
             summary.count(outcome)
+            _ledger_import(store, client_id, before, client.consent, now, f"{result.file}:{row.row}")
             if progress:
                 progress(1)
     return summary
+
+
+def _ledger_import(
+    store: SqlStore, client_id: int, before: Consent | None, after: Consent, now: datetime, where: str
+) -> None:
+    """Consent the import granted or withdrew goes into the ledger, with where it came from."""
+    for flag in ("sms_marketing", "email_marketing"):
+        new = getattr(after, flag)
+        if before is None and not new:
+            continue  # nothing granted: the default needs no record
+        if before is not None and getattr(before, flag) == new:
+            continue
+        channel, purpose = flag.split("_")
+        store.log_consent(
+            client_id,
+            channel,
+            purpose,
+            "opt_in" if new else "opt_out",
+            now,
+            source="import",
+            wording=f"consent column in {where}",
+        )
 
 
 def import_sessions(

@@ -224,6 +224,23 @@ class SqlStore:
             )
         log.info(logfmt(action, client_id=client_id, channel=channel, purpose=purpose, source=source))
 
+    def log_consent(
+        self, client_id: int, channel: str, purpose: str, action: str, now: datetime, *, source: str, wording: str = ""
+    ) -> None:
+        """A ledger entry for a change already made to the client row (by an import)."""
+        with self._begin() as conn:
+            conn.execute(
+                insert(consent_events).values(
+                    client_id=client_id,
+                    at=now,
+                    channel=channel,
+                    purpose=purpose,
+                    action=action,
+                    source=source,
+                    wording=wording[:2000],
+                )
+            )
+
     def consent_history(self, client_id: int) -> list[dict[str, Any]]:
         with self._begin() as conn:
             rows = conn.execute(

@@ -71,9 +71,9 @@ def test_import_twice_reports_zero_changes_the_second_time(tmp_path: Path) -> No
     assert "12 rows: 0 created, 0 updated, 12 unchanged, 0 rejected" in again.stdout
     sessions = followup(tmp_path, "import", "sessions", SAMPLE / "sessions.csv")
     assert sessions.returncode == 0, sessions.stderr
-    assert "15 rows: 15 created" in sessions.stdout  # (January's sessions: too old to plan anything now)
+    assert "16 rows: 16 created" in sessions.stdout  # (January's sessions: too old to plan anything now)
     again = followup(tmp_path, "import", "sessions", SAMPLE / "sessions.csv")
-    assert "15 rows: 0 created, 0 updated, 15 unchanged, 0 rejected" in again.stdout
+    assert "16 rows: 0 created, 0 updated, 16 unchanged, 0 rejected" in again.stdout
     assert "messages planned" not in again.stdout
 
 
@@ -249,6 +249,13 @@ def test_simulate_json_over_the_sample_data_keeps_the_promises(tmp_path: Path) -
     # No SMS outside 9:00-20:00 client-local time.
     for m in sent:
         assert 9 <= datetime.fromisoformat(m["send_at"]).hour < 20, m
+    # Messages due outside the window waited for the next opening: never dropped, never early.
+    deferred = [m for m in sent if not 9 <= datetime.fromisoformat(m["due_at"]).hour < 20]
+    assert deferred, "the sample has messages due at night"
+    for m in deferred:
+        due, at = datetime.fromisoformat(m["due_at"]), datetime.fromisoformat(m["send_at"])
+        assert at > due and at.hour >= 9, m
+    assert any(datetime.fromisoformat(m["send_at"]).strftime("%H:%M") == "09:00" for m in deferred)
     # Caps: at most 3 messages, and 1 marketing message, per client in any 24 hours.
     by_client: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     purposes = {"self_care_tips": "marketing", "rebook_nudge": "marketing", "win_back": "marketing"}
