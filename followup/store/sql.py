@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.domain import Client, Consent, Session
@@ -99,18 +99,21 @@ class SqlStore:
         return values
 
     def upsert_client(self, client: Client, now: datetime) -> tuple[int, Outcome]:
-        values = self._client_values(client)
+        return self._upsert(clients, client.external_id, self._client_values(client), now)
+
+    def _upsert(self, table: Table, external_id: str, values: dict[str, Any], now: datetime) -> tuple[int, Outcome]:
+        """Insert or update the row with this external id; say which (re-imports report "unchanged")."""
         with self._begin() as conn:
-            row = conn.execute(select(clients).where(clients.c.external_id == client.external_id)).mappings().first()
+            row = conn.execute(select(table).where(table.c.external_id == external_id)).mappings().first()
             if row is None:
                 new_id = conn.execute(
-                    insert(clients).values(external_id=client.external_id, created_at=now, updated_at=now, **values)
+                    insert(table).values(external_id=external_id, created_at=now, updated_at=now, **values)
                 ).inserted_primary_key
                 assert new_id is not None
                 return int(new_id[0]), "created"
             if all(_same(row[k], v) for k, v in values.items()):
                 return int(row["id"]), "unchanged"
-            conn.execute(update(clients).where(clients.c.id == row["id"]).values(updated_at=now, **values))
+            conn.execute(update(table).where(table.c.id == row["id"]).values(updated_at=now, **values))
             return int(row["id"]), "updated"
 
     def find_client_id(
@@ -143,18 +146,7 @@ class SqlStore:
             "focus_areas": ",".join(session.focus_areas),
             "status": session.status,
         }
-        with self._begin() as conn:
-            row = conn.execute(select(sessions).where(sessions.c.external_id == session.external_id)).mappings().first()
-            if row is None:
-                new_id = conn.execute(
-                    insert(sessions).values(external_id=session.external_id, created_at=now, updated_at=now, **values)
-                ).inserted_primary_key
-                assert new_id is not None
-                return int(new_id[0]), "created"
-            if all(_same(row[k], v) for k, v in values.items()):
-                return int(row["id"]), "unchanged"
-            conn.execute(update(sessions).where(sessions.c.id == row["id"]).values(updated_at=now, **values))
-            return int(row["id"]), "updated"
+        return self._upsert(sessions, session.external_id, values, now)
 
     def set_session_status(self, external_id: str, status: str, now: datetime) -> int | None:
         """Returns the session's client id, or None when there is no such session."""

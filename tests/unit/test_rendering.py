@@ -2,15 +2,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from followup.compose import compose
-from followup.config.loader import load_clinic
+from followup.compose import Composed, compose
+from followup.config.loader import ClinicConfig, load_clinic
+from followup.domain import ChannelName, Client
 from followup.sample import SAMPLE_NOW, sample_client, sample_session
 from followup.tokens import verify
 from tests.conftest import ClinicFactory
 
 
-def clinic_from(config: Path, templates: Path):  # type: ignore[no-untyped-def]
+def clinic_from(config: Path, templates: Path) -> ClinicConfig:
     return load_clinic(config, templates, env_file=None)
+
+
+def render(clinic: ClinicConfig, client: Client, channel: ChannelName, session_of: Client | None = None) -> Composed:
+    """Step 1 of the mini clinic's post_session campaign, for ``client``, at the sample time."""
+    return compose(
+        clinic,
+        client=client,
+        session=sample_session(session_of or client),
+        visit_count=1,
+        campaign_name="post_session",
+        step_index=0,
+        channel=channel,
+        now=SAMPLE_NOW,
+    )
 
 
 def test_sms_joins_template_lines_and_uses_client_local_time(make_clinic: ClinicFactory) -> None:
@@ -19,16 +34,7 @@ def test_sms_joins_template_lines_and_uses_client_local_time(make_clinic: Clinic
     )
     clinic = clinic_from(config, templates)
     client = sample_client("en")
-    out = compose(
-        clinic,
-        client=client,
-        session=sample_session(client),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="sms",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, client, "sms")
     # CLDR's narrow no-break space before PM is replaced: the text stays GSM-7.
     assert out.sms == "Hi Maria, see you Thursday, December 3 at 3:00 PM."
 
@@ -39,32 +45,14 @@ def test_marketing_sms_gets_the_opt_out_line_from_the_layout(make_clinic: Clinic
     config, templates = make_clinic(campaigns=MINI_CAMPAIGNS.replace("purpose: care", "purpose: marketing", 1))
     clinic = clinic_from(config, templates)
     client = sample_client("en")
-    out = compose(
-        clinic,
-        client=client,
-        session=sample_session(client),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="sms",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, client, "sms")
     assert out.sms is not None and out.sms.endswith("\nReply STOP to opt out.")
 
 
 def test_email_has_address_unsubscribe_and_inlined_css(make_clinic: ClinicFactory) -> None:
     clinic = clinic_from(*make_clinic())
     client = sample_client("en")
-    out = compose(
-        clinic,
-        client=client,
-        session=sample_session(client),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="email",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, client, "email")
     assert out.email is not None and out.unsubscribe_url is not None
     assert out.email.subject == "Thank you, Maria"
     assert "1 Ocean Dr, Miami Beach, FL 33139" in out.email.text
@@ -81,16 +69,7 @@ def test_text_only_template_gets_escaped_html_paragraphs(make_clinic: ClinicFact
     )
     clinic = clinic_from(config, templates)
     client = sample_client("en")
-    out = compose(
-        clinic,
-        client=client,
-        session=sample_session(client),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="email",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, client, "email")
     assert out.email is not None
     assert "Hi Maria &lt;b&gt;&amp;</p>" in out.email.html
     assert '<a href="https://x.example/book">https://x.example/book</a>.' in out.email.html
@@ -101,16 +80,7 @@ def test_html_template_autoescapes_client_data(make_clinic: ClinicFactory) -> No
     clinic = clinic_from(config, templates)
     client = sample_client("en")
     evil = type(client)(**{**client.__dict__, "first_name": "<script>x</script>"})
-    out = compose(
-        clinic,
-        client=evil,
-        session=sample_session(client),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="email",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, evil, "email", session_of=client)
     assert out.email is not None
     assert "<script>" not in out.email.html and "&lt;script&gt;" in out.email.html
 
@@ -121,42 +91,15 @@ def test_language_variant_is_used_and_falls_back(make_clinic: ClinicFactory) -> 
     )
     clinic = clinic_from(config, templates)
     spanish = sample_client("es")
-    out = compose(
-        clinic,
-        client=spanish,
-        session=sample_session(spanish),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="sms",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, spanish, "sms")
     assert out.sms == "Hola Carmen, hasta el jueves 3 de diciembre."
     # No Spanish email variant: the default text is used, with the date in Spanish.
-    mail = compose(
-        clinic,
-        client=spanish,
-        session=sample_session(spanish),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="email",
-        now=SAMPLE_NOW,
-    )
+    mail = render(clinic, spanish, "email")
     assert mail.email is not None and "jueves 3 de diciembre" in mail.email.text
 
 
 def test_unsupported_language_uses_default(make_clinic: ClinicFactory) -> None:
     clinic = clinic_from(*make_clinic())
     client = sample_client("fr")
-    out = compose(
-        clinic,
-        client=client,
-        session=sample_session(client),
-        visit_count=1,
-        campaign_name="post_session",
-        step_index=0,
-        channel="sms",
-        now=SAMPLE_NOW,
-    )
+    out = render(clinic, client, "sms")
     assert out.language == "en"
