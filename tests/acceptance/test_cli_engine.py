@@ -283,3 +283,97 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "database at revision 0002" in result.stdout
     assert (tmp_path / "followup.db").exists()
+
+
+def test_named_mapping_from_the_config_folder(tmp_path: Path) -> None:
+    import shutil
+
+    config = tmp_path / "clinic" / "config"
+    shutil.copytree(REPO / "config", config)
+    shutil.copytree(REPO / "templates", tmp_path / "clinic" / "templates")
+    (config / "mappings.yaml").write_text(
+        "frontdesk:\n  clients:\n    external_id: Client ID\n    first_name: First Name\n    last_name: Last Name\n"
+        "    phone: Mobile Phone\n    email: Email Address\n    timezone: Time Zone\n",
+        encoding="utf-8",
+    )
+    env = env_for(tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "followup",
+            "import",
+            "clients",
+            str(DATA / "clients_messy.csv"),
+            "--mapping",
+            "frontdesk",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert " created" in result.stdout and "Mobile Phone" in result.stderr
+    unknown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "followup",
+            "import",
+            "clients",
+            str(SAMPLE / "clients.csv"),
+            "--mapping",
+            "nope",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert unknown.returncode == 1 and "no such mapping (available: frontdesk)" in unknown.stderr
+
+
+def test_send_test_goes_through_the_configured_channel(tmp_path: Path) -> None:
+    sms = followup(tmp_path, "send-test", "pre_visit_reminder", "--to", "+13055550177")
+    assert sms.returncode == 0, sms.stderr
+    assert "sent sms to +13055550177 via dryrun" in sms.stdout
+    line = json.loads((tmp_path / "outbox" / "sms.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert line["to"] == "+13055550177" and line["body"].startswith("Hi Maria, see you")
+    mail = followup(tmp_path, "send-test", "rebook_nudge", "--to", "owner@example.com")
+    assert mail.returncode == 0 and len(list((tmp_path / "outbox" / "email").glob("*.eml"))) == 1
+    bad = followup(tmp_path, "send-test", "rebook_nudge", "--to", "owner@example.com", "--step", "9")
+    assert bad.returncode == 1
+
+
+def test_clients_show_optout_optin(tmp_path: Path) -> None:
+    followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
+    out = followup(
+        tmp_path,
+        "clients",
+        "optout",
+        "c-1001",
+        "--channel",
+        "sms",
+        "--purpose",
+        "marketing",
+        "--note",
+        "asked at the desk",
+    )
+    assert out.returncode == 0 and "recorded: opt_out sms marketing for c-1001" in out.stdout
+    shown = followup(tmp_path, "clients", "show", "+13055550101")
+    assert "Maria Lopez (c-1001)" in shown.stdout
+    assert "sms marketing no" in shown.stdout and "sms care yes" in shown.stdout
+    assert "opt_out sms marketing (owner) 'asked at the desk'" in shown.stdout
+    back = followup(tmp_path, "clients", "optin", "c-1001", "--purpose", "marketing")
+    assert back.returncode == 0
+    assert "sms marketing yes" in followup(tmp_path, "clients", "show", "c-1001").stdout
+    assert followup(tmp_path, "clients", "show", "nobody").returncode == 1

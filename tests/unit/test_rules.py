@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from followup.config.campaigns import Campaign
 from followup.domain import Client, Consent, Session, SessionStatus
@@ -218,3 +218,19 @@ def test_marketing_window_is_never_wider_than_8_to_20() -> None:
         wide,
     )
     assert care == Send("sms")
+
+
+def test_window_on_new_yorks_spring_forward_day() -> None:
+    # 2026-03-08: 02:00 EST jumps to 03:00 EDT.  At 01:30 EST the next opening is 09:00 EDT, 6.5 h later.
+    night = datetime(2026, 3, 8, 1, 30, tzinfo=NY)
+    decision = decide(
+        facts(expires_at=night + timedelta(days=1)),
+        CARE,
+        CLIENT,
+        [sess(start=night + timedelta(days=2))],
+        night,
+        WINDOW,
+    )
+    assert isinstance(decision, Defer)
+    assert decision.until == datetime(2026, 3, 8, 9, 0, tzinfo=NY) and decision.until.utcoffset() == timedelta(hours=-4)
+    assert decision.until.astimezone(UTC) - night.astimezone(UTC) == timedelta(hours=6, minutes=30)
