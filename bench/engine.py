@@ -14,8 +14,10 @@ b. render overhead: the same ``aftercare_thanks/sms.j2`` text rendered N times b
    ``jinja2.Environment`` with a plain dict, against the project's ``compose()`` and the
    whole dispatch per message.
 c. claim latency: K scheduled rows (about 100 due, the rest spread over the next year), the
-   median of ``store.claim_due(now, 20, "bench")`` calls (released in between), and the
-   plan of the claim's SELECT as the store actually issues it.
+   median of ``store.claim_due(now, 20, "bench")`` calls (released in between), before and
+   after ANALYZE, with the plan of every statement the claim actually issues.
+d. (optional, ``--parts d``) the planner's per-row INSERT construction against a prebuilt
+   statement.
 
 Each run uses throw-away databases: a temp SQLite file, or ``followup_bench_<pid>_<part>``
 created and dropped on the PostgreSQL server of ``--pg-url``.
@@ -43,6 +45,7 @@ from typing import Any
 
 import jinja2
 from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from followup.channels.dryrun import DryRunChannel
@@ -540,6 +543,72 @@ def part_c(args: argparse.Namespace, results: Results) -> None:
             store.close()
 
 
+# --- part d (optional): what building the planner's INSERT per row costs ------------------
+
+
+def part_d(args: argparse.Namespace, results: Results) -> None:
+    """``apply_plan`` builds ``insert(messages).values(**row)...`` for every planned message; SQLAlchemy
+    then generates a cache key over ~20 bound values each time.  Compare with one prebuilt statement
+    executed with the row as parameters (same SQL, same database, same transaction shape)."""
+    n = args.sessions
+    say(f"\n== d. planner INSERT: statement built per row vs prebuilt, {n} rows each ({args.db}) ==")
+    with database(args.db, args.pg_url, "insert") as url:
+        store = SqlStore.from_url(url)
+        store.upgrade()
+        now = datetime.now(UTC).replace(microsecond=0)
+        client_id, _ = store.upsert_client(Client(external_id="bench", first_name="Bench", phone=phone(0)), now)
+        dialect_insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+
+        def row(i: int) -> dict[str, Any]:
+            return {
+                "idempotency_key": f"bench/{i}",
+                "campaign": "post_session_care",
+                "step": "thanks",
+                "step_index": 0,
+                "client_id": client_id,
+                "session_id": None,
+                "channel": "preferred",
+                "purpose": "care",
+                "priority": "aftercare",
+                "due_at": now,
+                "expires_at": now + timedelta(hours=6),
+                "status": "scheduled",
+                "why": "bench row",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "fell_back": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+
+        def per_row() -> None:  # the shape of SqlStore._insert_ignore
+            with store.engine.begin() as conn:
+                for i in range(n):
+                    statement = (
+                        dialect_insert(messages)
+                        .values(**row(i))
+                        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                        .returning(messages.c.id)
+                    )
+                    conn.execute(statement).fetchall()
+
+        prebuilt = (
+            dialect_insert(messages).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(messages.c.id)
+        )
+
+        def once() -> None:
+            with store.engine.begin() as conn:
+                for i in range(n, 2 * n):
+                    conn.execute(prebuilt, row(i)).fetchall()
+
+        _, per_row_s = timed(per_row)
+        _, once_s = timed(once)
+        store.close()
+    results.add("d", "INSERT built per row (as apply_plan)", 1e6 * per_row_s / n, "us/row", ".0f")
+    results.add("d", "INSERT prebuilt, row as parameters", 1e6 * once_s / n, "us/row", ".0f")
+    results.add("d", "per-row building / prebuilt", per_row_s / once_s, "x", ".1f")
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -552,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claim-due", type=int, default=100, help="part c: how many of the rows are due")
     parser.add_argument("--claim-tied", action="store_true", help="part c: the due rows share one next_attempt_at")
     parser.add_argument("--analyze", action="store_true", help="part a: ANALYZE after planning, before dispatch")
-    parser.add_argument("--parts", default="a,b,c", help="which parts to run (default a,b,c)")
+    parser.add_argument("--parts", default="a,b,c", help="which parts to run: a,b,c (default) and d (optional)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="server for --db postgresql (database ignored)")
     parser.add_argument("--profile", action="store_true", help="run part a's dispatch under cProfile (slower)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -575,6 +644,8 @@ def main(argv: list[str] | None = None) -> int:
         part_b(args, clinic, results, dispatch_us)
     if "c" in parts:
         part_c(args, results)
+    if "d" in parts:
+        part_d(args, results)
 
     say(f"\n== results ({args.db}, {started:%Y-%m-%d}) ==")
     say(results.table())

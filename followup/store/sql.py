@@ -58,6 +58,10 @@ class SqlStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._local = threading.local()
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        self._insert_message = (
+            dialect_insert(messages).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(messages.c.id)
+        )
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -419,15 +423,10 @@ class SqlStore:
         return changes
 
     def _insert_ignore(self, conn: Connection, values: dict[str, Any]) -> int:
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = (
-            dialect_insert(messages)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(messages.c.id)
-        )
+        # One statement built once, values as parameters: building insert().values(**row) per
+        # message made SQLAlchemy compute a cache key each time (70% of planning, bench/).
         # rowcount is -1 with RETURNING on psycopg: count the returned rows instead.
-        return len(conn.execute(statement).fetchall())
+        return len(conn.execute(self._insert_message, values).fetchall())
 
     # --- dispatching ------------------------------------------------------------
 
@@ -491,9 +490,12 @@ class SqlStore:
             ids = [int(r[0]) for r in conn.execute(due)]
             if not ids:
                 return []
+            # By primary key only: the rows are ours until commit (row locks on PostgreSQL, the
+            # write lock on SQLite), and a status condition here lets SQLite's planner pick the
+            # status index and walk every scheduled row (125 ms a claim at 1M rows, bench/).
             conn.execute(
                 update(messages)
-                .where(messages.c.id.in_(ids), messages.c.status == "scheduled")
+                .where(messages.c.id.in_(ids))
                 .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
             )
             rows = conn.execute(self._select_rows().where(messages.c.id.in_(ids))).mappings()

@@ -153,7 +153,7 @@ def same_instant(got: datetime | None, want: datetime) -> bool:
 def test_upgrade_twice_is_harmless_and_keeps_data(store: SqlStore) -> None:
     client_id = add_client(store)
     store.upgrade()
-    assert migrate.current(store.engine) == "0002"
+    assert migrate.current(store.engine) == "0003"
     assert store.client_ids() == [client_id]
     assert store.client_external_id(client_id) == "c1"
 
@@ -169,7 +169,7 @@ def test_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
     try:
         assert migrate.current(fresh.engine) is None
         fresh.upgrade()
-        assert migrate.current(fresh.engine) == "0002"
+        assert migrate.current(fresh.engine) == "0003"
     finally:
         fresh.close()
 

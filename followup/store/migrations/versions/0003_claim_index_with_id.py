@@ -1,0 +1,27 @@
+"""claim index covers the tie-breaker id
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_claim")
+        batch_op.create_index("ix_messages_claim", ["status", "next_attempt_at", "id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_claim")
+        batch_op.create_index("ix_messages_claim", ["status", "next_attempt_at"], unique=False)
