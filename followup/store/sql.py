@@ -431,15 +431,11 @@ class SqlStore:
     # --- dispatching ------------------------------------------------------------
 
     def _select_rows(self) -> Any:
-        return (
-            select(
-                messages,
-                clients.c.external_id.label("client_external_id"),
-                sessions.c.external_id.label("session_external_id"),
-            )
-            .join(clients, clients.c.id == messages.c.client_id)
-            .outerjoin(sessions, sessions.c.id == messages.c.session_id)
-        )
+        # Correlated primary-key lookups rather than joins: without statistics SQLite may put
+        # the clients table on the outside of a join and scan it for every claim.
+        client_ref = select(clients.c.external_id).where(clients.c.id == messages.c.client_id).scalar_subquery()
+        session_ref = select(sessions.c.external_id).where(sessions.c.id == messages.c.session_id).scalar_subquery()
+        return select(messages, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
 
     @staticmethod
     def _message(row: Any) -> MessageRow:
@@ -598,7 +594,9 @@ class SqlStore:
     def messages(self, query: MessageQuery) -> list[MessageRow]:
         statement = self._select_rows()
         if query.client_external_id:
-            statement = statement.where(clients.c.external_id == query.client_external_id)
+            statement = statement.where(
+                messages.c.client_id.in_(select(clients.c.id).where(clients.c.external_id == query.client_external_id))
+            )
         if query.statuses:
             statement = statement.where(messages.c.status.in_(list(query.statuses)))
         if query.due_before is not None:
