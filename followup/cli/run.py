@@ -9,6 +9,7 @@ import typer
 
 from followup.app import make_channels, open_store
 from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
+from followup.cli.serve import serve_in_background, web_server
 from followup.exceptions import ConfigError
 from followup.logs import configure_logging
 from followup.sampledata import load_sample_data
@@ -64,6 +65,12 @@ def command(
             markup=False,
         )
         return
+    if serve and settings.web_port:
+        serve_in_background(web_server(clinic, store, settings.web_host, settings.web_port))
+        out.print(
+            f"web app on http://{settings.web_host}:{settings.web_port} (public: {settings.public_base_url})",
+            markup=False,
+        )
     out.print(
         f"followup worker: {settings.delivery} delivery"
         + (f" into {settings.outbox_dir}/" if settings.delivery == "dryrun" else "")

@@ -130,12 +130,18 @@ def test_run_once_with_sample_data_writes_the_outbox(tmp_path: Path) -> None:
 
 
 def test_worker_starts_sends_within_a_minute_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     log = tmp_path / "worker.log"  # a file, not a pipe: an unread pipe fills up and blocks the worker
     with log.open("wb") as handle:
         proc = subprocess.Popen(
             [sys.executable, "-m", "followup", "run", "--sample-data", "--config", str(REPO / "config")],
             cwd=tmp_path,
-            env=env_for(tmp_path),
+            env=env_for(tmp_path, FOLLOWUP_WEB_PORT=str(port)),  # run serves the web app too
             stdout=subprocess.DEVNULL,
             stderr=handle,
         )
@@ -148,6 +154,8 @@ def test_worker_starts_sends_within_a_minute_and_stops_cleanly_on_sigterm(tmp_pa
             time.sleep(0.5)
         else:
             pytest.fail("no message in the outbox within a minute")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as health:
+            assert b'"status":"ok"' in health.read()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
