@@ -30,8 +30,7 @@ from followup.exceptions import (
 from followup.logfmt import logfmt
 from followup.planner import visit_number
 from followup.rules import PRIORITY_RANK, Caps, Defer, Final, SendWindow, Traffic, decide
-from followup.store.port import ClientState, Finish, MessageRow
-from followup.store.sql import SqlStore
+from followup.store.port import ClientState, Finish, MessageRow, Store
 from followup.tipselect import choose_tip
 
 log = logging.getLogger("followup.dispatch")
@@ -71,7 +70,7 @@ class DispatchStats:
 class Dispatcher:
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         clinic: ClinicConfig,
         channels: Mapping[ChannelName, Channel],
         clock: Clock,

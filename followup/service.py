@@ -9,13 +9,12 @@ from datetime import datetime
 from followup.config.loader import ClinicConfig
 from followup.logfmt import logfmt
 from followup.planner import plan_client
-from followup.store.port import PlanChanges
-from followup.store.sql import SqlStore
+from followup.store.port import PlanChanges, Store
 
 log = logging.getLogger("followup.plan")
 
 
-def replan_client(store: SqlStore, clinic: ClinicConfig, client_id: int, now: datetime) -> PlanChanges:
+def replan_client(store: Store, clinic: ClinicConfig, client_id: int, now: datetime) -> PlanChanges:
     state = store.client_state(client_id)
     result = plan_client(clinic.campaigns, state.client, state.sessions, now)
     changes = store.apply_plan(client_id, result, now)
@@ -33,13 +32,13 @@ def replan_client(store: SqlStore, clinic: ClinicConfig, client_id: int, now: da
     return changes
 
 
-def replan(store: SqlStore, clinic: ClinicConfig, client_ids: Iterable[int], now: datetime) -> PlanChanges:
+def replan(store: Store, clinic: ClinicConfig, client_ids: Iterable[int], now: datetime) -> PlanChanges:
     total = PlanChanges()
     for client_id in client_ids:
         total += replan_client(store, clinic, client_id, now)
     return total
 
 
-def replan_all(store: SqlStore, clinic: ClinicConfig, now: datetime) -> PlanChanges:
+def replan_all(store: Store, clinic: ClinicConfig, now: datetime) -> PlanChanges:
     """The periodic scan: no_rebook / lapsed moments arrive with time, and edited campaigns re-plan."""
     return replan(store, clinic, store.client_ids(), now)

@@ -151,12 +151,3 @@ class Campaign(_Strict):
 
     def step_name(self, index: int) -> str:
         return self.steps[index].name or f"step{index + 1}"
-
-
-class CampaignSet(BaseModel):
-    """All campaigns, by name (the keys of the YAML mapping)."""
-
-    campaigns: dict[str, Campaign]
-
-    def get(self, name: str) -> Campaign:
-        return self.campaigns[name]

@@ -118,13 +118,6 @@ class TemplateSet:
     def missing_parts(self, name: str, channel: str) -> list[str]:
         return [PART_FILES[p] for p in REQUIRED_PARTS[channel] if not self.has(name, p)]
 
-    def variants(self, name: str) -> list[str]:
-        """Languages with their own variant folder under ``templates/<name>/``."""
-        folder = self.root / name
-        if not folder.is_dir():
-            return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"[a-z]{2}", p.name))
-
     def _pick(self, folder: str, filename: str, language: str) -> str:
         localized = f"{folder}/{language}/{filename}"
         if (self.root / localized).is_file():

@@ -275,9 +275,6 @@ class SqlStore:
                 ids[row[0]] = row[3]
         return out | ids  # an external id wins a clash with another client's phone or email
 
-    def client_id_for(self, external_id: str) -> int | None:
-        return self.find_client_id(external_id=external_id)
-
     @staticmethod
     def _client(row: Any) -> Client:
         return Client(
