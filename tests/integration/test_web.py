@@ -221,6 +221,16 @@ def test_a_question_reaches_the_clinic_mailbox_with_name_and_last_session(web: W
     text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Maria Lopez (+13055550101) replied by text" in text and "Can I come Thursday?" in text
     assert "Neuromuscular therapy with Daniel" in text
+    from sqlalchemy import select
+
+    from followup.store.schema import inbound_messages
+
+    with web.store.engine.connect() as conn:
+        stored = conn.execute(
+            select(inbound_messages.c.body, inbound_messages.c.kind, inbound_messages.c.forwarded_at)
+        ).all()
+    assert [(body, kind) for body, kind, _ in stored] == [("Can I come Thursday?", "reply")]
+    assert stored[0][2] is not None
 
 
 def test_replayed_webhook_changes_nothing(web: Web) -> None:
@@ -479,3 +489,86 @@ def _check_endpoint(web: Web, path: str, bodies: st.SearchStrategy[Any]) -> None
             assert first.json()["detail"], first.text
 
     run()
+
+
+def test_after_a_signed_stop_no_sms_of_any_purpose_goes_out(web: Web) -> None:
+    import random
+
+    from followup.dispatch import Dispatcher
+    from followup.rules import SendWindow
+    from followup.service import replan_all
+    from followup.testing import FixedClock, InMemoryChannel
+
+    assert web.sms("STOP", "SM30").status_code == 200
+    web.store.upsert_session(
+        Session(
+            external_id="s3",
+            client_external_id="c1",
+            start=NOW + timedelta(hours=20),
+            end=NOW + timedelta(hours=21),
+            service="NMT",
+            status="booked",
+        ),
+        web.client_id,
+        NOW,
+    )
+    replan_all(web.store, web.clinic, NOW)  # the day-before reminder is due now
+    sms, email = InMemoryChannel("sms"), InMemoryChannel("email")
+    clock = FixedClock(datetime(2026, 12, 3, 17, 0, tzinfo=UTC))  # noon in New York
+    Dispatcher(
+        web.store,
+        web.clinic,
+        {"sms": sms, "email": email},
+        clock,
+        worker="w",
+        window=SendWindow(),
+        rng=random.Random(1),
+    ).run_once()
+    assert sms.sent == []
+    assert "pre_visit_reminder" in [m.campaign for m in email.sent]  # care still reaches them, by email
+
+
+def test_the_unsubscribe_link_in_a_real_marketing_emails_header(web: Web) -> None:
+    from email import message_from_bytes, policy
+
+    from followup.channels.base import Outgoing
+    from followup.channels.smtp_email import build_message
+    from followup.compose import compose
+    from followup.sample import sample_session
+
+    state = web.store.client_state(web.client_id)
+    composed = compose(
+        web.clinic,
+        client=state.client,
+        session=sample_session(state.client),
+        visit_count=1,
+        campaign_name="rebook_nudge",
+        step_index=0,
+        channel="email",
+        now=NOW,
+    )
+    outgoing = Outgoing(
+        message_id=1,
+        key="k",
+        channel="email",
+        to="maria@example.com",
+        purpose="marketing",
+        expires_at=NOW + timedelta(days=1),
+        client_external_id="c1",
+        campaign="rebook_nudge",
+        step="first_nudge",
+        at=NOW,
+        email=composed.email,
+        unsubscribe_url=composed.unsubscribe_url,
+    )
+    raw = build_message(outgoing, SmtpConfig(host="x", sender="hello@shoreline-nmt.example")).as_bytes()
+    header = str(message_from_bytes(raw, policy=policy.default)["List-Unsubscribe"])
+    https = next(part.strip(" <>") for part in header.split(",") if "https://" in part)
+    response = requests.post(
+        web.url + https.removeprefix(PUBLIC),
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert not web.consent().email_marketing
