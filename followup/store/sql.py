@@ -75,7 +75,11 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Make every store call in this block (same thread) one all-or-nothing transaction."""
+        """Make every store call in this block (same thread) one all-or-nothing transaction.
+        Re-entrant: inside another transaction() it joins that one."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
         with self.engine.begin() as conn:
             self._local.conn = conn
             try:
@@ -205,19 +209,9 @@ class SqlStore:
         if allow and purpose == "marketing":
             purposes = ("care", "marketing")
         values: dict[str, Any] = {f"consent_{channel}_{p}": allow for p in purposes} | {"updated_at": now}
-        with self._begin() as conn:
+        with self.transaction(), self._begin() as conn:
             conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
-            conn.execute(
-                insert(consent_events).values(
-                    client_id=client_id,
-                    at=now,
-                    channel=channel,
-                    purpose=purpose,
-                    action=action,
-                    source=source,
-                    wording=wording[:2000],
-                )
-            )
+            self.log_consent(client_id, channel, purpose, action, now, source=source, wording=wording)
         log.info(logfmt(action, client_id=client_id, channel=channel, purpose=purpose, source=source))
 
     def log_consent(
