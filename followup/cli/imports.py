@@ -29,7 +29,7 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="Reject the whole file
 PROGRESS_FROM = 500  # rows; below that a bar only flickers
 
 
-def _mapping(
+def column_mapping(
     clinic: ClinicConfig, kind: str, name: str | None, pairs: list[str] | None, fields: tuple[str, ...]
 ) -> dict[str, str]:
     mapping: dict[str, str] = {}
@@ -87,7 +87,7 @@ def clients(
     clinic = load(config, templates)
     settings = clinic.settings
     try:
-        fields = _mapping(clinic, "clients", mapping, map_, CLIENT_FIELDS)
+        fields = column_mapping(clinic, "clients", mapping, map_, CLIENT_FIELDS)
         result = read_clients(
             file,
             fields,
@@ -127,7 +127,7 @@ def sessions(
     settings = clinic.settings
     store = open_store(clinic)
     try:
-        fields = _mapping(clinic, "sessions", mapping, map_, SESSION_FIELDS)
+        fields = column_mapping(clinic, "sessions", mapping, map_, SESSION_FIELDS)
         zones = store.client_timezones()
         result = read_sessions(
             file,

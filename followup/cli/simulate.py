@@ -12,7 +12,7 @@ from rich.table import Table
 
 from followup.app import open_store
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
-from followup.cli.imports import MapOpt, _mapping
+from followup.cli.imports import MapOpt, column_mapping
 from followup.csvimport import CLIENT_FIELDS, SESSION_FIELDS, MappingError, read_clients, read_sessions
 from followup.ingest import import_clients, import_sessions
 from followup.simulate import memory_store, simulate
@@ -64,7 +64,7 @@ def command(
         try:
             parsed_clients = read_clients(
                 clients,
-                _mapping(clinic, "clients", None, client_map, CLIENT_FIELDS),
+                column_mapping(clinic, "clients", None, client_map, CLIENT_FIELDS),
                 default_region=settings.default_region,
                 default_timezone=settings.default_timezone,
                 default_language=settings.default_language,
@@ -73,7 +73,7 @@ def command(
             import_clients(memory, parsed_clients, begin)
             parsed_sessions = read_sessions(
                 sessions,
-                _mapping(clinic, "sessions", None, session_map, SESSION_FIELDS),
+                column_mapping(clinic, "sessions", None, session_map, SESSION_FIELDS),
                 default_region=settings.default_region,
                 default_timezone=settings.default_timezone,
                 focus_areas=clinic.tips.focus_areas,

@@ -33,7 +33,16 @@ from followup.store.port import (
     Outcome,
     PlanChanges,
 )
-from followup.store.schema import UTCDateTime, client_tips, clients, consent_events, delivery_events, messages, sessions
+from followup.store.schema import (
+    UTCDateTime,
+    client_tips,
+    clients,
+    consent_events,
+    delivery_events,
+    inbound_messages,
+    messages,
+    sessions,
+)
 from followup.timeutil import UTC, require_aware
 
 log = logging.getLogger("followup.store")
@@ -230,6 +239,53 @@ class SqlStore:
                     wording=wording[:2000],
                 )
             )
+
+    # --- inbound texts and delivery callbacks ---------------------------------------------
+
+    def record_inbound(
+        self, sid: str, client_id: int | None, sender: str, body: str, now: datetime, kind: str, keyword: str | None
+    ) -> bool:
+        """Store a text a client sent; False when this MessageSid was seen before (a replay)."""
+        with self._begin() as conn:
+            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            statement = (
+                dialect_insert(inbound_messages)
+                .values(
+                    message_sid=sid,
+                    client_id=client_id,
+                    from_number=sender,
+                    body=body[:1600],
+                    received_at=now,
+                    kind=kind,
+                    keyword=keyword,
+                )
+                .on_conflict_do_nothing(index_elements=["message_sid"])
+                .returning(inbound_messages.c.id)
+            )
+            return bool(conn.execute(statement).fetchall())
+
+    def mark_forwarded(self, sender: str, now: datetime) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                update(inbound_messages)
+                .where(inbound_messages.c.from_number == sender, inbound_messages.c.forwarded_at.is_(None))
+                .values(forwarded_at=now)
+            )
+
+    def advance_delivery_status(self, message_id: int, status: str, rank: dict[str, int], now: datetime) -> int | None:
+        """Move a message's delivery status forward only (callbacks arrive in any order).
+        Returns the message's client id, or None for an unknown message."""
+        with self._begin() as conn:
+            row = conn.execute(
+                select(messages.c.delivery_status, messages.c.client_id).where(messages.c.id == message_id)
+            ).first()
+            if row is None:
+                return None
+            if row[0] is None or rank[status] > rank.get(row[0], -1):
+                conn.execute(
+                    update(messages).where(messages.c.id == message_id).values(delivery_status=status, updated_at=now)
+                )
+            return int(row[1])
 
     def consent_history(self, client_id: int) -> list[dict[str, Any]]:
         with self._begin() as conn:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-
 from followup.channels.base import Outgoing
 from followup.keywords import Keyword, help_text
 from followup.logfmt import logfmt
 from followup.rendering.templates import RenderedEmail, text_to_html
-from followup.store.schema import inbound_messages, messages
 from followup.timeutil import zone
 
 if TYPE_CHECKING:
@@ -47,22 +44,10 @@ class InboundService:
         sender = form.get("From", "")
         body = form.get("Body", "")
         client_id = store.find_client_id(phone=sender) if sender else None
-        with store.engine.begin() as conn:
-            seen = conn.execute(select(inbound_messages.c.id).where(inbound_messages.c.message_sid == sid)).first()
-            if seen is not None or not sid:
-                log.info(logfmt("inbound_replayed", sid=sid))
-                return None  # a replayed webhook changes nothing (and gets no second reply)
-            conn.execute(
-                insert(inbound_messages).values(
-                    message_sid=sid,
-                    client_id=client_id,
-                    from_number=sender,
-                    body=body[:1600],
-                    received_at=now,
-                    kind="reply" if keyword.meaning == "reply" else "keyword",
-                    keyword=keyword.word,
-                )
-            )
+        kind = "reply" if keyword.meaning == "reply" else "keyword"
+        if not sid or not store.record_inbound(sid, client_id, sender, body, now, kind, keyword.word):
+            log.info(logfmt("inbound_replayed", sid=sid))
+            return None  # a replayed webhook changes nothing (and gets no second reply)
         # Twilio's Advanced Opt-Out already answered STOP/START/HELP: record, do not reply twice.
         answered = bool(form.get("OptOutType"))
         settings = self.settings
@@ -135,12 +120,7 @@ class InboundService:
             email=RenderedEmail(subject=f"Text from {who}: {body[:40]}", text=text, html=str(text_to_html(text))),
         )
         channel.send(outgoing)
-        with store.engine.begin() as conn:
-            conn.execute(
-                update(inbound_messages)
-                .where(inbound_messages.c.from_number == sender, inbound_messages.c.forwarded_at.is_(None))
-                .values(forwarded_at=now)
-            )
+        store.mark_forwarded(sender, now)
 
     def status(self, message_id: str, form: dict[str, str]) -> None:
         store, now = self.context.store, self.context.now()
@@ -149,19 +129,9 @@ class InboundService:
         if not message_id.isdigit() or status not in STATUS_RANK:
             log.warning(logfmt("status_ignored", m=message_id, status=status))
             return
-        with store.engine.begin() as conn:
-            row = conn.execute(
-                select(messages.c.delivery_status, messages.c.client_id).where(messages.c.id == int(message_id))
-            ).first()
-            if row is None:
-                return
-            current = row[0]
-            if current is None or STATUS_RANK[status] > STATUS_RANK.get(current, -1):
-                conn.execute(
-                    update(messages)
-                    .where(messages.c.id == int(message_id))
-                    .values(delivery_status=status, updated_at=now)
-                )
+        client_id = store.advance_delivery_status(int(message_id), status, STATUS_RANK, now)
+        if client_id is None:
+            return
         log.info(logfmt("delivery_status", m=message_id, status=status, code=code or None))
         if status in ("undelivered", "failed") and code in NUMBER_DEAD:
-            store.record_opt_out(int(row[1]), "sms", now, source="provider", detail=f"Twilio error {code}")
+            store.record_opt_out(client_id, "sms", now, source="provider", detail=f"Twilio error {code}")
