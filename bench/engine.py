@@ -49,12 +49,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from followup.channels.dryrun import DryRunChannel
-from followup.compose import compose
 from followup.config.loader import ClinicConfig, load_clinic
-from followup.dispatch import Dispatcher
-from followup.domain import ChannelName, Client, Session
-from followup.rules import SendWindow
-from followup.service import replan_all
+from followup.core.domain import ChannelName, Client, Session
+from followup.core.rules import SendWindow
+from followup.engine.dispatch import Dispatcher
+from followup.engine.planning import replan_all
+from followup.rendering.compose import compose
 from followup.store.port import MessageQuery
 from followup.store.schema import messages
 from followup.store.sql import SqlStore

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import time
 
-from followup.compose import compose
-from followup.config.campaigns import Campaign
 from followup.config.loader import ClinicConfig
-from followup.config.tips import Tip
-from followup.domain import ChannelName, Session
+from followup.core.campaigns import Campaign
+from followup.core.domain import ChannelName, Session
+from followup.core.sms_encoding import SmsInfo, analyse
+from followup.core.tips import Tip
 from followup.exceptions import ConfigIssue, TemplateRenderError
-from followup.sample import SAMPLE_NOW, sample_client, sample_dates, sample_session
-from followup.sms_encoding import SmsInfo, analyse
+from followup.rendering.compose import compose
+from followup.rendering.examples import SAMPLE_NOW, sample_client, sample_dates, sample_session
 
 
 @dataclass

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from followup.config.durations import local_datetime, parse_duration
-from followup.domain import ChannelName, Client, Consent, Session, SessionStatus
+from followup.core.domain import ChannelName, Client, Consent, Session, SessionStatus
+from followup.core.durations import local_datetime, parse_duration
 from followup.exceptions import FollowupError
 from followup.timeutil import UTC, zone
 

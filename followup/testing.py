@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from followup.channels.base import Channel, Outgoing, Sent
-from followup.domain import ChannelName
+from followup.core.domain import ChannelName
 from followup.exceptions import DeliveryError
 from followup.timeutil import require_aware
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from followup.domain import ChannelName
+from followup.core.domain import ChannelName
 from followup.exceptions import DeliveryError, UnknownOutcomeError
 from followup.rendering.templates import RenderedEmail
 

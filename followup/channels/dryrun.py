@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from followup.channels.base import Outgoing, Sent
-from followup.domain import ChannelName
+from followup.core.domain import ChannelName
 from followup.testing import InMemoryChannel
 from followup.timeutil import UTC
 

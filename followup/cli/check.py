@@ -7,8 +7,8 @@ from rich.table import Table
 
 from followup.checker import CheckReport, run_check
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.core.sms_encoding import describe_char
 from followup.exceptions import issues_text
-from followup.sms_encoding import describe_char
 
 
 def sms_table(report: CheckReport, limit: int) -> Table:

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 import typer
 
-from followup.app import open_store
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.engine.worker import SystemClock
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
-from followup.worker import SystemClock
+from followup.wiring import open_store
 
 clients_app = typer.Typer(help="Look up a client; record an opt-out or opt-in by hand.", no_args_is_help=True)
 Channel = Literal["sms", "email"]

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from followup.config.loader import ClinicConfig, load_clinic
+from followup.config.paths import resolve_dirs
 from followup.exceptions import ConfigError, issues_text
-from followup.paths import resolve_dirs
 
 # Wide when piped (rich would assume 80 columns and truncate the tables).
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)

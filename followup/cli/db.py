@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from followup.app import open_store
 from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
 from followup.store.migrate import current
+from followup.wiring import open_store
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from followup.cli.common import EXIT_INVALID, err, out
-from followup.paths import starter_root
+from followup.config.paths import starter_root
 
 
 def command(

@@ -9,13 +9,13 @@ import typer
 
 from followup.checker import step_channels
 from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
-from followup.compose import compose
-from followup.config.durations import format_duration
-from followup.domain import ChannelName
+from followup.core.domain import ChannelName
+from followup.core.durations import format_duration
+from followup.core.sms_encoding import analyse
+from followup.core.tipselect import choose_tip
 from followup.exceptions import ConfigError, ConfigIssue, TemplateRenderError
-from followup.sample import SAMPLE_NOW, load_preview_input, sample_client, sample_session
-from followup.sms_encoding import analyse
-from followup.tipselect import choose_tip
+from followup.rendering.compose import compose
+from followup.rendering.examples import SAMPLE_NOW, load_preview_input, sample_client, sample_session
 
 
 def _step_indexes(campaign_name: str, names: list[str], step: str | None) -> list[int]:

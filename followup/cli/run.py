@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from followup.app import make_channels, open_store
 from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
+from followup.cli.logs import configure_logging
 from followup.cli.serve import serve_in_background, web_server
+from followup.engine.demo_data import load_sample_data
+from followup.engine.worker import SystemClock, Worker, WorkerTiming
 from followup.exceptions import ConfigError
-from followup.logs import configure_logging
-from followup.sampledata import load_sample_data
-from followup.worker import SystemClock, Worker, WorkerTiming
+from followup.wiring import make_channels, open_store
 
 
 def command(

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from followup.app import open_store
 from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
+from followup.engine.worker import SystemClock
 from followup.store.port import MessageQuery
 from followup.timeutil import zone
-from followup.worker import SystemClock
+from followup.wiring import open_store
 
 
 def command(

@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from followup.app import make_channels
 from followup.channels.base import Outgoing
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
-from followup.compose import compose
-from followup.domain import ChannelName
+from followup.core.domain import ChannelName
+from followup.core.tipselect import choose_tip
+from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError, ConfigIssue, DeliveryError, TemplateRenderError
-from followup.sample import sample_client, sample_session
-from followup.tipselect import choose_tip
-from followup.worker import SystemClock
+from followup.rendering.compose import compose
+from followup.rendering.examples import sample_client, sample_session
+from followup.wiring import make_channels
 
 
 def command(

@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from followup.app import make_channels, open_store
 from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
+from followup.cli.logs import configure_logging
 from followup.config.loader import ClinicConfig
+from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError
-from followup.logs import configure_logging
 from followup.store.sql import SqlStore
 from followup.web.app import WebContext, create_app
-from followup.worker import SystemClock
+from followup.wiring import make_channels, open_store
 
 
 def web_server(clinic: ClinicConfig, store: SqlStore, host: str, port: int) -> uvicorn.Server:

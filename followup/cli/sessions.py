@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from followup.app import open_store
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
-from followup.domain import Session, SessionStatus
-from followup.service import replan_client
+from followup.core.domain import Session, SessionStatus
+from followup.engine.planning import replan_client
+from followup.engine.worker import SystemClock
 from followup.timeutil import zone
-from followup.worker import SystemClock
+from followup.wiring import open_store
 
 sessions_app = typer.Typer(help="Add, complete or cancel a session by hand.", no_args_is_help=True)
 

@@ -10,14 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from followup.app import open_store
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
 from followup.cli.imports import MapOpt, column_mapping
 from followup.csvimport import CLIENT_FIELDS, SESSION_FIELDS, MappingError, read_clients, read_sessions
-from followup.ingest import import_clients, import_sessions
-from followup.simulate import memory_store, simulate
+from followup.engine.ingest import import_clients, import_sessions
+from followup.engine.simulate import memory_store, simulate
+from followup.engine.worker import SystemClock
 from followup.timeutil import zone
-from followup.worker import SystemClock
+from followup.wiring import open_store
 
 
 def _start(text: str | None, default_tz: str) -> datetime:

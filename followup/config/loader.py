@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from followup.config.campaigns import NAME_RE, Campaign
-from followup.config.tips import TipLibrary
+from followup.config.paths import shown_path
+from followup.config.settings import Settings, load_settings
 from followup.config.yamlfile import KeyPath, YamlDocument, format_key_path, load_yaml
+from followup.core.campaigns import NAME_RE, Campaign
+from followup.core.tips import TipLibrary
 from followup.exceptions import ConfigError, ConfigIssue
-from followup.paths import shown_path
 from followup.rendering.templates import PART_FILES, Part, TemplateSet
-from followup.settings import Settings, load_settings
 
 CAMPAIGNS_FILE = "campaigns.yaml"
 CAMPAIGNS_DIR = "campaigns"

@@ -12,11 +12,11 @@ from typing import Any
 
 from babel.dates import format_date, format_time
 
-from followup.config.campaigns import Campaign
-from followup.config.tips import Tip, TipLibrary
-from followup.domain import Client, Session
+from followup.config.settings import Settings
+from followup.core.campaigns import Campaign
+from followup.core.domain import Client, Session
+from followup.core.tips import Tip, TipLibrary
 from followup.rendering.templates import Namespace
-from followup.settings import Settings
 from followup.timeutil import require_aware, zone
 
 _DAY_FORMAT = {"en": "EEEE, MMMM d", "es": "EEEE d 'de' MMMM"}

@@ -28,8 +28,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyn
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from followup.core.sms_encoding import smart_encode
 from followup.exceptions import ConfigIssue, TemplateRenderError
-from followup.sms_encoding import smart_encode
 
 Part = Literal["sms", "subject", "text", "html"]
 PART_FILES: dict[Part, str] = {

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from followup.domain import Client, Session
-from followup.planner import PlanResult
-from followup.rules import MessageFacts, Traffic
+from followup.core.domain import Client, Session
+from followup.core.planner import PlanResult
+from followup.core.rules import MessageFacts, Traffic
 
 Outcome = Literal["created", "updated", "unchanged"]
 MessageStatus = Literal[

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from followup.domain import Client, Consent, Session
+from followup.core.domain import Client, Consent, Session
+from followup.core.planner import PlanResult
+from followup.core.rules import Traffic
 from followup.logfmt import logfmt
-from followup.planner import PlanResult
-from followup.rules import Traffic
 from followup.store import migrate
 from followup.store.engine import make_engine
 from followup.store.port import (

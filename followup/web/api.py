@@ -14,8 +14,8 @@ from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from followup.domain import Client, Consent, Session
-from followup.service import replan_client
+from followup.core.domain import Client, Consent, Session
+from followup.engine.planning import replan_client
 from followup.timeutil import zone
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.channels.base import Channel
 from followup.config.loader import ClinicConfig
-from followup.keywords import classify
+from followup.core.keywords import classify
+from followup.core.tokens import BadTokenError, verify
 from followup.logfmt import logfmt
 from followup.store.sql import SqlStore
-from followup.tokens import BadTokenError, verify
 from followup.web.api import api_router
 from followup.web.inbound import InboundService
 

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from followup.channels.base import Outgoing
-from followup.keywords import Keyword, help_text
+from followup.core.keywords import Keyword, help_text
 from followup.logfmt import logfmt
 from followup.rendering.templates import RenderedEmail, text_to_html
 from followup.timeutil import zone

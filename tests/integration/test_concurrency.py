@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from followup.config.loader import load_clinic
-from followup.domain import Client, Session
-from followup.service import replan_all
+from followup.core.domain import Client, Session
+from followup.engine.planning import replan_all
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
 from tests.conftest import ClinicFactory

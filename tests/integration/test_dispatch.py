@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from followup.channels.base import Outgoing, Sent
-from followup.config.durations import parse_offset
 from followup.config.loader import ClinicConfig, load_clinic
-from followup.dispatch import Backoff, Dispatcher
-from followup.domain import Client, Consent, Session
+from followup.core.domain import Client, Consent, Session
+from followup.core.durations import parse_offset
+from followup.core.rules import SendWindow
+from followup.engine.dispatch import Backoff, Dispatcher
+from followup.engine.planning import replan_all
 from followup.exceptions import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
-from followup.rules import SendWindow
-from followup.service import replan_all
 from followup.store.port import MessageQuery, MessageRow
 from followup.store.sql import SqlStore
 from followup.testing import FixedClock, InMemoryChannel

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from followup.csvimport import read_clients
-from followup.ingest import import_clients
+from followup.engine.ingest import import_clients
 from followup.store.sql import SqlStore
 from tests.conftest import REPO
 

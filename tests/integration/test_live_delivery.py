@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from followup.config.loader import load_clinic
-from followup.domain import Client, Consent, Session
-from followup.service import replan_all
+from followup.core.domain import Client, Consent, Session
+from followup.engine.planning import replan_all
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
 from tests.conftest import REPO

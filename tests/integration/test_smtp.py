@@ -12,12 +12,12 @@ import pytest
 from followup.channels.base import Outgoing
 from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
 from followup.config.loader import load_clinic
-from followup.dispatch import Dispatcher
-from followup.domain import Client, Session
+from followup.core.domain import Client, Session
+from followup.core.rules import SendWindow
+from followup.engine.dispatch import Dispatcher
+from followup.engine.planning import replan_all
 from followup.exceptions import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
 from followup.rendering.templates import RenderedEmail
-from followup.rules import SendWindow
-from followup.service import replan_all
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
 from followup.testing import FixedClock, InMemoryChannel

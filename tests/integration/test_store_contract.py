@@ -18,9 +18,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from followup.config.campaigns import Campaign
-from followup.domain import Client, Consent, Session
-from followup.planner import Planned, PlanResult, plan_client
+from followup.core.campaigns import Campaign
+from followup.core.domain import Client, Consent, Session
+from followup.core.planner import Planned, PlanResult, plan_client
 from followup.store import migrate
 from followup.store.port import Finish, MessageQuery, MessageRow, PlanChanges
 from followup.store.schema import metadata
@@ -958,7 +958,7 @@ def test_booked_sessions_ended_and_next_session_end(store: SqlStore) -> None:
 
 
 def test_copy_into_a_fresh_memory_store(store: SqlStore) -> None:
-    from followup.simulate import memory_store
+    from followup.engine.simulate import memory_store
 
     client_id = add_client(store, consent=Consent(sms_marketing=True))
     store.upsert_session(make_session("s1", focus_areas=("lower_back",)), client_id, NOW)

@@ -13,11 +13,11 @@ import pytest
 from followup.channels.base import Outgoing
 from followup.channels.twilio_sms import Pacer, TwilioConfig, TwilioSmsChannel, classify_twilio
 from followup.config.loader import load_clinic
-from followup.dispatch import Dispatcher
-from followup.domain import Client, Consent, Session
+from followup.core.domain import Client, Consent, Session
+from followup.core.rules import SendWindow
+from followup.engine.dispatch import Dispatcher
+from followup.engine.planning import replan_all
 from followup.exceptions import PermanentDeliveryError, TransientDeliveryError
-from followup.rules import SendWindow
-from followup.service import replan_all
 from followup.store.port import MessageQuery, MessageRow
 from followup.store.sql import SqlStore
 from followup.testing import FixedClock, InMemoryChannel

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
-from followup.compose import unsubscribe_url
 from followup.config.loader import ClinicConfig, load_clinic
-from followup.domain import Client, Consent, Session
-from followup.settings import Settings
+from followup.config.settings import Settings
+from followup.core.domain import Client, Consent, Session
+from followup.rendering.compose import unsubscribe_url
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
 from followup.web.app import WebContext, create_app
@@ -254,7 +254,7 @@ def test_advanced_opt_out_is_recorded_without_a_second_reply(web: Web) -> None:
 
 
 def _message(web: Web) -> int:
-    from followup.service import replan_all
+    from followup.engine.planning import replan_all
 
     web.store.upsert_session(
         Session(
@@ -494,9 +494,9 @@ def _check_endpoint(web: Web, path: str, bodies: st.SearchStrategy[Any]) -> None
 def test_after_a_signed_stop_no_sms_of_any_purpose_goes_out(web: Web) -> None:
     import random
 
-    from followup.dispatch import Dispatcher
-    from followup.rules import SendWindow
-    from followup.service import replan_all
+    from followup.core.rules import SendWindow
+    from followup.engine.dispatch import Dispatcher
+    from followup.engine.planning import replan_all
     from followup.testing import FixedClock, InMemoryChannel
 
     assert web.sms("STOP", "SM30").status_code == 200
@@ -533,8 +533,8 @@ def test_the_unsubscribe_link_in_a_real_marketing_emails_header(web: Web) -> Non
 
     from followup.channels.base import Outgoing
     from followup.channels.smtp_email import build_message
-    from followup.compose import compose
-    from followup.sample import sample_session
+    from followup.rendering.compose import compose
+    from followup.rendering.examples import sample_session
 
     state = web.store.client_state(web.client_id)
     composed = compose(

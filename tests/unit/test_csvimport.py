@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from followup.core.domain import Consent
 from followup.csvimport import (
     CLIENT_FIELDS,
     SESSION_FIELDS,
@@ -19,7 +20,6 @@ from followup.csvimport import (
     read_clients,
     read_sessions,
 )
-from followup.domain import Consent
 from followup.timeutil import UTC
 from tests.conftest import REPO
 

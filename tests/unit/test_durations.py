@@ -2,7 +2,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from followup.config.durations import Offset, format_duration, parse_duration, parse_offset
+from followup.core.durations import Offset, format_duration, parse_duration, parse_offset
 from followup.timeutil import zone
 
 NY = zone("America/New_York")

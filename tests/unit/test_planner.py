@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from followup.config.campaigns import Campaign
-from followup.domain import Client, Session, SessionStatus
-from followup.planner import plan_client
+from followup.core.campaigns import Campaign
+from followup.core.domain import Client, Session, SessionStatus
+from followup.core.planner import plan_client
 from followup.timeutil import zone
 
 NY = zone("America/New_York")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from followup.compose import Composed, compose
 from followup.config.loader import ClinicConfig, load_clinic
-from followup.domain import ChannelName, Client
-from followup.sample import SAMPLE_NOW, sample_client, sample_session
-from followup.tokens import verify
+from followup.core.domain import ChannelName, Client
+from followup.core.tokens import verify
+from followup.rendering.compose import Composed, compose
+from followup.rendering.examples import SAMPLE_NOW, sample_client, sample_session
 from tests.conftest import ClinicFactory
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
-from followup.config.campaigns import Campaign
-from followup.domain import Client, Consent, Session, SessionStatus
-from followup.rules import Caps, Defer, Final, MessageFacts, Send, SendWindow, Traffic, decide
+from followup.core.campaigns import Campaign
+from followup.core.domain import Client, Consent, Session, SessionStatus
+from followup.core.rules import Caps, Defer, Final, MessageFacts, Send, SendWindow, Traffic, decide
 from followup.timeutil import zone
 
 NY = zone("America/New_York")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from followup.cli.logs import RedactSecrets
+from followup.config.settings import load_settings
 from followup.exceptions import SettingsError
-from followup.logs import RedactSecrets
-from followup.settings import load_settings
 
 
 def write(path: Path, text: str) -> Path:

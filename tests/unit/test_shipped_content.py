@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from followup.config.loader import load_clinic
+from followup.core.sms_encoding import analyse
 from followup.exceptions import ConfigError
-from followup.sms_encoding import analyse
 from tests.conftest import REPO, ClinicFactory, write_tree
 
 

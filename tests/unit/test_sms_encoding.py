@@ -1,6 +1,6 @@
 import pytest
 
-from followup.sms_encoding import analyse, describe_char, smart_encode
+from followup.core.sms_encoding import analyse, describe_char, smart_encode
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-from followup.config.tips import Tip, TipLibrary
-from followup.tipselect import choose_tip, remaining_in_round
+from followup.core.tips import Tip, TipLibrary
+from followup.core.tipselect import choose_tip, remaining_in_round
 
 
 def tip(tip_id: str, category: str, focus: list[str] | None = None) -> Tip:

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from followup.tokens import BadTokenError, sign, verify
+from followup.core.tokens import BadTokenError, sign, verify
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

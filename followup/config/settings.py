@@ -21,8 +21,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from followup.config.paths import shown_path
 from followup.exceptions import ConfigIssue, SettingsError
-from followup.paths import shown_path
 from followup.timeutil import zone
 
 ENV_PREFIX = "FOLLOWUP_"

@@ -20,11 +20,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from followup.channels.base import Channel
 from followup.config.loader import ClinicConfig
-from followup.dispatch import Dispatcher, DispatchStats
-from followup.domain import ChannelName
+from followup.core.domain import ChannelName
+from followup.core.rules import Caps, SendWindow
+from followup.engine.dispatch import Dispatcher, DispatchStats
+from followup.engine.planning import replan_all
 from followup.logfmt import logfmt
-from followup.rules import Caps, SendWindow
-from followup.service import replan_all
 from followup.store.sql import SqlStore
 
 log = logging.getLogger("followup.worker")

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from followup.domain import Client, Session
+from followup.core.domain import Client, Session
 from followup.exceptions import ConfigError, ConfigIssue
 from followup.timeutil import zone
 

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from followup.config.loader import ClinicConfig
-from followup.dispatch import Backoff, Dispatcher
-from followup.domain import ChannelName
-from followup.rules import Caps, SendWindow
-from followup.service import replan, replan_all
+from followup.core.domain import ChannelName
+from followup.core.rules import Caps, SendWindow
+from followup.engine.dispatch import Backoff, Dispatcher
+from followup.engine.planning import replan, replan_all
 from followup.store.port import TERMINAL, MessageQuery
 from followup.store.sql import SqlStore
 from followup.testing import FixedClock, InMemoryChannel

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from followup.config.loader import ClinicConfig
-from followup.config.tips import Tip
-from followup.domain import ChannelName, Client, Session
+from followup.core.domain import ChannelName, Client, Session
+from followup.core.tips import Tip
+from followup.core.tokens import sign
 from followup.rendering.context import Links, message_context
 from followup.rendering.templates import RenderedEmail
-from followup.tokens import sign
 
 
 @dataclass(frozen=True)

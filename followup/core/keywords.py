@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from followup.settings import Settings
+from followup.config.settings import Settings
 
 Meaning = Literal["stop", "stop_marketing", "start", "help", "extra", "reply"]
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
-from followup.config.durations import Offset, parse_duration, parse_offset
+from followup.core.durations import Offset, parse_duration, parse_offset
 
 Purpose = Literal["care", "marketing"]
 TriggerType = Literal["session_completed", "session_booked", "no_rebook", "lapsed", "first_visit"]

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
 
-from followup.config.campaigns import Campaign
-from followup.config.durations import local_datetime
-from followup.domain import ChannelName, Client, Purpose, Session
+from followup.core.campaigns import Campaign
+from followup.core.domain import ChannelName, Client, Purpose, Session
+from followup.core.durations import local_datetime
 from followup.timeutil import require_aware, zone
 
 

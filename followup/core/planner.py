@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from followup.config.campaigns import Campaign, Step
-from followup.domain import Client, Session
+from followup.core.campaigns import Campaign, Step
+from followup.core.domain import Client, Session
 from followup.timeutil import require_aware, zone
 
 # Sessions that ended longer ago than every step's offset + expiry can't produce a message.

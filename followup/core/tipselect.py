@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 
-from followup.config.tips import Tip, TipLibrary
+from followup.core.tips import Tip, TipLibrary
 
 
 def remaining_in_round(pool: Sequence[Tip], history: Sequence[str]) -> list[Tip]:

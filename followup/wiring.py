@@ -7,9 +7,9 @@ from followup.channels.dryrun import DryRunChannel
 from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
 from followup.channels.twilio_sms import TwilioConfig, TwilioSmsChannel
 from followup.config.loader import ClinicConfig
-from followup.domain import ChannelName
+from followup.config.settings import Settings
+from followup.core.domain import ChannelName
 from followup.exceptions import ConfigError
-from followup.settings import Settings
 from followup.store.sql import SqlStore
 
 

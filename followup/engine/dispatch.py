@@ -18,9 +18,11 @@ from typing import Protocol
 
 from followup.channels.base import Channel, Outgoing
 from followup.channels.twilio_sms import OptOutError
-from followup.compose import compose
 from followup.config.loader import ClinicConfig
-from followup.domain import ChannelName, Client
+from followup.core.domain import ChannelName, Client
+from followup.core.planner import visit_number
+from followup.core.rules import PRIORITY_RANK, Caps, Defer, Final, SendWindow, Traffic, decide
+from followup.core.tipselect import choose_tip
 from followup.exceptions import (
     PermanentDeliveryError,
     TemplateRenderError,
@@ -28,10 +30,8 @@ from followup.exceptions import (
     UnknownOutcomeError,
 )
 from followup.logfmt import logfmt
-from followup.planner import visit_number
-from followup.rules import PRIORITY_RANK, Caps, Defer, Final, SendWindow, Traffic, decide
+from followup.rendering.compose import compose
 from followup.store.port import ClientState, Finish, MessageRow, Store
-from followup.tipselect import choose_tip
 
 log = logging.getLogger("followup.dispatch")
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from followup.config.loader import ClinicConfig
+from followup.core.planner import plan_client
 from followup.logfmt import logfmt
-from followup.planner import plan_client
 from followup.store.port import PlanChanges, Store
 
 log = logging.getLogger("followup.plan")

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from followup.config.loader import ClinicConfig
+from followup.core.domain import Consent
 from followup.csvimport import ClientRow, ParseResult, RowError, SessionRow
-from followup.domain import Consent
-from followup.service import replan
+from followup.engine.planning import replan
 from followup.store.port import Outcome
 from followup.store.sql import SqlStore
 
