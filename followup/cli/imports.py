@@ -13,11 +13,11 @@ from rich.progress import Progress
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
 from followup.config.loader import ClinicConfig
-from followup.csvimport import CLIENT_FIELDS, SESSION_FIELDS, MappingError, parse_mapping, read_clients, read_sessions
 from followup.engine.ingest import ImportSummary, import_clients, import_sessions
 from followup.engine.ingest import Progress as ProgressFn
 from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError, ConfigIssue
+from followup.intake import CLIENT_FIELDS, SESSION_FIELDS, MappingError, parse_mapping, read_clients, read_sessions
 from followup.wiring import open_store
 
 import_app = typer.Typer(help="Import clients and sessions from CSV files.", no_args_is_help=True)

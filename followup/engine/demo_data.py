@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from followup.config.loader import ClinicConfig
-from followup.csvimport import ParseResult, SessionRow, read_clients, read_sessions
 from followup.engine.ingest import ImportSummary, import_clients, import_sessions
+from followup.intake import ParseResult, SessionRow, read_clients, read_sessions
 from followup.store.sql import SqlStore
 from followup.timeutil import require_aware, zone
 

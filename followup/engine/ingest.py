@@ -13,8 +13,8 @@ from datetime import datetime
 
 from followup.config.loader import ClinicConfig
 from followup.core.domain import Consent
-from followup.csvimport import ClientRow, ParseResult, RowError, SessionRow
 from followup.engine.planning import replan
+from followup.intake import ClientRow, ParseResult, RowError, SessionRow
 from followup.store.port import Outcome
 from followup.store.sql import SqlStore
 

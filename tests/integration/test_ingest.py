@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from followup.csvimport import read_clients
 from followup.engine.ingest import import_clients
+from followup.intake import read_clients
 from followup.store.sql import SqlStore
 from tests.conftest import REPO
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from followup.core.domain import Consent
-from followup.csvimport import (
+from followup.intake import (
     CLIENT_FIELDS,
     SESSION_FIELDS,
     ClientRow,

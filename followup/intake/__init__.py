@@ -1,0 +1,32 @@
+"""Intake: the owner's booking-system exports -> validated clients and sessions.
+
+Pure: reads the one file it is given, never the clock or a database.  A bad row becomes
+one or more :class:`RowError` (every problem of the row, not just the first) and is
+left out; good rows come through.  Problems with the file as a whole (not found, not
+UTF-8, no header, a required column missing, a ``--map`` that names nothing) raise
+:class:`MappingError`.  Storing the rows and resolving session -> client references is
+:mod:`followup.engine.ingest`'s job.
+
+Modules by concern: ``reading`` (bytes, encoding, delimiter, records), ``mapping``
+(fields, ``--map``, header), ``values`` (phones, emails, consent, language),
+``dates`` (dates, times, durations), ``rows`` (the shared per-record loop and
+duplicates), ``clients`` and ``sessions`` (what a row of each must hold).
+"""
+
+from followup.intake.clients import read_clients
+from followup.intake.mapping import CLIENT_FIELDS, SESSION_FIELDS, parse_mapping
+from followup.intake.results import ClientRow, MappingError, ParseResult, RowError, SessionRow
+from followup.intake.sessions import read_sessions
+
+__all__ = [
+    "CLIENT_FIELDS",
+    "SESSION_FIELDS",
+    "ClientRow",
+    "MappingError",
+    "ParseResult",
+    "RowError",
+    "SessionRow",
+    "parse_mapping",
+    "read_clients",
+    "read_sessions",
+]
