@@ -72,6 +72,11 @@ class PermanentDeliveryError(DeliveryError):
     """Never going to work for this recipient/content: do not retry."""
 
 
+class RecipientOptedOutError(PermanentDeliveryError):
+    """The provider says this address unsubscribed (Twilio error 21610, say): record the
+    opt-out and stop sending to it.  Any channel may raise it; the dispatcher knows no provider."""
+
+
 class UnknownOutcomeError(DeliveryError):
     """The request may or may not have reached the provider: reconcile before any retry."""
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = ZoneInfo("UTC")
@@ -20,3 +21,28 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(f"{name!r} is not an IANA time zone (examples: America/New_York, Europe/Madrid)") from None
+
+
+class Clock(Protocol):
+    """Where "now" comes from.  The pure core never asks: it is passed ``now``; the engine asks
+    a Clock, which is :class:`followup.engine.worker.SystemClock` live and :class:`FixedClock`
+    in ``simulate`` and tests."""
+
+    def now(self) -> datetime: ...
+
+
+class FixedClock:
+    """A clock that moves only when told to (``simulate`` and tests)."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = require_aware(now, "now")
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        self._now = require_aware(now, "now")
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._now += delta
+        return self._now

@@ -7,14 +7,31 @@ from followup.channels.dryrun import DryRunChannel
 from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
 from followup.channels.twilio_sms import TwilioConfig, TwilioSmsChannel
 from followup.config.loader import ClinicConfig
-from followup.config.settings import Settings
+from followup.config.settings import Settings, env_name
 from followup.core.domain import ChannelName
-from followup.exceptions import ConfigError
+from followup.exceptions import ConfigError, ConfigIssue, SettingsError
+from followup.store.migrate import current
 from followup.store.sql import SqlStore
 
 
 def open_store(clinic: ClinicConfig) -> SqlStore:
     store = SqlStore.from_url(clinic.settings.database_url)
+    store.upgrade()
+    return store
+
+
+def upgrade_database(clinic: ClinicConfig) -> str:
+    """Create or migrate the configured database; returns "revision (url without password)"."""
+    store = open_store(clinic)
+    try:
+        return f"{current(store.engine)} ({store.engine.url.render_as_string()})"
+    finally:
+        store.close()
+
+
+def memory_store() -> SqlStore:
+    """A private in-memory SQLite store (``simulate`` works on a copy, never the real outbox)."""
+    store = SqlStore.from_url("sqlite://")
     store.upgrade()
     return store
 
@@ -34,8 +51,20 @@ def make_channels(clinic: ClinicConfig) -> dict[ChannelName, Channel]:
     return {"sms": twilio_channel(settings), "email": smtp_channel(settings)}
 
 
+def _require(settings: Settings, *fields: str) -> None:
+    """A live channel's settings, named by their variables when missing (not an assert: ``-O`` drops those)."""
+    missing = [
+        ConfigIssue(env_name(f), None, "", "not set (required for live delivery)")
+        for f in fields
+        if not getattr(settings, f)
+    ]
+    if missing:
+        raise SettingsError(missing)
+
+
 def twilio_channel(settings: Settings) -> TwilioSmsChannel:
-    assert settings.twilio_account_sid and settings.twilio_auth_token
+    _require(settings, "twilio_account_sid", "twilio_auth_token")
+    assert settings.twilio_account_sid and settings.twilio_auth_token  # for mypy: _require checked them
     return TwilioSmsChannel(
         TwilioConfig(
             account_sid=settings.twilio_account_sid,
@@ -51,7 +80,8 @@ def twilio_channel(settings: Settings) -> TwilioSmsChannel:
 
 
 def smtp_channel(settings: Settings) -> SmtpEmailChannel:
-    assert settings.smtp_host and settings.smtp_from
+    _require(settings, "smtp_host", "smtp_from")
+    assert settings.smtp_host and settings.smtp_from  # for mypy: _require checked them
     return SmtpEmailChannel(
         SmtpConfig(
             host=settings.smtp_host,

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from followup.channels.base import Outgoing, Sent
+from followup.channels.memory import InMemoryChannel
 from followup.core.domain import ChannelName
-from followup.testing import InMemoryChannel
 from followup.timeutil import UTC
 
 log = logging.getLogger("followup.dryrun")

@@ -29,6 +29,7 @@ from followup.channels.base import Channel, Outgoing, Sent
 from followup.exceptions import (
     DeliveryError,
     PermanentDeliveryError,
+    RecipientOptedOutError,
     TransientDeliveryError,
     UnknownOutcomeError,
 )
@@ -54,16 +55,12 @@ TWILIO_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-class OptOutError(PermanentDeliveryError):
-    """The carrier / Twilio says this number unsubscribed: stop texting it."""
-
-
 def classify_twilio(status: int, code: int | None, message: str) -> DeliveryError:
     """One table for every HTTP status / Twilio code pair."""
     kind, meaning = TWILIO_CODES.get(code or 0, ("", ""))
     text = f"Twilio {status}" + (f" error {code}" if code else "") + f": {meaning or message}"
     if kind == "optout":
-        return OptOutError(text, code=str(code), provider="twilio")
+        return RecipientOptedOutError(text, code=str(code), provider="twilio")
     if kind == "permanent":
         return PermanentDeliveryError(text, code=str(code), provider="twilio")
     if kind == "transient" or status == 429 or status >= 500:

@@ -8,8 +8,7 @@ import typer
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
 from followup.engine.worker import SystemClock
-from followup.store.port import MessageQuery
-from followup.store.sql import SqlStore
+from followup.store.port import MessageQuery, Store
 from followup.wiring import open_store
 
 clients_app = typer.Typer(help="Look up a client; record an opt-out or opt-in by hand.", no_args_is_help=True)
@@ -17,7 +16,7 @@ Channel = Literal["sms", "email"]
 Purpose = Literal["all", "care", "marketing"]
 
 
-def _find(store: SqlStore, ref: str) -> int:
+def _find(store: Store, ref: str) -> int:
     client_id = store.find_client_id(external_id=ref, phone=ref, email=ref)
     if client_id is None:
         err.print(f"no client with external id, phone or email {ref!r}", markup=False)

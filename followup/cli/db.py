@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 
 from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
-from followup.store.migrate import current
-from followup.wiring import open_store
+from followup.wiring import upgrade_database
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -18,8 +17,7 @@ def upgrade(config: ConfigOpt = None, templates: TemplatesOpt = None) -> None:
     Example: FOLLOWUP_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/followup followup db upgrade
     """
     clinic = load(config, templates)
-    store = open_store(clinic)
-    out.print(f"database at revision {current(store.engine)} ({store.engine.url.render_as_string()})", markup=False)
+    out.print(f"database at revision {upgrade_database(clinic)}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

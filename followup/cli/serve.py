@@ -13,12 +13,13 @@ from followup.cli.logs import configure_logging
 from followup.config.loader import ClinicConfig
 from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError
-from followup.store.sql import SqlStore
-from followup.web.app import WebContext, create_app
+from followup.store.port import Store
+from followup.web.app import create_app
+from followup.web.context import WebContext
 from followup.wiring import make_channels, open_store
 
 
-def web_server(clinic: ClinicConfig, store: SqlStore, host: str, port: int) -> uvicorn.Server:
+def web_server(clinic: ClinicConfig, store: Store, host: str, port: int) -> uvicorn.Server:
     channels = make_channels(clinic)
     app = create_app(WebContext(clinic=clinic, store=store, email=channels["email"], now=SystemClock().now))
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))

@@ -13,11 +13,11 @@ from rich.table import Table
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
 from followup.cli.imports import MapOpt, column_mapping
 from followup.engine.ingest import import_clients, import_sessions
-from followup.engine.simulate import memory_store, simulate
+from followup.engine.simulate import simulate
 from followup.engine.worker import SystemClock
 from followup.intake import CLIENT_FIELDS, SESSION_FIELDS, MappingError, read_clients, read_sessions
 from followup.timeutil import zone
-from followup.wiring import open_store
+from followup.wiring import memory_store, open_store
 
 
 def _start(text: str | None, default_tz: str) -> datetime:

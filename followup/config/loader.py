@@ -18,11 +18,11 @@ from pydantic import BaseModel, ValidationError
 
 from followup.config.paths import shown_path
 from followup.config.settings import Settings, load_settings
+from followup.config.template_files import PART_FILES, Part, TemplateFiles
 from followup.config.yamlfile import KeyPath, YamlDocument, format_key_path, load_yaml
 from followup.core.campaigns import NAME_RE, Campaign
 from followup.core.tips import TipLibrary
 from followup.exceptions import ConfigError, ConfigIssue
-from followup.rendering.templates import PART_FILES, Part, TemplateSet
 
 CAMPAIGNS_FILE = "campaigns.yaml"
 CAMPAIGNS_DIR = "campaigns"
@@ -53,7 +53,7 @@ class ClinicConfig:
     settings: Settings
     campaigns: dict[str, Campaign]
     tips: TipLibrary
-    templates: TemplateSet
+    templates: TemplateFiles
     sources: dict[str, CampaignSource] = field(default_factory=dict)
 
     def campaign(self, name: str) -> Campaign:
@@ -253,7 +253,7 @@ def load_tips(config_dir: Path, issues: list[ConfigIssue]) -> TipLibrary | None:
 
 
 def campaign_problems(
-    name: str, campaign: Campaign, templates: TemplateSet, tips: TipLibrary | None
+    name: str, campaign: Campaign, templates: TemplateFiles, tips: TipLibrary | None
 ) -> Iterator[tuple[KeyPath, str]]:
     """Checks that need more than the campaign itself, as (key path, message)."""
     available = templates.names()
@@ -331,7 +331,7 @@ def load_clinic(
     tips = load_tips(config_dir, issues)
     if not templates_dir.is_dir():
         issues.append(ConfigIssue(shown_path(templates_dir), None, "", "templates directory not found"))
-    templates = TemplateSet(templates_dir, smart_encoding=settings.sms_smart_encoding if settings else True)
+    templates = TemplateFiles(templates_dir, smart_encoding=settings.sms_smart_encoding if settings else True)
     for name, campaign in campaigns.items():
         source = sources[name]
         for loc, message in campaign_problems(name, campaign, templates, tips):

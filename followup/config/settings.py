@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from followup.config.paths import shown_path
+from followup.core.keywords import KeywordTable, help_text
 from followup.exceptions import ConfigIssue, SettingsError
 from followup.timeutil import zone
 
@@ -187,6 +188,19 @@ class Settings(BaseSettings):
         return self
 
     # --- derived ---------------------------------------------------------------
+
+    def keyword_table(self) -> KeywordTable:
+        """The inbound keywords as the pure classifier takes them."""
+        return KeywordTable(
+            stop_marketing=tuple(self.keywords_stop_marketing),
+            stop=tuple(self.keywords_stop),
+            start=tuple(self.keywords_start),
+            help=tuple(self.keywords_help),
+            extra=dict(self.keywords_extra),
+        )
+
+    def help_reply(self) -> str:
+        return help_text(self.business_name, self.business_phone, self.cap_any_per_day)
 
     def signing_key(self) -> str:
         """The key that signs links; the dev key only ever in dry-run."""

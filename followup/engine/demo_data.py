@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from followup.config.loader import ClinicConfig
 from followup.engine.ingest import ImportSummary, import_clients, import_sessions
 from followup.intake import ParseResult, SessionRow, read_clients, read_sessions
-from followup.store.sql import SqlStore
+from followup.store.port import Store
 from followup.timeutil import require_aware, zone
 
 # The moment the sample's session times were written around (Thursday noon in Miami).
@@ -25,7 +25,7 @@ def shifted(result: ParseResult[SessionRow], now: datetime) -> ParseResult[Sessi
     return replace(result, rows=rows)
 
 
-def load_sample_data(store: SqlStore, clinic: ClinicConfig, now: datetime) -> list[ImportSummary]:
+def load_sample_data(store: Store, clinic: ClinicConfig, now: datetime) -> list[ImportSummary]:
     folder = clinic.config_dir / "sample"
     settings = clinic.settings
     clients = read_clients(

@@ -14,10 +14,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from followup.channels.base import Channel, Outgoing
-from followup.channels.twilio_sms import OptOutError
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName, Client
 from followup.core.planner import visit_number
@@ -25,6 +23,7 @@ from followup.core.rules import PRIORITY_RANK, Caps, Defer, Final, SendWindow, T
 from followup.core.tipselect import choose_tip
 from followup.exceptions import (
     PermanentDeliveryError,
+    RecipientOptedOutError,
     TemplateRenderError,
     TransientDeliveryError,
     UnknownOutcomeError,
@@ -32,12 +31,9 @@ from followup.exceptions import (
 from followup.logfmt import logfmt
 from followup.rendering.compose import compose
 from followup.store.port import ClientState, Finish, MessageRow, Store
+from followup.timeutil import Clock
 
 log = logging.getLogger("followup.dispatch")
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 def worker_name() -> str:
@@ -207,7 +203,7 @@ class Dispatcher:
                 )
                 self._finish(message, outcome, stats, "retry", until=retry_at.isoformat(), error=str(exc))
         except PermanentDeliveryError as exc:
-            if isinstance(exc, OptOutError):
+            if isinstance(exc, RecipientOptedOutError):
                 self.store.record_opt_out(message.client_id, "sms", now, source="provider", detail=str(exc))
             if channel == "sms" and step.fallback_to_email and not message.fell_back and state.client.email:
                 outcome = replace(

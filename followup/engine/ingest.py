@@ -15,8 +15,7 @@ from followup.config.loader import ClinicConfig
 from followup.core.domain import Consent
 from followup.engine.planning import replan
 from followup.intake import ClientRow, ParseResult, RowError, SessionRow
-from followup.store.port import Outcome
-from followup.store.sql import SqlStore
+from followup.store.port import Outcome, Store
 
 Progress = Callable[[int], None]
 
@@ -68,7 +67,7 @@ def _start(result: ParseResult[ClientRow] | ParseResult[SessionRow]) -> ImportSu
 
 
 def import_clients(
-    store: SqlStore,
+    store: Store,
     result: ParseResult[ClientRow],
     now: datetime,
     *,
@@ -113,7 +112,7 @@ def import_clients(
 
 
 def _ledger_import(
-    store: SqlStore, client_id: int, before: Consent | None, after: Consent, now: datetime, where: str
+    store: Store, client_id: int, before: Consent | None, after: Consent, now: datetime, where: str
 ) -> None:
     """Consent the import granted or withdrew goes into the ledger, with where it came from."""
     for flag in ("sms_marketing", "email_marketing"):
@@ -135,7 +134,7 @@ def _ledger_import(
 
 
 def import_sessions(
-    store: SqlStore,
+    store: Store,
     clinic: ClinicConfig,
     result: ParseResult[SessionRow],
     now: datetime,

@@ -1,7 +1,7 @@
 """``followup simulate``: a month of the campaigns on a virtual clock, nothing sent.
 
 The data is copied into an in-memory SQLite store; then the *same* planner, rules,
-rendering and dispatcher as the worker run on a :class:`followup.testing.FixedClock`
+rendering and dispatcher as the worker run on a :class:`followup.timeutil.FixedClock`
 that jumps from one event to the next (a message due, a session ending, the hourly
 scan).  Channels are the in-memory fakes.  One assumption the real world does not need:
 a session still marked booked when its end passes is treated as completed (in
@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from followup.channels.memory import InMemoryChannel
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName
 from followup.core.rules import Caps, SendWindow
 from followup.engine.dispatch import Backoff, Dispatcher
 from followup.engine.planning import replan, replan_all
-from followup.store.port import TERMINAL, MessageQuery
-from followup.store.sql import SqlStore
-from followup.testing import FixedClock, InMemoryChannel
-from followup.timeutil import require_aware, zone
+from followup.store.port import TERMINAL, MessageQuery, Store
+from followup.timeutil import FixedClock, require_aware, zone
 
 SCAN_EVERY = timedelta(hours=1)
 
@@ -65,13 +64,7 @@ class SimulatedMessage:
         return out
 
 
-def memory_store() -> SqlStore:
-    store = SqlStore.from_url("sqlite://")
-    store.upgrade()
-    return store
-
-
-def simulate(store: SqlStore, clinic: ClinicConfig, start: datetime, days: int) -> list[SimulatedMessage]:
+def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> list[SimulatedMessage]:
     """Run on ``store`` (already a private copy) from ``start`` for ``days`` days."""
     require_aware(start, "start")
     end = start + timedelta(days=days)
@@ -111,7 +104,7 @@ def simulate(store: SqlStore, clinic: ClinicConfig, start: datetime, days: int) 
     return collect(store, done_before, end)
 
 
-def collect(store: SqlStore, done_before: set[int], end: datetime) -> list[SimulatedMessage]:
+def collect(store: Store, done_before: set[int], end: datetime) -> list[SimulatedMessage]:
     out = []
     timezones = {}
     for row in store.messages(MessageQuery(due_before=end)):

@@ -25,7 +25,7 @@ from followup.core.rules import Caps, SendWindow
 from followup.engine.dispatch import Dispatcher, DispatchStats
 from followup.engine.planning import replan_all
 from followup.logfmt import logfmt
-from followup.store.sql import SqlStore
+from followup.store.port import Store
 
 log = logging.getLogger("followup.worker")
 
@@ -48,7 +48,7 @@ class WorkerTiming:
 class Worker:
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         clinic: ClinicConfig,
         channels: Mapping[ChannelName, Channel],
         timing: WorkerTiming | None = None,

@@ -14,7 +14,7 @@ from followup.core.domain import ChannelName, Client, Session
 from followup.core.tips import Tip
 from followup.core.tokens import sign
 from followup.rendering.context import Links, message_context
-from followup.rendering.templates import RenderedEmail
+from followup.rendering.templates import RenderedEmail, renderer
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,12 @@ def compose(
             channel="sms",
             template=step.template,
             language=language,
-            sms=clinic.templates.render_sms(step.template, language, context),
+            sms=renderer(clinic.templates).render_sms(step.template, language, context),
         )
     return Composed(
         channel="email",
         template=step.template,
         language=language,
-        email=clinic.templates.render_email(step.template, language, context),
+        email=renderer(clinic.templates).render_email(step.template, language, context),
         unsubscribe_url=unsubscribe,
     )

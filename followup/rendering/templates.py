@@ -1,46 +1,29 @@
 """The owner's message templates under ``templates/``, rendered safely.
 
-Layout on disk, one folder per template::
-
-    templates/<name>/sms.j2             SMS body
-    templates/<name>/subject.j2         email subject (one line)
-    templates/<name>/email.txt.j2       email plain-text body
-    templates/<name>/email.html.j2      email HTML body (optional: made from the text)
-    templates/<name>/<lang>/<file>      a language variant of any of those (e.g. es/sms.j2)
-    templates/_layouts/...              what wraps every message (footer, address, unsubscribe)
-
-Templates run in Jinja2's sandbox (owners edit them; they must not reach Python
-internals) with strict undefined variables, so a typo fails ``followup check``
-instead of sending "Hi ," to a client.
+Where the files are and which exist is :mod:`followup.config.template_files`.  Templates
+run in Jinja2's sandbox (owners edit them; they must not reach Python internals) with
+strict undefined variables, so a typo fails ``followup check`` instead of sending
+"Hi ," to a client.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import css_inline
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
 from followup.core.sms_encoding import smart_encode
 from followup.exceptions import ConfigIssue, TemplateRenderError
-
-Part = Literal["sms", "subject", "text", "html"]
-PART_FILES: dict[Part, str] = {
-    "sms": "sms.j2",
-    "subject": "subject.j2",
-    "text": "email.txt.j2",
-    "html": "email.html.j2",
-}
-LAYOUT_DIR = "_layouts"
-LAYOUT_FILES: dict[str, str] = {"sms": "sms.j2", "text": "email.txt.j2", "html": "email.html.j2"}
-REQUIRED_PARTS: dict[str, tuple[Part, ...]] = {"sms": ("sms",), "email": ("subject", "text")}
 
 
 class Namespace(dict[str, Any]):
@@ -89,11 +72,14 @@ def text_to_html(text: str) -> Markup:
 
 
 class TemplateSet:
-    def __init__(self, root: Path, *, smart_encoding: bool = True) -> None:
-        self.root = root
-        self.smart_encoding = smart_encoding
+    """Renders the templates in ``files``; one per folder (see :func:`renderer`)."""
+
+    def __init__(self, files: TemplateFiles) -> None:
+        self.files = files
+        self.root = files.root
+        self.smart_encoding = files.smart_encoding
         self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(root)),
+            loader=FileSystemLoader(str(files.root)),
             undefined=FriendlyUndefined,
             autoescape=_autoescape,
             trim_blocks=True,
@@ -101,31 +87,11 @@ class TemplateSet:
             keep_trailing_newline=False,
         )
 
-    # --- discovery -------------------------------------------------------------
-
-    def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            p.name
-            for p in self.root.iterdir()
-            if p.is_dir() and not p.name.startswith(("_", ".")) and any((p / f).exists() for f in PART_FILES.values())
-        )
-
     def has(self, name: str, part: Part) -> bool:
-        return (self.root / name / PART_FILES[part]).is_file()
-
-    def missing_parts(self, name: str, channel: str) -> list[str]:
-        return [PART_FILES[p] for p in REQUIRED_PARTS[channel] if not self.has(name, p)]
+        return self.files.has(name, part)
 
     def _pick(self, folder: str, filename: str, language: str) -> str:
-        localized = f"{folder}/{language}/{filename}"
-        if (self.root / localized).is_file():
-            return localized
-        return f"{folder}/{filename}"
-
-    def path_of(self, name: str, part: Part, language: str = "") -> Path:
-        return self.root / self._pick(name, PART_FILES[part], language)
+        return self.files.pick(folder, filename, language)
 
     # --- rendering -------------------------------------------------------------
 
@@ -193,3 +159,10 @@ def _describe(exc: TemplateError) -> str:
             "see README, Template variables)"
         )
     return message
+
+
+@functools.lru_cache(maxsize=64)
+def renderer(files: TemplateFiles) -> TemplateSet:
+    """The one :class:`TemplateSet` for a templates folder, so compiled templates are reused
+    (Jinja re-reads a file when it changes on disk)."""
+    return TemplateSet(files)

@@ -7,9 +7,10 @@ contract tests in ``tests/integration/test_store_contract.py`` run against both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from followup.core.domain import Client, Session
 from followup.core.planner import PlanResult
@@ -119,15 +120,18 @@ class MessageQuery:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class Store(Protocol):
-    """What planning, dispatching and simulating need; :class:`followup.store.sql.SqlStore`
-    implements it (mypy checks that wherever a SqlStore is passed as a Store)."""
+class PlanningStore(Protocol):
+    """What planning needs: each client's state in, the plan's rows out."""
 
     def client_ids(self) -> list[int]: ...
 
     def client_state(self, client_id: int) -> ClientState: ...
 
     def apply_plan(self, client_id: int, result: PlanResult, now: datetime) -> PlanChanges: ...
+
+
+class OutboxStore(Protocol):
+    """The outbox as the dispatcher sees it: claim, lease, finish with its event (the source of truth)."""
 
     def claim_due(self, now: datetime, limit: int, worker: str) -> list[MessageRow]: ...
 
@@ -141,6 +145,77 @@ class Store(Protocol):
 
     def traffic(self, client_id: int, now: datetime, exclude: int) -> Traffic: ...
 
+    def messages(self, query: MessageQuery) -> list[MessageRow]: ...
+
+    def events(self, message_id: int) -> list[tuple[datetime, str, str]]: ...
+
+    def next_due(self) -> datetime | None: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+class IntakeStore(Protocol):
+    """Clients and sessions as imports, the API and the CLI write them."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def upsert_client(self, client: Client, now: datetime) -> tuple[int, Outcome]: ...
+
+    def upsert_session(self, session: Session, client_id: int, now: datetime) -> tuple[int, Outcome]: ...
+
+    def find_client_id(
+        self, *, external_id: str | None = None, phone: str | None = None, email: str | None = None
+    ) -> int | None: ...
+
+    def client_external_id(self, client_id: int) -> str: ...
+
+    def client_timezones(self) -> dict[str, str]: ...
+
+    def set_session_status(self, external_id: str, status: str, now: datetime) -> int | None: ...
+
+    def booked_sessions_ended(self, by: datetime) -> list[tuple[str, int]]: ...
+
+    def next_session_end(self, after: datetime) -> datetime | None: ...
+
+
+class ConsentStore(Protocol):
+    """The consent ledger: every grant and opt-out with its source."""
+
     def record_opt_out(self, client_id: int, channel: str, now: datetime, *, source: str, detail: str = "") -> None: ...
 
-    def messages(self, query: MessageQuery) -> list[MessageRow]: ...
+    def record_consent(
+        self, client_id: int, channel: str, purpose: str, action: str, now: datetime, *, source: str, wording: str = ""
+    ) -> None: ...
+
+    def log_consent(
+        self, client_id: int, channel: str, purpose: str, action: str, now: datetime, *, source: str, wording: str = ""
+    ) -> None: ...
+
+    def consent_history(self, client_id: int) -> list[dict[str, Any]]: ...
+
+    def opted_out_by_client(self, client_id: int) -> set[str]: ...
+
+
+class InboundStore(Protocol):
+    """What webhooks write: inbound texts (idempotent by provider id) and delivery statuses."""
+
+    def record_inbound(
+        self, sid: str, client_id: int | None, sender: str, body: str, now: datetime, kind: str, keyword: str | None
+    ) -> bool: ...
+
+    def mark_forwarded(self, sender: str, now: datetime) -> None: ...
+
+    def advance_delivery_status(
+        self, message_id: int, status: str, rank: dict[str, int], now: datetime
+    ) -> int | None: ...
+
+
+class Store(PlanningStore, OutboxStore, IntakeStore, ConsentStore, InboundStore, Protocol):
+    """Everything the engine, the web app and the CLI need from storage.
+
+    :class:`followup.store.sql.SqlStore` implements it for SQLite and PostgreSQL (mypy
+    checks that wherever a SqlStore is passed as a Store); only :mod:`followup.wiring`
+    names the concrete class.  Modules that need less take one of the smaller ports.
+    """
+
+    def close(self) -> None: ...

@@ -7,7 +7,7 @@ published OpenAPI schema (``/openapi.json``, ``/docs``).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -17,9 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from followup.core.domain import Client, Consent, Session
 from followup.engine.planning import replan_client
 from followup.timeutil import zone
-
-if TYPE_CHECKING:
-    from followup.web.app import WebContext
+from followup.web.context import WebContext
 
 
 class ClientIn(BaseModel):

@@ -10,8 +10,6 @@ import hmac
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -20,26 +18,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from followup.channels.base import Channel
-from followup.config.loader import ClinicConfig
 from followup.core.keywords import classify
 from followup.core.tokens import BadTokenError, verify
 from followup.logfmt import logfmt
-from followup.store.sql import SqlStore
 from followup.web.api import api_router
+from followup.web.context import WebContext
 from followup.web.inbound import InboundService
 
 log = logging.getLogger("followup.web")
-
-Clock = Callable[[], datetime]
-
-
-@dataclass
-class WebContext:
-    clinic: ClinicConfig
-    store: SqlStore
-    email: Channel | None  # forwards client replies to the clinic
-    now: Clock
 
 
 def create_app(context: WebContext) -> FastAPI:
@@ -77,7 +63,7 @@ def create_app(context: WebContext) -> FastAPI:
     @app.post("/twilio/inbound", include_in_schema=False)
     async def twilio_inbound(request: Request) -> Response:
         form = await twilio_form(request)
-        keyword = classify(form.get("Body", ""), settings)
+        keyword = classify(form.get("Body", ""), settings.keyword_table())
         reply = inbound.handle(form, keyword)
         twiml = MessagingResponse()
         if reply:

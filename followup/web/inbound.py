@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from followup.channels.base import Outgoing
-from followup.core.keywords import Keyword, help_text
+from followup.core.keywords import Keyword
 from followup.logfmt import logfmt
 from followup.rendering.templates import RenderedEmail, text_to_html
 from followup.timeutil import zone
-
-if TYPE_CHECKING:
-    from followup.web.app import WebContext
+from followup.web.context import WebContext
 
 log = logging.getLogger("followup.inbound")
 
@@ -56,7 +53,7 @@ class InboundService:
             self.forward(client_id, sender, body)
             return None
         if keyword.meaning == "help":
-            return None if answered else help_text(settings)
+            return None if answered else settings.help_reply()
         if keyword.meaning == "extra":
             template = settings.keywords_extra[next(k for k in settings.keywords_extra if k.upper() == keyword.word)]
             return template.format(

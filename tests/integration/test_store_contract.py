@@ -958,7 +958,7 @@ def test_booked_sessions_ended_and_next_session_end(store: SqlStore) -> None:
 
 
 def test_copy_into_a_fresh_memory_store(store: SqlStore) -> None:
-    from followup.engine.simulate import memory_store
+    from followup.wiring import memory_store
 
     client_id = add_client(store, consent=Consent(sms_marketing=True))
     store.upsert_session(make_session("s1", focus_areas=("lower_back",)), client_id, NOW)

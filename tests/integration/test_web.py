@@ -26,7 +26,8 @@ from followup.core.domain import Client, Consent, Session
 from followup.rendering.compose import unsubscribe_url
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
-from followup.web.app import WebContext, create_app
+from followup.web.app import create_app
+from followup.web.context import WebContext
 from tests.conftest import REPO
 from tests.integration.smtp_server import Mailbox, smtp_server
 
