@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import typer
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.engine.lookup import find_client
 from followup.engine.worker import SystemClock
 from followup.store.port import MessageQuery, Store
 from followup.wiring import open_store
@@ -16,12 +17,12 @@ Channel = Literal["sms", "email"]
 Purpose = Literal["all", "care", "marketing"]
 
 
-def _find(store: Store, ref: str) -> int:
-    client_id = store.find_client_id(external_id=ref, phone=ref, email=ref)
-    if client_id is None:
-        err.print(f"no client with external id, phone or email {ref!r}", markup=False)
+def _find(store: Store, ref: str, region: str = "US") -> int:
+    found = find_client(store, ref, region)
+    if found.client_id is None:
+        err.print(found.problem, markup=False)
         raise typer.Exit(EXIT_INVALID)
-    return client_id
+    return found.client_id
 
 
 @clients_app.command("show")

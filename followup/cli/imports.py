@@ -17,7 +17,18 @@ from followup.engine.ingest import ImportSummary, import_clients, import_session
 from followup.engine.ingest import Progress as ProgressFn
 from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError, ConfigIssue
-from followup.intake import CLIENT_FIELDS, SESSION_FIELDS, MappingError, parse_mapping, read_clients, read_sessions
+from followup.intake import (
+    CLIENT_FIELDS,
+    SESSION_FIELDS,
+    ClientRow,
+    MappingError,
+    ParseResult,
+    SessionRow,
+    parse_mapping,
+    read_clients,
+    read_sessions,
+)
+from followup.intake.presets import Kind, Preset, parse_presets, shipped_presets
 from followup.wiring import open_store
 
 import_app = typer.Typer(help="Import clients and sessions from CSV files.", no_args_is_help=True)
@@ -29,20 +40,68 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="Reject the whole file
 PROGRESS_FROM = 500  # rows; below that a bar only flickers
 
 
-def column_mapping(
-    clinic: ClinicConfig, kind: str, name: str | None, pairs: list[str] | None, fields: tuple[str, ...]
-) -> dict[str, str]:
-    mapping: dict[str, str] = {}
+def owner_presets(clinic: ClinicConfig) -> dict[str, Preset]:
+    """The owner's presets from config/mappings.yaml (same shape as the shipped ones)."""
+    path = clinic.config_dir / MAPPINGS_FILE
+    if not path.exists():
+        return {}
+    try:
+        return parse_presets(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        fail(ConfigError([ConfigIssue(path, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]))
+    except MappingError as exc:
+        fail(ConfigError([ConfigIssue(path, None, "", str(exc).removeprefix(f"{path}: "))]))
+    return {}  # unreachable: fail() exits
+
+
+def all_presets(clinic: ClinicConfig) -> dict[str, Preset]:
+    """Shipped presets, then the owner's (an owner's preset of the same name wins)."""
+    return {**shipped_presets(), **owner_presets(clinic)}
+
+
+def choose_columns(
+    clinic: ClinicConfig, kind: Kind, name: str | None, pairs: list[str] | None, fields: tuple[str, ...]
+) -> tuple[Preset | None, dict[str, str], list[Preset]]:
+    """(the preset named by --mapping, the --map pairs, the presets to recognise the header by).
+
+    With neither --map nor --mapping, every preset is a candidate for recognition."""
+    presets = all_presets(clinic)
+    preset = None
     if name:
-        path = clinic.config_dir / MAPPINGS_FILE
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-        if not isinstance(data, dict) or name not in data or not isinstance(data[name], dict):
-            known = ", ".join(sorted(data)) if isinstance(data, dict) else ""
-            fail(ConfigError([ConfigIssue(path, None, name, f"no such mapping (available: {known or 'none'})")]))
-        section = data[name].get(kind, {})
-        mapping.update(parse_mapping([f"{k}={v}" for k, v in section.items()], fields))
-    mapping.update(parse_mapping(pairs or [], fields))
-    return mapping
+        preset = presets.get(name)
+        if preset is None:
+            known = ", ".join(sorted(presets)) or "none"
+            fail(
+                ConfigError(
+                    [
+                        ConfigIssue(
+                            clinic.config_dir / MAPPINGS_FILE, None, name, f"no such mapping (available: {known})"
+                        )
+                    ]
+                )
+            )
+    mapping = parse_mapping(pairs or [], fields)
+    candidates = [] if name or mapping else list(presets.values())
+    return preset, mapping, candidates
+
+
+def column_mapping(
+    clinic: ClinicConfig, kind: Kind, name: str | None, pairs: list[str] | None, fields: tuple[str, ...]
+) -> dict[str, str]:
+    """--mapping NAME's columns overlaid with --map pairs, as one field -> column mapping."""
+    preset, mapping, _ = choose_columns(clinic, kind, name, pairs, fields)
+    return {**(preset.mapping(kind) if preset else {}), **mapping}
+
+
+def _say_layout(result: ParseResult[ClientRow] | ParseResult[SessionRow], preset: Preset | None) -> None:
+    if result.preset:
+        out.print(f"recognised from the header: {result.preset}; choose another with --mapping NAME", markup=False)
+    elif preset is not None:
+        out.print(f"columns from the {preset.label} preset", markup=False)
+    if result.ignored:
+        out.print(f"columns ignored: {', '.join(result.ignored)}", markup=False)
 
 
 @contextmanager
@@ -76,18 +135,21 @@ def clients(
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
-    """Import or update clients; matched by external id, then phone, then email.
+    """Import or update clients: a row with an id is that client; one without is matched by
+    email, then phone, and only to a client of the same first name (families share phones).
 
-    Fields: external_id, first_name, last_name, phone, email, timezone, language,
-    preferred_channel, sms_marketing, email_marketing.  Bad rows are listed as
-    FILE:ROW: column: reason and skipped; the others are imported.
+    Exports of Square, Mindbody, Vagaro, Acuity, MassageBook and Jane are recognised from
+    their header (or name one: --mapping square).  Fields: external_id, first_name,
+    last_name, full_name, phone, email, timezone, language, preferred_channel,
+    sms_marketing, email_marketing.  Bad rows are listed as FILE:ROW: column: reason and
+    skipped; a bad optional value (an email beside a good phone) is a warning.
 
-    Example: followup import clients export.csv --map "external_id=Client ID" --map "phone=Mobile"
+    Example: followup import clients export.csv --map "external_id=Client No" --map "phone=Mobile"
     """
     clinic = load(config, templates)
     settings = clinic.settings
     try:
-        fields = column_mapping(clinic, "clients", mapping, map_, CLIENT_FIELDS)
+        preset, fields, candidates = choose_columns(clinic, "clients", mapping, map_, CLIENT_FIELDS)
         result = read_clients(
             file,
             fields,
@@ -96,10 +158,13 @@ def clients(
             default_timezone=settings.default_timezone,
             default_language=settings.default_language,
             languages=settings.languages,
+            preset=preset,
+            presets=candidates,
         )
     except MappingError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
+    _say_layout(result, preset)
     store = open_store(clinic)
     with _bar(len(result.rows)) as progress:
         summary = import_clients(store, result, SystemClock().now(), strict=strict, progress=progress)
@@ -117,9 +182,9 @@ def sessions(
 ) -> None:
     """Import or update sessions, then plan their messages.
 
-    Fields: external_id, client (the client's external id, phone or email), start, end,
-    duration, service, therapist, status, focus.  Times without an offset are in the
-    client's time zone.
+    Fields: external_id, client (the client's external id, phone or email), client_name,
+    start (or start_date + start_time), end (or end_date + end_time, or duration), service,
+    therapist, status, focus.  Times without an offset are in the clinic's time zone.
 
     Example: followup import sessions appointments.csv --map "client=Client ID" --map "start=Start Time"
     """
@@ -127,8 +192,7 @@ def sessions(
     settings = clinic.settings
     store = open_store(clinic)
     try:
-        fields = column_mapping(clinic, "sessions", mapping, map_, SESSION_FIELDS)
-        zones = store.client_timezones()
+        preset, fields, candidates = choose_columns(clinic, "sessions", mapping, map_, SESSION_FIELDS)
         result = read_sessions(
             file,
             fields,
@@ -136,11 +200,13 @@ def sessions(
             default_region=settings.default_region,
             default_timezone=settings.default_timezone,
             focus_areas=clinic.tips.focus_areas,
-            client_timezones=zones,
+            preset=preset,
+            presets=candidates,
         )
     except MappingError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
+    _say_layout(result, preset)
     with _bar(len(result.rows)) as progress:
         summary = import_sessions(
             store,
@@ -148,7 +214,7 @@ def sessions(
             result,
             SystemClock().now(),
             strict=strict,
-            client_column=fields.get("client", "client"),
+            client_column={**(preset.mapping("sessions") if preset else {}), **fields}.get("client", "client"),
             progress=progress,
         )
     _report(summary)

@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
-from followup.core.domain import Session, SessionStatus
+from followup.core.domain import Session
+from followup.engine.lookup import find_client
 from followup.engine.planning import replan_client
 from followup.engine.worker import SystemClock
+from followup.intake.dates import start_at
+from followup.intake.sessions import allowed_focus, match_focus, session_status
 from followup.timeutil import zone
 from followup.wiring import open_store
 
@@ -18,24 +21,30 @@ sessions_app = typer.Typer(help="Add, complete or cancel a session by hand.", no
 
 
 def _when(text: str, tz: str) -> datetime:
+    """The importer's own parser: ISO, 12/03/2026 3:00 PM, December 3, 2026 3 pm; no offset = clinic time."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        err.print(f"{text!r} is not an ISO date-time (e.g. 2026-12-03T15:00)", markup=False)
+        return start_at(text, zone(tz))
+    except ValueError as exc:
+        err.print(f"--start: {exc}", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    return value if value.tzinfo else value.replace(tzinfo=zone(tz))
 
 
 @sessions_app.command("add")
 def add(
     session_id: Annotated[str, typer.Argument(help="The session's id (as in your booking system).")],
     client: Annotated[str, typer.Option("--client", help="Client external id, phone or email.")],
-    start: Annotated[str, typer.Option("--start", help="ISO date-time; no offset = the client's zone.")],
+    start: Annotated[
+        str, typer.Option("--start", help="2026-12-03 15:00, 12/03/2026 3:00 PM...; no offset = the clinic's zone.")
+    ],
     service: Annotated[str, typer.Option("--service")],
     minutes: Annotated[int, typer.Option("--minutes", help="Length.")] = 60,
     therapist: Annotated[str, typer.Option("--therapist")] = "",
-    focus: Annotated[str, typer.Option("--focus", help="Comma-separated focus area ids.")] = "",
-    status: Annotated[SessionStatus, typer.Option("--status", help="booked or completed.")] = "booked",
+    focus: Annotated[
+        str, typer.Option("--focus", help="Focus areas, ids or labels: 'Neck & shoulders; lower_back'.")
+    ] = "",
+    status: Annotated[
+        str, typer.Option("--status", help="booked or completed (or an export's word for them).")
+    ] = "booked",
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
@@ -45,17 +54,28 @@ def add(
     """
     clinic = load(config, templates)
     store = open_store(clinic)
-    client_id = store.find_client_id(external_id=client, phone=client, email=client)
-    if client_id is None:
-        err.print(f"no client with external id, phone or email {client!r}", markup=False)
+    found = find_client(store, client, clinic.settings.default_region)
+    if found.client_id is None:
+        err.print(found.problem, markup=False)
         raise typer.Exit(EXIT_INVALID)
+    client_id = found.client_id
     state = store.client_state(client_id)
-    areas = tuple(a.strip() for a in focus.split(",") if a.strip())
-    unknown = [a for a in areas if a not in clinic.tips.focus_areas]
-    if unknown or status not in ("booked", "completed"):
-        err.print(f"--focus takes {', '.join(clinic.tips.focus_areas)}; --status booked or completed", markup=False)
+    areas, unknown = match_focus(focus, clinic.tips.focus_areas)
+    if unknown:
+        err.print(
+            f"--focus: {', '.join(map(repr, unknown))} (allowed: {allowed_focus(clinic.tips.focus_areas)})",
+            markup=False,
+        )
         raise typer.Exit(EXIT_INVALID)
-    begins = _when(start, state.client.timezone)
+    try:
+        parsed_status = session_status(status)
+    except ValueError as exc:
+        err.print(f"--status: {exc}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if parsed_status not in ("booked", "completed"):
+        err.print(f"--status: {status!r} (allowed: booked or completed; use 'sessions cancel' to cancel)", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    begins = _when(start, clinic.settings.default_timezone)
     session = Session(
         external_id=session_id,
         client_external_id=state.client.external_id,
@@ -64,7 +84,7 @@ def add(
         service=service,
         therapist=therapist,
         focus_areas=areas,
-        status=status,
+        status=parsed_status,
     )
     now = SystemClock().now()
     _, outcome = store.upsert_session(session, client_id, now)

@@ -9,7 +9,7 @@ Re-running it is harmless: every message has a stable idempotency key.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from followup.core.campaigns import Campaign, Step
@@ -133,13 +133,61 @@ def _keys_for(name: str, campaign: Campaign, client: Client, session: Session) -
             yield message_key(name, campaign.step_name(index), client.external_id, session.external_id, channel)
 
 
+_IN_VISIT = ("booked", "completed")
+
+
+def group_visits(sessions: Sequence[Session]) -> tuple[list[Session], dict[str, str]]:
+    """One client's sessions as visits: booked or completed sessions that overlap or touch on
+    the same day (an add-on, a booking split in rows, one appointment exported twice under two
+    ids) become one visit, so it gets one reminder, one aftercare sequence and one tip.
+
+    Returns (the sessions with each visit as its first session, stretched to the visit's end,
+    services joined with " + " and focus areas merged; completed when any part is), and
+    {absorbed session id: the id of the visit it is part of}.  Cancelled and no-show
+    sessions are left as they are.
+    """
+    ordered = sorted(sessions, key=lambda s: (s.start, s.external_id))
+    out: list[Session] = []
+    absorbed: dict[str, str] = {}
+    current: Session | None = None
+    for session in ordered:
+        joins = (
+            current is not None
+            and session.status in _IN_VISIT
+            and session.start <= current.end
+            and session.start.date() == current.start.date()
+        )
+        if current is not None and joins:
+            services = current.service.split(" + ")
+            if session.service not in services:
+                services.append(session.service)
+            current = replace(
+                current,
+                end=max(current.end, session.end),
+                service=" + ".join(services),
+                therapist=current.therapist or session.therapist,
+                focus_areas=tuple(dict.fromkeys((*current.focus_areas, *session.focus_areas))),
+                status="completed" if "completed" in (current.status, session.status) else current.status,
+            )
+            out[-1] = current
+            absorbed[session.external_id] = current.external_id
+            continue
+        out.append(session)
+        current = session if session.status in _IN_VISIT else None
+    return out, absorbed
+
+
 def plan_client(
     campaigns: Mapping[str, Campaign], client: Client, sessions: Sequence[Session], now: datetime
 ) -> PlanResult:
-    """Every message the enabled campaigns call for, for ``client``, as of ``now``."""
+    """Every message the enabled campaigns call for, for ``client``, as of ``now``.
+
+    Sessions are first grouped into visits (:func:`group_visits`): messages are planned per
+    visit, and any planned for a session that became part of another visit are cancelled."""
     require_aware(now, "now")
     result = PlanResult()
-    ordered = sorted(sessions, key=lambda s: s.start)
+    merged, absorbed = group_visits(sessions)
+    ordered = sorted(merged, key=lambda s: s.start)
     completed = [s for s in ordered if s.status == "completed"]
     last = completed[-1] if completed else None
 
@@ -195,4 +243,9 @@ def plan_client(
             local_end = last.end.astimezone(zone(client.timezone))
             anchor = (local_end + timedelta(days=days)).astimezone(zone(client.timezone))
             result.planned.extend(_steps_for(name, campaign, client, anchor, last, len(completed)))
+    by_id = {s.external_id: s for s in sessions}
+    for part, visit in absorbed.items():
+        for name, campaign in campaigns.items():
+            for key in _keys_for(name, campaign, client, by_id[part]):
+                result.blocked[key] = f"part of visit {visit}"
     return result

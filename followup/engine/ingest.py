@@ -7,7 +7,8 @@ half-written; with ``strict`` a single bad row rejects the whole file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -52,10 +53,41 @@ class _RollbackError(Exception):
     pass
 
 
+def _name_key(name: str) -> str:
+    return re.sub(r"\W+", "", name.casefold())
+
+
 def _auto_id(row: ClientRow) -> str:
-    """A stable id for a client the file gives no id for (phone, else email)."""
-    basis = row.client.phone or row.client.email or ""
+    """A stable id for a client the file gives no id for: their email, else phone, with their
+    first name (a family shares a phone, and sometimes an email)."""
+    basis = f"{row.client.email or row.client.phone or ''}|{_name_key(row.client.first_name)}"
     return "auto-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
+
+
+def _same_person(store: Store, row: ClientRow) -> tuple[int | None, str | None]:
+    """(stored client id or None for a new client, or an "ambiguous" reason).
+
+    A row with its own id is that client and nobody else, whatever phone or email it
+    shares.  A row without one is matched by email, then by phone, and only to a client of
+    the same first name: a different name on a shared phone is another member of the family.
+    """
+    client = row.client
+    if row.external_id:
+        return store.find_client_id(external_id=row.external_id), None
+    for kind, value in (("email", client.email), ("phone", client.phone)):
+        if not value:
+            continue
+        sharing = store.clients_with(**{kind: value})
+        named = [m for m in sharing if _name_key(m.first_name) == _name_key(client.first_name)]
+        if len(named) == 1:
+            return named[0].id, None
+        if len(named) > 1:
+            ids = ", ".join(m.external_id for m in named)
+            return (
+                None,
+                f"matches {len(named)} clients named {client.first_name} on this {kind} ({ids}); add an id column",
+            )
+    return None, None
 
 
 def _start(result: ParseResult[ClientRow] | ParseResult[SessionRow]) -> ImportSummary:
@@ -81,23 +113,12 @@ def import_clients(
     with store.transaction():
         for row in result.rows:
             client = row.client
-            found = store.find_client_id(external_id=row.external_id, phone=client.phone, email=client.email)
-            if found is None:
-                external_id = row.external_id or _auto_id(row)
-            else:
-                external_id = store.client_external_id(found)
-                if row.external_id and row.external_id != external_id:
-                    summary.warnings.append(
-                        str(
-                            RowError(
-                                result.file,
-                                row.row,
-                                "external_id",
-                                f"{row.external_id!r} matched existing client "
-                                f"{external_id!r} by phone or email; kept {external_id!r}",
-                            )
-                        )
-                    )
+            found, ambiguous = _same_person(store, row)
+            if ambiguous is not None:
+                summary.rejected += 1
+                summary.errors.append(str(RowError(result.file, row.row, "client", ambiguous)))
+                continue
+            external_id = row.external_id or (store.client_external_id(found) if found is not None else _auto_id(row))
             before = store.client_state(found).client.consent if found is not None else None
             if found is not None:
                 # An import never switches back on what the client switched off (STOP, a link, the desk).
@@ -105,16 +126,17 @@ def import_clients(
                 client = replace(client, consent=replace(client.consent, **dict.fromkeys(locked, False)))
             client_id, outcome = store.upsert_client(replace(client, external_id=external_id), now)
             summary.count(outcome)
-            _ledger_import(store, client_id, before, client.consent, now, f"{result.file}:{row.row}")
+            _ledger_import(store, client_id, before, client.consent, now, row.consent_sources)
             if progress:
                 progress(1)
     return summary
 
 
 def _ledger_import(
-    store: Store, client_id: int, before: Consent | None, after: Consent, now: datetime, where: str
+    store: Store, client_id: int, before: Consent | None, after: Consent, now: datetime, sources: Mapping[str, str]
 ) -> None:
-    """Consent the import granted or withdrew goes into the ledger, with where it came from."""
+    """Consent the import granted or withdrew goes into the ledger with its true source:
+    ``FILE:ROW:COLUMN`` when a column said so, ``default`` when nothing in the file did."""
     for flag in ("sms_marketing", "email_marketing"):
         new = getattr(after, flag)
         if before is None and not new:
@@ -122,15 +144,48 @@ def _ledger_import(
         if before is not None and getattr(before, flag) == new:
             continue
         channel, purpose = flag.split("_")
+        source = sources.get(flag, "default")
         store.log_consent(
             client_id,
             channel,
             purpose,
             "opt_in" if new else "opt_out",
             now,
-            source="import",
-            wording=f"consent column in {where}",
+            source=source,
+            wording="import: no column said otherwise"
+            if source == "default"
+            else "import: the export's consent column",
         )
+
+
+def _session_owner(store: Store, row: SessionRow) -> tuple[int | None, str | None]:
+    """The client a session belongs to; a phone or email two clients share is settled by the
+    row's client name, and reported (never guessed) when it can't be."""
+    ref, kind = row.session.client_external_id, row.client_ref_kind
+    if kind == "external_id":
+        return store.find_client_id(external_id=ref), None
+    sharing = store.clients_with(**{kind: ref})
+    if len(sharing) <= 1:
+        return (sharing[0].id if sharing else None), None
+    name = _name_key(row.client_name)
+    if name:
+        named = [
+            m
+            for m in sharing
+            if name
+            in (
+                _name_key(m.first_name),
+                _name_key(f"{m.first_name}{m.last_name}"),
+                _name_key(f"{m.last_name}{m.first_name}"),
+            )
+        ]
+        if len(named) == 1:
+            return named[0].id, None
+    ids = ", ".join(m.external_id for m in sharing)
+    return None, (
+        f"{len(sharing)} clients share the {kind} {ref!r} ({ids}); "
+        "map the client name (--map client_name=COLUMN) or an id column to tell them apart"
+    )
 
 
 def import_sessions(
@@ -153,22 +208,15 @@ def import_sessions(
             for row in result.rows:
                 session = row.session
                 ref = session.client_external_id
-                client_id = store.find_client_id(**{row.client_ref_kind: ref})
+                client_id, problem = _session_owner(store, row)
                 if progress:
                     progress(1)
                 if client_id is None:
                     summary.rejected += 1
-                    summary.errors.append(
-                        str(
-                            RowError(
-                                result.file,
-                                row.row,
-                                client_column,
-                                f"no client with {row.client_ref_kind.replace('_', ' ')} {ref!r} "
-                                "(import clients first)",
-                            )
-                        )
+                    reason = problem or (
+                        f"no client with {row.client_ref_kind.replace('_', ' ')} {ref!r} (import clients first)"
                     )
+                    summary.errors.append(str(RowError(result.file, row.row, client_column, reason)))
                     continue
                 owner = store.client_external_id(client_id)
                 _, outcome = store.upsert_session(replace(session, client_external_id=owner), client_id, now)

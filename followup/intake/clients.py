@@ -1,34 +1,53 @@
-"""A clients export -> :class:`ClientRow` records (pure: reads only the file it is given)."""
+"""A clients export -> :class:`ClientRow` records (pure: reads only the file it is given).
+
+One bad field does not reject a client: a malformed email beside a good phone imports the
+client with the phone and reports ``FILE:ROW: email: reason`` as a warning; so do a bad
+time zone, language, channel or consent value (each falls back to its safe default: the
+clinic's zone and language, no marketing consent).  A row is rejected only when nothing
+identifies the client (no id, phone or email that reads) or it has no name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from followup.core.domain import ChannelName, Client, Consent
-from followup.intake.mapping import CLIENT_FIELDS, CLIENT_REQUIRED
+from followup.intake.mapping import CLIENT_ALIASES, CLIENT_FIELDS, CLIENT_REQUIRED
+from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRow, ParseResult, RowError
 from followup.intake.rows import Duplicates, Key, Row, parse_file
-from followup.intake.values import CHANNELS, LANGUAGE, email_address, phone_e164, yes_no
+from followup.intake.values import CHANNELS, consent_word, email_address, language_code, phone_e164, timezone_name
 from followup.timeutil import zone
 
-
-def _channel(row: Row, phone: str | None, email: str | None) -> ChannelName:
-    raw = row.get("preferred_channel")
-    if not raw:
-        return "sms" if phone else "email"
-    channel = CHANNELS.get(raw.casefold())
-    if channel is None:
-        row.error("preferred_channel", f"{raw!r} is not a channel (allowed: sms, text, email)")
-    elif channel == "sms" and not row.get("phone"):
-        row.error("preferred_channel", f"{raw!r} but there is no phone to text (allowed: email, or add a phone)")
-    elif channel == "email" and not row.get("email"):
-        row.error("preferred_channel", f"{raw!r} but there is no email address (allowed: sms, or add an email)")
-    return channel or "sms"
-
-
+V = TypeVar("V")
 _DEFAULT_CONSENT = Consent()
+_CONSENT_FLAGS = ("sms_marketing", "email_marketing")
+
+
+def _lenient(row: Row, field_name: str, parser: Callable[[str], V], fallback: V, consequence: str) -> V:
+    """``parser(value)``; a ValueError becomes a warning (the client still imports) saying what follows."""
+    try:
+        return parser(row.get(field_name))
+    except ValueError as exc:
+        row.warn(field_name, f"{exc}; {consequence}")
+        return fallback
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """``"Diaz, Maria"`` -> (Maria, Diaz); ``"Maria Jose Diaz"`` -> (Maria, Jose Diaz).
+
+    Only the first word is the first name a text greets by ("Hi Maria"); compound first
+    names belong in a first-name column when the export has one.
+    """
+    if "," in full:
+        last, _, first = full.partition(",")
+        return " ".join(first.split()), " ".join(last.split())
+    words = full.split()
+    return (words[0], " ".join(words[1:])) if words else ("", "")
 
 
 @dataclass(frozen=True)
@@ -36,31 +55,31 @@ class _ClientRules:
     region: str
     timezone: str
     language: str
-    languages: tuple[str, ...]
+    consent_values: Mapping[str, bool] = field(default_factory=dict)
 
     def build(self, row: Row) -> ClientRow | None:
         external_id = row.get("external_id") or None
-        first_name = row.get("first_name")
+        first_name, last_name = row.get("first_name"), row.get("last_name")
+        if not first_name and row.get("full_name"):
+            first_name, from_full = split_name(row.get("full_name"))
+            last_name = last_name or from_full
         if not first_name:
-            row.error("first_name", "is empty (a first name is required)")
-        self._identity(row, external_id)
-        phone = row.parse("phone", lambda raw: phone_e164(raw, self.region), None)
-        email = row.parse("email", email_address, None)
-        timezone = row.parse("timezone", lambda raw: zone(raw or self.timezone).key, self.timezone)
-        language = self._language(row)
-        channel = _channel(row, phone, email)
-        consent = Consent(
-            sms_marketing=row.parse("sms_marketing", lambda raw: yes_no(raw, _DEFAULT_CONSENT.sms_marketing), False),
-            email_marketing=row.parse(
-                "email_marketing", lambda raw: yes_no(raw, _DEFAULT_CONSENT.email_marketing), False
-            ),
+            row.error("first_name" if row.layout.has("first_name") else "full_name", "is empty (a name is required)")
+        phone = _lenient(row, "phone", lambda raw: phone_e164(raw, self.region), None, "left out")
+        email = _lenient(row, "email", email_address, None, "left out")
+        self._identity(row, external_id, phone, email)
+        timezone = _lenient(
+            row, "timezone", lambda raw: timezone_name(raw, self.timezone), self.timezone, f"using {self.timezone}"
         )
+        language = _lenient(row, "language", language_code, None, f"using {self.language!r}") or self.language
+        channel = self._channel(row, phone, email)
+        consent, sources = self._consent(row)
         if row.errors:
             return None
         client = Client(
             external_id=external_id or "",
             first_name=first_name,
-            last_name=row.get("last_name"),
+            last_name=last_name,
             phone=phone,
             email=email,
             timezone=timezone,
@@ -68,40 +87,77 @@ class _ClientRules:
             preferred_channel=channel,
             consent=consent,
         )
-        return ClientRow(row=row.line, external_id=external_id, client=client)
+        return ClientRow(row=row.line, external_id=external_id, client=client, consent_sources=sources)
+
+    def _consent(self, row: Row) -> tuple[Consent, dict[str, str]]:
+        """Marketing consent per channel, and where each answer came from (for the ledger)."""
+        values: dict[str, bool] = {}
+        sources: dict[str, str] = {}
+        for flag in _CONSENT_FLAGS:
+            where = f"{row.layout.file}:{row.line}:{row.layout.column(flag)}"
+            try:
+                said = consent_word(row.get(flag), self.consent_values)
+            except ValueError as exc:
+                row.warn(flag, f"{exc}; taken as no consent")
+                values[flag], sources[flag] = False, where  # an unreadable answer is never a yes
+                continue
+            if said is None:
+                values[flag], sources[flag] = bool(getattr(_DEFAULT_CONSENT, flag)), "default"
+            else:
+                values[flag], sources[flag] = said, where
+        return Consent(**values), sources
 
     @staticmethod
-    def _identity(row: Row, external_id: str | None) -> None:
-        if external_id or row.get("phone") or row.get("email"):
-            if not (row.get("phone") or row.get("email")):
-                row.warn("phone", "no phone or email: nothing can be sent to this client")
+    def _channel(row: Row, phone: str | None, email: str | None) -> ChannelName:
+        fallback: ChannelName = "sms" if phone else "email"
+        raw = row.get("preferred_channel")
+        if not raw:
+            return fallback
+        channel = CHANNELS.get(raw.casefold())
+        if channel is None:
+            row.warn("preferred_channel", f"{raw!r} is not a channel (allowed: sms, text, email); using {fallback}")
+            return fallback
+        if channel == "sms" and not phone:
+            row.warn("preferred_channel", f"{raw!r} but there is no phone to text; using email")
+            return "email"
+        if channel == "email" and not email:
+            row.warn("preferred_channel", f"{raw!r} but there is no email address; using sms")
+            return "sms"
+        return channel
+
+    @staticmethod
+    def _identity(row: Row, external_id: str | None, phone: str | None, email: str | None) -> None:
+        if phone or email:
+            return
+        if external_id:
+            row.warn("phone", "no phone or email: nothing can be sent to this client")
             return
         columns = "/".join(row.layout.column(f) for f in ("external_id", "phone", "email") if row.layout.has(f))
         row.errors.append(
-            RowError(row.layout.file, row.line, columns, "no external id, phone or email (at least one is required)")
+            RowError(
+                row.layout.file,
+                row.line,
+                columns,
+                "no external id, phone or email that can be read (at least one is required)",
+            )
         )
 
-    def _language(self, row: Row) -> str:
-        raw = row.get("language")
-        if not raw:
-            return self.language
-        match = LANGUAGE.fullmatch(raw)
-        allowed = ", ".join(self.languages)
-        if match is None:
-            row.error("language", f"{raw!r} is not a language code (allowed: 2-letter codes such as {allowed})")
-            return self.language
-        code = match[1].lower()
-        if code not in self.languages:
-            row.warn("language", f"{raw!r} has no templates; using {self.language!r} (languages: {allowed})")
-            return self.language
-        return code
 
-
-def _client_keys(item: ClientRow) -> list[Key]:
+def identity_keys(item: ClientRow) -> list[Key]:
+    """Who a row is: its id when the file has one; else its email; else its phone *and* first
+    name (families share a phone: a phone alone never makes two rows one person)."""
     client = item.client
-    keys: list[Key] = [("external id", "external_id", client.external_id)] if item.external_id else []
-    keys += [(name, name, value) for name, value in (("phone", client.phone), ("email", client.email)) if value]
-    return keys
+    if item.external_id:
+        return [("external id", "external_id", client.external_id)]
+    if client.email:
+        return [("email", "email", client.email)]
+    if client.phone:
+        return [("phone and first name", "phone", f"{client.phone}|{_name_key(client.first_name)}")]
+    return []
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"\W+", "", name.casefold())
 
 
 def read_clients(
@@ -113,21 +169,58 @@ def read_clients(
     default_timezone: str = "America/New_York",
     default_language: str = "en",
     languages: Sequence[str] = ("en",),
+    preset: Preset | None = None,
+    presets: Sequence[Preset] = (),
 ) -> ParseResult[ClientRow]:
-    """Clients from ``path``; ``mapping`` maps field -> CSV column (others match by name)."""
-    rules = _ClientRules(
-        region=default_region,
-        timezone=zone(default_timezone).key,
-        language=default_language,
-        languages=tuple(code.lower() for code in languages),
+    """Clients from ``path``.
+
+    ``mapping`` maps field -> CSV column; ``preset`` names a system's columns and words;
+    with neither, a preset among ``presets`` is recognised from the header.  Fields left
+    unplaced match a column of their own name or a common alias (``Client ID``...).
+    ``languages`` is accepted for callers' symmetry: a client's language is kept as given
+    (rendering falls back to the default where no template variant exists).
+    """
+    del languages
+    chosen: list[Preset] = [preset] if preset is not None else []
+
+    def _detect(header: Sequence[str]) -> tuple[str, Mapping[str, str]] | None:
+        found = detect(header, "clients", presets)
+        if found is None:
+            return None
+        chosen.append(found)
+        return found.label, found.mapping("clients")
+
+    start_mapping = {**(preset.mapping("clients") if preset else {}), **(mapping or {})}
+    rules = _Deferred(
+        lambda: _ClientRules(
+            region=default_region,
+            timezone=zone(default_timezone).key,
+            language=default_language,
+            consent_values=chosen[0].consent_values if chosen else {},
+        )
     )
-    duplicates = Duplicates[ClientRow](_client_keys, lambda item: item.client)
+    duplicates = Duplicates[ClientRow](identity_keys, lambda item: item.client)
     return parse_file(
         path,
-        mapping=mapping,
+        mapping=start_mapping,
         shown=shown,
         fields=CLIENT_FIELDS,
         required=CLIENT_REQUIRED,
         build=rules.build,
         duplicates=duplicates,
+        aliases=CLIENT_ALIASES,
+        detect_preset=_detect if not start_mapping else None,
     )
+
+
+class _Deferred:
+    """The row rules, made at the first row (after the header has picked a preset's words)."""
+
+    def __init__(self, make: Callable[[], _ClientRules]) -> None:
+        self._make = make
+        self._rules: _ClientRules | None = None
+
+    def build(self, row: Row) -> ClientRow | None:
+        if self._rules is None:
+            self._rules = self._make()
+        return self._rules.build(row)

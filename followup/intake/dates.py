@@ -10,13 +10,29 @@ from zoneinfo import ZoneInfo
 from followup.core.durations import local_datetime, parse_duration
 from followup.timeutil import UTC
 
-_DATES = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d")
+# US exports write month/day/year; ISO is year-month-day; long forms spell the month
+# ("December 5, 2026", "Sat, Dec 5, 2026").  Day/month/year is not guessed: 03/12 is March 12.
+_DATES = (
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%m-%d-%Y",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%A %B %d %Y",
+    "%a %b %d %Y",
+    "%A %b %d %Y",
+    "%a %B %d %Y",
+)
 TIMES = ("%I:%M %p", "%I:%M:%S %p", "%I %p", "%H:%M", "%H:%M:%S")
 _DATE_TIME_FORMATS = tuple(f"{d} {t}" for d in _DATES for t in TIMES)
-_DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}")
 WHEN_EXAMPLES = (
-    "dates are month/day/year or year-month-day; "
-    "examples: 2026-12-03 15:00, 2026-12-03T15:00:00-05:00, 12/03/2026 3:00 PM, 12/3/26 3pm"
+    "dates are month/day/year, year-month-day or spelled out; "
+    "examples: 2026-12-03 15:00, 2026-12-03T15:00:00-05:00, 12/03/2026 3:00 PM, 12/3/26 3pm, "
+    "December 3, 2026 3:00 pm"
 )
 
 
@@ -24,6 +40,43 @@ def tidy(raw: str) -> str:
     """``12/3/26, 3p.m.`` -> ``12/3/26 3 pm``: one space between parts, am/pm apart from the digits."""
     text = re.sub(r"(\d)\s*([ap])\.?\s*m\.?(?=\s|$)", r"\1 \2m", raw.replace(",", " "), flags=re.IGNORECASE)
     return " ".join(text.split())
+
+
+def parse_date_only(raw: str) -> date | None:
+    """A date as written (no time of day), or None when ``raw`` is not one."""
+    text = tidy(raw)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    value = strptime_any(text, _DATES)
+    return None if value is None else value.date()
+
+
+def parse_date(raw: str) -> date:
+    """A date column's value; a datetime there counts for its date (``12/05/2026 12:00 AM``)."""
+    found = parse_date_only(raw)
+    if found is not None:
+        return found
+    try:
+        return parse_when(raw).date()
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a date (month/day/year, year-month-day or December 5, 2026)") from None
+
+
+def parse_time_of_day(raw: str) -> datetime | None:
+    """``2:30 PM``, ``2:30pm``, ``14:30`` -> a naive datetime carrying the time; None when not a time."""
+    return strptime_any(tidy(raw), TIMES)
+
+
+def join_date_time(date_text: str, time_text: str) -> str:
+    """A start given as a date column and a time column, as one text the datetime parser reads."""
+    if not time_text:
+        raise ValueError(f"{date_text!r} has no time of day: the time column is empty")
+    wall = parse_time_of_day(time_text)
+    if wall is None:
+        raise ValueError(f"{time_text!r} is not a time of day (e.g. 2:30 PM, 14:30)")
+    return f"{parse_date(date_text).isoformat()} {wall:%H:%M:%S}"
 
 
 def strptime_any(text: str, formats: Sequence[str]) -> datetime | None:
@@ -38,7 +91,7 @@ def strptime_any(text: str, formats: Sequence[str]) -> datetime | None:
 def parse_when(raw: str) -> datetime:
     """A datetime as written: aware when it carries an offset, else naive wall time."""
     text = tidy(raw)
-    if _DATE_ONLY.fullmatch(text):
+    if parse_date_only(text) is not None:
         raise ValueError(f"{raw!r} has no time of day ({WHEN_EXAMPLES})")
     try:
         return datetime.fromisoformat(text)

@@ -13,6 +13,7 @@ CLIENT_FIELDS = (
     "external_id",
     "first_name",
     "last_name",
+    "full_name",
     "phone",
     "email",
     "timezone",
@@ -21,11 +22,91 @@ CLIENT_FIELDS = (
     "sms_marketing",
     "email_marketing",
 )
-SESSION_FIELDS = ("external_id", "client", "start", "end", "duration", "service", "therapist", "status", "focus")
+SESSION_FIELDS = (
+    "external_id",
+    "client",
+    "client_name",
+    "start",
+    "start_date",
+    "start_time",
+    "end",
+    "end_date",
+    "end_time",
+    "duration",
+    "service",
+    "therapist",
+    "status",
+    "focus",
+)
 
-# Columns that must exist: each group needs at least one of its fields.
-CLIENT_REQUIRED = (("first_name",), ("external_id", "phone", "email"))
-SESSION_REQUIRED = (("external_id",), ("client",), ("start",), ("service",))
+# Columns that must exist: each group needs at least one of its fields.  A session without an
+# id column gets a stable one made from its client, start and service (several booking
+# systems export none); a start may be one column or a date column plus a time column.
+CLIENT_REQUIRED = (("first_name", "full_name"), ("external_id", "phone", "email"))
+SESSION_REQUIRED = (("client",), ("start", "start_date", "start_time"), ("service",))
+
+# Headers booking systems use for a field, recognised without --map (matched loosely, in
+# this order: the first one present wins, so "Client ID" beats a bare "ID").  An exact
+# field name ("external_id") always comes first.
+CLIENT_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "external_id": (
+            "Client ID",
+            "Customer ID",
+            "Patient ID",
+            "Member ID",
+            "Contact ID",
+            "Client Number",
+            "Customer Number",
+            "Reference ID",
+            "ID",
+        ),
+        "first_name": ("First Name", "Given Name", "First", "Forename"),
+        "last_name": ("Last Name", "Surname", "Family Name", "Last"),
+        "full_name": ("Name", "Client Name", "Customer Name", "Patient Name", "Full Name", "Client", "Customer"),
+        "phone": ("Mobile Phone", "Cell Phone", "Mobile", "Cell", "Phone Number", "Mobile Number", "Phone"),
+        "email": ("Email Address", "E-mail", "E-mail Address", "Email"),
+        "timezone": ("Time Zone", "TZ"),
+        "language": ("Preferred Language", "Lang"),
+        "preferred_channel": ("Preferred Contact Method", "Contact Preference"),
+        "sms_marketing": ("SMS Marketing", "Text Marketing", "SMS Opt In", "SMS Subscription Status", "Text Opt In"),
+        "email_marketing": (
+            "Email Marketing",
+            "Email Subscription Status",
+            "Email Opt In",
+            "Accepts Email Marketing",
+            "Marketing Emails",
+        ),
+    }
+)
+SESSION_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "external_id": ("Appointment ID", "Booking ID", "Session ID", "Visit ID", "Appointment Number", "ID"),
+        "client": (
+            "Client ID",
+            "Customer ID",
+            "Patient ID",
+            "Member ID",
+            "Client Email",
+            "Customer Email",
+            "Email",
+            "Client Phone",
+            "Customer Phone",
+        ),
+        "client_name": ("Client Name", "Customer Name", "Patient Name", "Client", "Customer", "Patient", "Name"),
+        "start": ("Start", "Starts At", "Start Date Time", "Appointment Start", "Start Datetime"),
+        "start_date": ("Appointment Date", "Start Date", "Session Date", "Date"),
+        "start_time": ("Start Time", "Appointment Time", "Time"),
+        "end": ("End", "Ends At", "End Date Time", "Appointment End", "End Datetime"),
+        "end_date": ("End Date",),
+        "end_time": ("End Time",),
+        "duration": ("Duration", "Length", "Minutes", "Duration (min)", "Duration Minutes"),
+        "service": ("Service", "Service Name", "Appointment Type", "Treatment", "Type", "Service Type"),
+        "therapist": ("Therapist", "Staff", "Staff Member", "Provider", "Service Provider", "Practitioner", "Calendar"),
+        "status": ("Status", "Appointment Status", "State"),
+        "focus": ("Focus", "Focus Areas", "Areas of Focus"),
+    }
+)
 
 
 def loose(name: str) -> str:
@@ -75,6 +156,12 @@ class Layout:
     def has(self, field: str) -> bool:
         return field in self.positions
 
+    @property
+    def ignored(self) -> list[str]:
+        """Header columns no field reads (the import summary lists them)."""
+        used = set(self.positions.values())
+        return [h for i, h in enumerate(self.header) if h and i not in used]
+
 
 def header_list(header: Sequence[str]) -> str:
     return ", ".join(h for h in header if h) or "(none)"
@@ -96,13 +183,24 @@ def find_column(header: Sequence[str], field: str, wanted: str | None, file: str
     return matches[0] if matches else None
 
 
+def _by_alias(header: Sequence[str], aliases: Sequence[str], taken: set[int]) -> int | None:
+    for alias in aliases:
+        for index, name in enumerate(header):
+            if name and index not in taken and loose(name) == loose(alias):
+                return index
+    return None
+
+
 def find_layout(
     file: str,
     header_cells: Sequence[str],
     fields: Sequence[str],
     required: Sequence[Sequence[str]],
     mapping: Mapping[str, str],
+    aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> Layout:
+    """Place every field: ``mapping`` (``--map`` or a preset) first, then a column named like
+    the field, then the first alias present.  A column serves one field only."""
     header = tuple(" ".join(c.split()) for c in header_cells)
     unknown = [name for name in mapping if name not in fields]
     if unknown:
@@ -112,6 +210,15 @@ def find_layout(
         position = find_column(header, field, mapping.get(field), file)
         if position is not None:
             positions[field] = position
+    if aliases:
+        taken = set(positions.values())
+        for field in fields:
+            if field in positions or field in mapping:
+                continue
+            position = _by_alias(header, aliases.get(field, ()), taken)
+            if position is not None:
+                positions[field] = position
+                taken.add(position)
     missing = [group for group in required if not any(f in positions for f in group)]
     if missing:
         needs = "; ".join(" or ".join(group) for group in missing)

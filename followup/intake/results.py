@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from followup.core.domain import Client, Session
@@ -34,6 +35,8 @@ class ClientRow:
     row: int
     external_id: str | None  # None: no id in the file (match by phone/email); client.external_id is then ""
     client: Client
+    # consent flag ("sms_marketing", "email_marketing") -> "FILE:ROW:COLUMN" that said so, or "default"
+    consent_sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class SessionRow:
     row: int
     session: Session  # session.client_external_id is the normalised client reference
     client_ref_kind: ClientRefKind
+    client_name: str = ""  # tells apart clients who share the phone or email the reference names
 
 
 @dataclass
@@ -50,3 +54,5 @@ class ParseResult(Generic[T]):
     errors: list[RowError]
     warnings: list[RowError]
     total: int  # data records seen (header and blank lines excluded)
+    preset: str | None = None  # the preset recognised from the header, when none was named
+    ignored: list[str] = field(default_factory=list)  # header columns no field reads

@@ -122,7 +122,11 @@ def parse_file(
     required: Sequence[Sequence[str]],
     build: Callable[[Row], T | None],
     duplicates: Duplicates[T],
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    detect_preset: Callable[[Sequence[str]], tuple[str, Mapping[str, str]] | None] | None = None,
 ) -> ParseResult[T]:
+    """Read ``path`` record by record.  With no ``mapping``, ``detect_preset(header)`` may name a
+    preset and its columns; fields still unplaced are looked for by name, then by ``aliases``."""
     file = shown if shown is not None else str(path)
     records = read_records(load_text(path, file))
     header = next(records, None)
@@ -130,8 +134,15 @@ def parse_file(
         raise MappingError(f"{file}: no header; the first line must name the columns (fields: {', '.join(fields)})")
     if header.problem:
         raise MappingError(f"{file}:{header.line}: the header can't be read: {header.problem}")
-    layout = find_layout(file, header.cells, fields, required, mapping or {})
-    result: ParseResult[T] = ParseResult(file=file, rows=[], errors=[], warnings=[], total=0)
+    preset_name: str | None = None
+    if not mapping and detect_preset is not None:
+        found = detect_preset([" ".join(c.split()) for c in header.cells])
+        if found is not None:
+            preset_name, mapping = found
+    layout = find_layout(file, header.cells, fields, required, mapping or {}, aliases)
+    result: ParseResult[T] = ParseResult(
+        file=file, rows=[], errors=[], warnings=[], total=0, preset=preset_name, ignored=layout.ignored
+    )
     for record in records:
         result.total += 1
         row = Row(layout, record)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from followup.core.domain import Session, SessionStatus
-from followup.intake.dates import duration_of, elapsed, end_at, start_at
-from followup.intake.mapping import SESSION_FIELDS, SESSION_REQUIRED
+from followup.intake.dates import duration_of, elapsed, end_at, join_date_time, parse_date, start_at
+from followup.intake.mapping import SESSION_ALIASES, SESSION_FIELDS, SESSION_REQUIRED
+from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRefKind, ParseResult, SessionRow
 from followup.intake.rows import Duplicates, Key, Row, parse_file
 from followup.intake.values import email_address, phone_e164
-from followup.timeutil import zone
+from followup.timeutil import UTC, zone
 
 _NO_FOCUS_AREAS: Mapping[str, str] = MappingProxyType({})
 _DEFAULT_SESSION = timedelta(minutes=60)
@@ -41,17 +43,35 @@ def client_ref(raw: str, region: str) -> tuple[str, ClientRefKind]:
 
 
 _STATUSES: dict[str, SessionStatus] = {
-    **dict.fromkeys(("booked", "scheduled", "confirmed", "pending"), "booked"),
-    **dict.fromkeys(("completed", "complete", "arrived", "checked out", "done", "attended"), "completed"),
-    **dict.fromkeys(("cancelled", "canceled", "late cancel", "late cancelled", "late canceled"), "cancelled"),
-    **dict.fromkeys(("no show", "noshow", "missed"), "no_show"),
+    **dict.fromkeys(
+        ("booked", "scheduled", "confirmed", "pending", "accepted", "unconfirmed", "requested", "booked online"),
+        "booked",
+    ),
+    **dict.fromkeys(
+        ("completed", "complete", "arrived", "checked out", "checked in", "done", "attended", "show", "showed"),
+        "completed",
+    ),
+    **dict.fromkeys(
+        ("cancelled", "canceled", "late cancel", "late cancelled", "late canceled", "declined", "rescheduled"),
+        "cancelled",
+    ),
+    **dict.fromkeys(("no show", "noshow", "missed", "did not show"), "no_show"),
 }
 
 
-def session_status(raw: str) -> SessionStatus:
+def _status_key(raw: str) -> str:
+    return " ".join(re.sub(r"(?<=[a-z])(?=[A-Z])|[-_]", " ", raw).casefold().split())
+
+
+def session_status(raw: str, extra: Mapping[str, str] | None = None) -> SessionStatus:
+    """A status as the export writes it; ``extra`` is a preset's own words (Jane's "Arrived"...)."""
     if not raw:
         return "booked"
-    status = _STATUSES.get(" ".join(re.sub(r"[-_]", " ", raw.casefold()).split()))
+    key = _status_key(raw)
+    for word, meaning in (extra or {}).items():
+        if _status_key(word) == key and meaning in ("booked", "completed", "cancelled", "no_show"):
+            return meaning  # type: ignore[return-value]
+    status = _STATUSES.get(key)
     if status is None:
         raise ValueError(
             f"{raw!r} is not a session status (allowed: booked, completed, cancelled, no_show; "
@@ -73,23 +93,25 @@ class _SessionRules:
     region: str
     timezone: str
     focus_areas: Mapping[str, str]  # id -> label
-    client_timezones: Mapping[str, str]
+    status_values: Mapping[str, str] = field(default_factory=dict)
 
     def build(self, row: Row) -> SessionRow | None:
-        external_id = row.get("external_id")
-        if not external_id:
-            row.error("external_id", "is empty (each session needs its own id)")
         ref, kind = row.parse("client", lambda raw: client_ref(raw, self.region), _NO_REF)
-        tz = row.parse("client", lambda _: self._client_zone(ref), zone(self.timezone))
-        start = row.parse("start", lambda raw: start_at(raw, tz), None)
+        tz = zone(self.timezone)  # times without an offset are the clinic's (the booking system's) time
+        start = self._start(row, tz)
         end = self._end(row, tz, start)
-        status = row.parse("status", session_status, _BOOKED)
+        status = row.parse("status", lambda raw: session_status(raw, self.status_values), _BOOKED)
         service = row.get("service")
         if not service:
             row.error("service", "is empty (the service is required, e.g. Neuromuscular therapy, 60 min)")
         focus = self._focus(row)
+        external_id = row.get("external_id")
+        if not external_id and row.layout.has("external_id"):
+            row.error("external_id", "is empty (each session needs its own id)")
         if row.errors or start is None or end is None:
             return None
+        if not external_id:
+            external_id = made_session_id(ref, start, service)
         session = Session(
             external_id=external_id,
             client_external_id=ref,
@@ -100,52 +122,83 @@ class _SessionRules:
             focus_areas=focus,
             status=status,
         )
-        return SessionRow(row=row.line, session=session, client_ref_kind=kind)
+        return SessionRow(row=row.line, session=session, client_ref_kind=kind, client_name=row.get("client_name"))
 
-    def _client_zone(self, ref: str) -> ZoneInfo:
-        name = self.client_timezones.get(ref, self.timezone)
-        try:
-            return zone(name)
-        except ValueError as exc:
-            raise ValueError(f"the client's time zone: {exc}") from None
+    def _start(self, row: Row, tz: ZoneInfo) -> datetime | None:
+        if row.get("start") or not (row.layout.has("start_date") or row.layout.has("start_time")):
+            return row.parse("start", lambda raw: start_at(raw, tz), None)
+        if row.layout.has("start_date"):
+            # Blame the cell that is wrong: the date column, else the time column.
+            day = row.parse("start_date", parse_date, None)
+            if day is None:
+                return None
+            text = row.parse("start_time", lambda raw: join_date_time(day.isoformat(), raw), None)
+            return None if text is None else start_at(text, tz)
+        # a lone "Start Time" column holding the whole date and time (Acuity writes it so)
+        return row.parse("start_time", lambda raw: start_at(raw, tz), None)
 
     def _end(self, row: Row, tz: ZoneInfo, start: datetime | None) -> datetime | None:
         length = row.parse("duration", duration_of, None)
         raw = row.get("end")
+        field = "end"
+        if not raw and row.get("end_time"):
+            field = "end_time"
+            raw = row.get("end_time")
+            if row.get("end_date"):
+                joined = row.parse("end_date", lambda _: join_date_time(row.get("end_date"), row.get("end_time")), None)
+                if joined is None:
+                    return None
+                raw = joined
         if not raw:
             return None if start is None else elapsed(start, length or _DEFAULT_SESSION, tz)
         day = start.astimezone(tz).date() if start is not None else date(2000, 1, 3)  # only to validate the cell
-        end = row.parse("end", lambda text: end_at(text, tz, day), None)
+        text = raw
+        end = row.parse(field, lambda _: end_at(text, tz, day), None)
         if start is not None and end is not None and end < start:
-            row.error("end", f"{raw!r} is before the start ({start:%Y-%m-%d %H:%M %Z}); the end must not be earlier")
+            row.error(field, f"{raw!r} is before the start ({start:%Y-%m-%d %H:%M %Z}); the end must not be earlier")
         return end
 
     def _focus(self, row: Row) -> tuple[str, ...]:
-        items = [item.strip() for item in re.split(r"[;,|/]", row.get("focus")) if item.strip()]
-        found: list[str] = []
-        index = 0
-        while index < len(items):
-            after, area = self._match_focus(items, index)
-            if area is None:
-                row.warn("focus", f"{items[index]!r} is not a focus area; left out ({self._allowed_focus()})")
-            elif area not in found:
-                found.append(area)
-            index = after
-        return tuple(found)
+        found, unknown = match_focus(row.get("focus"), self.focus_areas)
+        for item in unknown:
+            row.warn("focus", f"{item!r} is not a focus area; left out ({allowed_focus(self.focus_areas)})")
+        return found
 
-    def _match_focus(self, items: Sequence[str], first: int) -> tuple[int, str | None]:
-        """The longest run of items from ``first`` that names an area (labels may contain commas)."""
-        known = {focus_key(key): area for area, label in self.focus_areas.items() for key in (area, label)}
-        for last in range(len(items), first, -1):
-            area = known.get("".join(focus_key(item) for item in items[first:last]))
+
+def match_focus(text: str, focus_areas: Mapping[str, str]) -> tuple[tuple[str, ...], list[str]]:
+    """``"Neck & shoulders; lower-back"`` -> (("neck_shoulders", "lower_back"), []) and the items that
+    name no area.  Ids and labels both match, ignoring case and punctuation; labels may contain commas."""
+    items = [item.strip() for item in re.split(r"[;,|/]", text) if item.strip()]
+    known = {focus_key(key): area for area, label in focus_areas.items() for key in (area, label)}
+    found: list[str] = []
+    unknown: list[str] = []
+    index = 0
+    while index < len(items):
+        after, area = index + 1, None
+        for last in range(len(items), index, -1):  # the longest run of items that names an area
+            area = known.get("".join(focus_key(item) for item in items[index:last]))
             if area is not None:
-                return last, area
-        return first + 1, None
+                after = last
+                break
+        if area is None:
+            unknown.append(items[index])
+        elif area not in found:
+            found.append(area)
+        index = after
+    return tuple(found), unknown
 
-    def _allowed_focus(self) -> str:
-        if not self.focus_areas:
-            return "no focus areas are configured in tips.yaml"
-        return "allowed: " + ", ".join(repr(label) for label in self.focus_areas.values())
+
+def allowed_focus(focus_areas: Mapping[str, str]) -> str:
+    if not focus_areas:
+        return "no focus areas are configured in tips.yaml"
+    return "allowed: " + ", ".join(repr(label) for label in focus_areas.values())
+
+
+def made_session_id(client: str, start: datetime, service: str) -> str:
+    """A stable id for an appointment the export gives none for: the same client, start and
+    service are the same appointment on every re-import."""
+    basis = f"{client}|{start.astimezone(UTC).isoformat()}|{' '.join(service.casefold().split())}"
+    return "auto-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 
 def _session_keys(item: SessionRow) -> list[Key]:
@@ -161,21 +214,57 @@ def read_sessions(
     default_timezone: str = "America/New_York",
     focus_areas: Mapping[str, str] = _NO_FOCUS_AREAS,
     client_timezones: Mapping[str, str] | None = None,
+    preset: Preset | None = None,
+    presets: Sequence[Preset] = (),
 ) -> ParseResult[SessionRow]:
-    """Sessions from ``path``; naive times are in the client's zone (``client_timezones[ref]``, else the default)."""
-    rules = _SessionRules(
-        region=default_region,
-        timezone=zone(default_timezone).key,
-        focus_areas=focus_areas,
-        client_timezones=client_timezones or {},
+    """Sessions from ``path``.
+
+    Times without an offset are the clinic's (``default_timezone``): a booking system
+    exports the time on its calendar, whatever zone the client lives in.
+    ``client_timezones`` is no longer read (kept so older callers still work).  ``preset``
+    / ``presets`` work as in :func:`followup.intake.clients.read_clients`.
+    """
+    del client_timezones
+    chosen: list[Preset] = [preset] if preset is not None else []
+
+    def _detect(header: Sequence[str]) -> tuple[str, Mapping[str, str]] | None:
+        found = detect(header, "sessions", presets)
+        if found is None:
+            return None
+        chosen.append(found)
+        return found.label, found.mapping("sessions")
+
+    start_mapping = {**(preset.mapping("sessions") if preset else {}), **(mapping or {})}
+    rules = _DeferredRules(
+        lambda: _SessionRules(
+            region=default_region,
+            timezone=zone(default_timezone).key,
+            focus_areas=focus_areas,
+            status_values=chosen[0].status_values if chosen else {},
+        )
     )
     duplicates = Duplicates[SessionRow](_session_keys, lambda item: item.session)
     return parse_file(
         path,
-        mapping=mapping,
+        mapping=start_mapping,
         shown=shown,
         fields=SESSION_FIELDS,
         required=SESSION_REQUIRED,
         build=rules.build,
         duplicates=duplicates,
+        aliases=SESSION_ALIASES,
+        detect_preset=_detect if not start_mapping else None,
     )
+
+
+class _DeferredRules:
+    """The row rules, made at the first row (after the header has picked a preset's words)."""
+
+    def __init__(self, make: Callable[[], _SessionRules]) -> None:
+        self._make = make
+        self._rules: _SessionRules | None = None
+
+    def build(self, row: Row) -> SessionRow | None:
+        if self._rules is None:
+            self._rules = self._make()
+        return self._rules.build(row)

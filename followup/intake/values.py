@@ -6,12 +6,16 @@ empty cell, or raises ``ValueError`` whose message names the bad value.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 
 import phonenumbers
+from babel import Locale, localedata
 from email_validator import EmailNotValidError, validate_email
 
 from followup.core.domain import ChannelName
+from followup.timeutil import zone
 
 
 def phone_e164(raw: str, region: str) -> str | None:
@@ -37,19 +41,112 @@ def email_address(raw: str) -> str | None:
         raise ValueError(f"{raw!r} is not a valid email address: {exc}") from None
 
 
-_YES_NO = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
+# How exports write consent: yes/no in every spelling, and the subscription words of mail tools.
+_CONSENT_WORDS: dict[str, bool] = {
+    **dict.fromkeys(("yes", "y", "true", "t", "1", "on", "x", "si", "sí"), True),
+    **dict.fromkeys(("subscribed", "opted in", "opt in", "optin", "opted-in", "opt-in", "granted", "accepted"), True),
+    **dict.fromkeys(("no", "n", "false", "f", "0", "off", "none"), False),
+    **dict.fromkeys(("unsubscribed", "opted out", "opt out", "optout", "opted-out", "opt-out", "declined"), False),
+    **dict.fromkeys(("never subscribed", "not subscribed", "cleaned", "bounced", "revoked", "denied"), False),
+}
+CONSENT_ALLOWED = "yes/no, y/n, true/false, 1/0, subscribed/unsubscribed, opted in/opted out, or empty"
+
+
+def consent_word(raw: str, extra: Mapping[str, bool] | None = None) -> bool | None:
+    """``True``/``False`` for a consent cell, ``None`` for an empty one (or "unknown": never asked).
+
+    ``extra`` holds a preset's own words (Square's "Subscribed" etc.), matched case-insensitively.
+    Raises ``ValueError`` naming the value for anything else.
+    """
+    text = " ".join(raw.replace("_", " ").split()).casefold()
+    for word, meaning in (extra or {}).items():  # a preset's own words first (Square: Unknown = never asked = no)
+        if text and " ".join(word.replace("_", " ").split()).casefold() == text:
+            return meaning
+    if not text or text in ("unknown", "n/a", "na", "-"):
+        return None
+    found = _CONSENT_WORDS.get(text)
+    if found is None:
+        raise ValueError(f"{raw!r} is not a consent value (allowed: {CONSENT_ALLOWED})")
+    return found
 
 
 def yes_no(raw: str, default: bool) -> bool:
-    if not raw:
-        return default
-    value = _YES_NO.get(raw.casefold())
-    if value is None:
-        empty = "yes" if default else "no"
-        raise ValueError(f"{raw!r} is not yes or no (allowed: yes, no, y, n, true, false, 1, 0; empty means {empty})")
-    return value
+    """A consent cell, ``default`` when empty (kept for callers that need no source)."""
+    value = consent_word(raw)
+    return default if value is None else value
 
 
 LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{2,8})*")
 
 CHANNELS: dict[str, ChannelName] = {"sms": "sms", "text": "sms", "email": "email", "e-mail": "email"}
+
+
+def language_code(raw: str) -> str | None:
+    """``es``, ``es-US``, ``ES_us``, ``Spanish``, ``Español`` -> ``es``; ``None`` when empty.
+
+    Codes are checked against CLDR (Babel): a well-formed code Babel does not know, or a
+    name it cannot place, raises ``ValueError`` naming the value.
+    """
+    text = raw.strip()
+    if not text:
+        return None
+    match = LANGUAGE.fullmatch(text)
+    if match is not None:
+        code = match[1].lower()
+        if code in locale_identifiers_short():
+            return code
+        raise ValueError(f"{raw!r} is not a language code CLDR knows (e.g. en, es, es-US, pt-BR)")
+    by_name = language_names().get(text.casefold())
+    if by_name is None:
+        raise ValueError(f"{raw!r} is not a language (write a code such as en, es, es-US)")
+    return by_name
+
+
+@functools.cache
+def locale_identifiers_short() -> frozenset[str]:
+    return frozenset(identifier.split("_")[0] for identifier in localedata.locale_identifiers())
+
+
+@functools.cache
+def language_names() -> dict[str, str]:
+    """Language names in English and in the language itself -> code ("spanish" and "español" -> es)."""
+    names: dict[str, str] = {}
+    english = Locale("en")
+    for code in sorted(locale_identifiers_short()):
+        if len(code) != 2:
+            continue
+        for name in (english.languages.get(code), Locale(code).languages.get(code) if _has(code) else None):
+            if name:
+                names.setdefault(name.casefold(), code)
+    return names
+
+
+def _has(code: str) -> bool:
+    return localedata.exists(code)
+
+
+# Zone names booking systems built on Rails (Jane, for one) write instead of IANA names;
+# the US ones a Miami clinic's clients live in.  Source: ActiveSupport::TimeZone::MAPPING.
+_RAILS_ZONES = {
+    "eastern time (us & canada)": "America/New_York",
+    "central time (us & canada)": "America/Chicago",
+    "mountain time (us & canada)": "America/Denver",
+    "pacific time (us & canada)": "America/Los_Angeles",
+    "arizona": "America/Phoenix",
+    "alaska": "America/Juneau",
+    "hawaii": "Pacific/Honolulu",
+    "atlantic time (canada)": "America/Halifax",
+    "puerto rico": "America/Puerto_Rico",
+    "indiana (east)": "America/Indiana/Indianapolis",
+}
+
+
+def timezone_name(raw: str, default: str) -> str:
+    """An IANA zone name from ``America/New_York`` or ``Eastern Time (US & Canada)``; ``default`` when empty.
+
+    Raises ``ValueError`` naming the value when it is neither.
+    """
+    text = raw.strip()
+    if not text:
+        return default
+    return zone(_RAILS_ZONES.get(" ".join(text.split()).casefold(), text)).key

@@ -77,6 +77,18 @@ class ClientState:
     tips: list[str]  # tip ids sent to this client, oldest first
 
 
+@dataclass(frozen=True)
+class ClientMatch:
+    """A stored client that shares a phone or email with an incoming record."""
+
+    id: int
+    external_id: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    email: str | None
+
+
 @dataclass
 class PlanChanges:
     created: int = 0
@@ -107,6 +119,7 @@ class Finish:
     attempted: bool = False
     next_attempt_at: datetime | None = None  # with status "scheduled": retry or deferral
     fell_back: bool | None = None
+    warning: str | None = None  # recorded as a "warning" event before the outcome's own event
 
 
 @dataclass
@@ -145,6 +158,13 @@ class OutboxStore(Protocol):
 
     def traffic(self, client_id: int, now: datetime, exclude: int) -> Traffic: ...
 
+    def recent_bodies(self, client_id: int, channel: str, since: datetime, exclude: int) -> list[tuple[int, str]]:
+        """(id, body) of messages sent to this client on ``channel`` ("sms" or "email") at or
+        after ``since``, oldest first, other than message ``exclude``.  "Sent" includes what may
+        have gone out: ``unconfirmed`` and ``unknown`` (timed by their last update).  For the
+        dispatcher's duplicate guard."""
+        ...
+
     def messages(self, query: MessageQuery) -> list[MessageRow]: ...
 
     def events(self, message_id: int) -> list[tuple[datetime, str, str]]: ...
@@ -168,6 +188,10 @@ class IntakeStore(Protocol):
     ) -> int | None: ...
 
     def client_external_id(self, client_id: int) -> str: ...
+
+    def clients_with(self, *, phone: str | None = None, email: str | None = None) -> list[ClientMatch]:
+        """Every client on this phone (E.164) or email (any case), oldest first: a family may share both."""
+        ...
 
     def client_timezones(self) -> dict[str, str]: ...
 

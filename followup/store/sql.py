@@ -26,6 +26,7 @@ from followup.store import migrate
 from followup.store.engine import make_engine
 from followup.store.port import (
     TERMINAL,
+    ClientMatch,
     ClientState,
     Finish,
     MessageQuery,
@@ -149,6 +150,21 @@ class SqlStore:
                         return int(found[0])
         return None
 
+    def clients_with(self, *, phone: str | None = None, email: str | None = None) -> list[ClientMatch]:
+        conditions = []
+        if phone:
+            conditions.append(clients.c.phone == phone)
+        if email:
+            conditions.append(func.lower(clients.c.email) == email.lower())
+        if not conditions:
+            return []
+        columns = (clients.c.id, clients.c.external_id, clients.c.first_name, clients.c.last_name)
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(*columns, clients.c.phone, clients.c.email).where(or_(*conditions)).order_by(clients.c.id)
+            ).all()
+        return [ClientMatch(int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), r[4], r[5]) for r in rows]
+
     def client_external_id(self, client_id: int) -> str:
         with self._begin() as conn:
             return str(conn.execute(select(clients.c.external_id).where(clients.c.id == client_id)).scalar_one())
@@ -195,6 +211,25 @@ class SqlStore:
                 )
             ).all()
         return Traffic(sent=tuple((r[0], r[1]) for r in sent), upcoming=tuple((r[0], r[1]) for r in upcoming))
+
+    def recent_bodies(self, client_id: int, channel: str, since: datetime, exclude: int) -> list[tuple[int, str]]:
+        """See :meth:`followup.store.port.OutboxStore.recent_bodies`."""
+        require_aware(since, "since")
+        when = func.coalesce(messages.c.sent_at, messages.c.updated_at)
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(messages.c.id, messages.c.body)
+                .where(
+                    messages.c.client_id == client_id,
+                    messages.c.sent_channel == channel,
+                    messages.c.status.in_(("sent", "unconfirmed", "unknown")),
+                    messages.c.body.is_not(None),
+                    messages.c.id != exclude,
+                    when >= since,
+                )
+                .order_by(when, messages.c.id)
+            ).all()
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def record_opt_out(self, client_id: int, channel: str, now: datetime, *, source: str, detail: str = "") -> None:
         """The client may not be contacted on ``channel`` any more, for any purpose."""
@@ -622,6 +657,8 @@ class SqlStore:
             done = conn.execute(update(messages).where(*condition).values(**values)).rowcount
             if not done:
                 return False
+            if outcome.warning:
+                self._event(conn, message_id, now, "warning", outcome.warning)
             detail = outcome.reason or outcome.error or outcome.provider_id or ""
             self._event(conn, message_id, now, outcome.status, detail)
             if outcome.status == "sent" and outcome.tip_id:

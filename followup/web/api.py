@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from followup.core.domain import Client, Consent, Session
 from followup.engine.planning import replan_client
+from followup.intake.values import phone_e164
 from followup.timeutil import zone
 from followup.web.context import WebContext
 
@@ -75,24 +75,10 @@ def api_router(context: WebContext) -> APIRouter:
 
     @router.post("/clients", response_model=Stored, summary="Create or update a client by external id")
     def post_client(body: ClientIn) -> Stored:
-        phone = None
-        if body.phone:
-            try:
-                parsed = phonenumbers.parse(body.phone, settings.default_region)
-            except phonenumbers.NumberParseException:
-                parsed = None
-            if parsed is None or not phonenumbers.is_valid_number(parsed):
-                raise HTTPException(
-                    422,
-                    [
-                        {
-                            "loc": ["body", "phone"],
-                            "msg": f"{body.phone!r} is not a valid phone number (region {settings.default_region})",
-                            "type": "value_error",
-                        }
-                    ],
-                )
-            phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        try:
+            phone = phone_e164(body.phone or "", settings.default_region)  # the importer's own normaliser
+        except ValueError as exc:
+            raise HTTPException(422, [{"loc": ["body", "phone"], "msg": str(exc), "type": "value_error"}]) from None
         if not phone and not body.email:
             raise HTTPException(
                 422, [{"loc": ["body"], "msg": "a phone or an email is required", "type": "value_error"}]
@@ -105,7 +91,7 @@ def api_router(context: WebContext) -> APIRouter:
             phone=phone,
             email=body.email,
             timezone=body.timezone or settings.default_timezone,
-            language=body.language if body.language in settings.languages else settings.default_language,
+            language=body.language or settings.default_language,  # kept as given; rendering falls back
             preferred_channel=body.preferred_channel or ("sms" if phone else "email"),
             consent=Consent(sms_marketing=body.sms_marketing, email_marketing=body.email_marketing),
         )
