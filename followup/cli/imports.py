@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.progress import Progress
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
@@ -28,37 +27,25 @@ from followup.intake import (
     read_clients,
     read_sessions,
 )
-from followup.intake.presets import Kind, Preset, parse_presets, shipped_presets
+from followup.intake.presets import OWNER_FILE, Kind, Preset, owner_presets, shipped_presets
 from followup.wiring import open_store
 
 import_app = typer.Typer(help="Import clients and sessions from CSV files.", no_args_is_help=True)
 
-MAPPINGS_FILE = "mappings.yaml"
+MAPPINGS_FILE = OWNER_FILE
 MapOpt = Annotated[list[str] | None, typer.Option("--map", "-m", help="field=Column, repeatable.")]
 MappingOpt = Annotated[str | None, typer.Option("--mapping", help=f"A named mapping from config/{MAPPINGS_FILE}.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Reject the whole file if any row is bad.")]
 PROGRESS_FROM = 500  # rows; below that a bar only flickers
 
 
-def owner_presets(clinic: ClinicConfig) -> dict[str, Preset]:
-    """The owner's presets from config/mappings.yaml (same shape as the shipped ones)."""
-    path = clinic.config_dir / MAPPINGS_FILE
-    if not path.exists():
-        return {}
-    try:
-        return parse_presets(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        fail(ConfigError([ConfigIssue(path, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]))
-    except MappingError as exc:
-        fail(ConfigError([ConfigIssue(path, None, "", str(exc).removeprefix(f"{path}: "))]))
-    return {}  # unreachable: fail() exits
-
-
 def all_presets(clinic: ClinicConfig) -> dict[str, Preset]:
     """Shipped presets, then the owner's (an owner's preset of the same name wins)."""
-    return {**shipped_presets(), **owner_presets(clinic)}
+    try:
+        return {**shipped_presets(), **owner_presets(clinic.config_dir)}
+    except MappingError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
 
 
 def choose_columns(

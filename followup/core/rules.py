@@ -135,6 +135,12 @@ def cap_deferral(message: MessageFacts, priority: str, traffic: Traffic, now: da
     return None
 
 
+# Triggers whose messages assume the booking data is current: a nudge to rebook someone who
+# already booked (and we haven't heard) is the mistake stale data makes.
+STALENESS_SENSITIVE = frozenset({"no_rebook", "lapsed"})
+STALE_RECHECK = timedelta(hours=1)
+
+
 def decide(
     message: MessageFacts,
     campaign: Campaign | None,
@@ -144,7 +150,16 @@ def decide(
     window: SendWindow | None = None,
     caps: Caps | None = None,
     traffic: Traffic = Traffic(),
+    booking_data_at: datetime | None = None,
+    max_staleness: timedelta | None = None,
 ) -> Decision:
+    """What to do with one due message now: send it (on which channel), defer it (until when,
+    why) or end it (expired, cancelled, suppressed, why).
+
+    ``booking_data_at`` is when booking data last arrived: a rebook nudge or win-back
+    (``no_rebook`` / ``lapsed`` triggers) waits while that is older than ``max_staleness``,
+    since the client may have booked since the last import.  Care messages never wait for it.
+    """
     require_aware(now, "now")
     if campaign is None or message.step_index >= len(campaign.steps):
         return Final("cancelled", "campaign or step removed from config")
@@ -160,6 +175,13 @@ def decide(
         later = [s for s in sessions if s.start > session.start and s.status in ("booked", "completed")]
         if later:
             return Final("cancelled", f"rebooked (session {later[0].external_id})")
+    if (
+        max_staleness is not None
+        and campaign.trigger.type in STALENESS_SENSITIVE
+        and booking_data_at is not None  # never refreshed: no age to judge (a store from before 0004)
+        and now - booking_data_at > max_staleness
+    ):
+        return Defer(now + STALE_RECHECK, "stale booking data")
     channel = choose_channel(message, client)
     if isinstance(channel, Final):
         return channel

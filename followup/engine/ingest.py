@@ -127,6 +127,8 @@ def import_clients(
             client_id, outcome = store.upsert_client(replace(client, external_id=external_id), now)
             summary.count(outcome)
             _ledger_import(store, client_id, before, client.consent, now, row.consent_sources)
+            # A number or address that opted out stays out, whoever is imported with it later.
+            store.enforce_suppressions(client_id, now)
             if progress:
                 progress(1)
     return summary
@@ -229,5 +231,6 @@ def import_sessions(
         summary.rolled_back = True
         summary.created = summary.updated = summary.unchanged = 0
         return summary
+    store.record_booking_refresh(now, f"import {result.file}")
     summary.planned = replan(store, clinic, sorted(touched), now).created
     return summary

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -90,6 +91,26 @@ def shipped_presets() -> dict[str, Preset]:
     """The presets that come with followup (``followup/intake/presets.yaml``)."""
     text = resources.files("followup.intake").joinpath(SHIPPED_FILE).read_text(encoding="utf-8")
     return parse_presets(yaml.safe_load(text), f"followup/intake/{SHIPPED_FILE}")
+
+
+OWNER_FILE = "mappings.yaml"
+
+
+def owner_presets(config_dir: Path) -> dict[str, Preset]:
+    """The owner's presets from ``config/mappings.yaml`` (none when the file is absent).
+
+    Raises MappingError naming the file (and the line, for a YAML syntax error).
+    """
+    path = config_dir / OWNER_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise MappingError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    return parse_presets(data, str(path))
 
 
 def detect(header: Sequence[str], kind: Kind, presets: Sequence[Preset]) -> Preset | None:

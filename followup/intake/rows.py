@@ -34,6 +34,13 @@ class Row:
                 f"{len(cells)} values but the header has {len(layout.header)} columns "
                 "(a value containing a comma must be in double quotes)",
             )
+        elif cells and len(cells) < len(layout.header) and not record.problem:
+            # Short rows are common (Excel drops trailing empty cells); say so, since a value
+            # may have slipped into the wrong column.
+            self.warn(
+                "columns",
+                f"{len(cells)} values but the header has {len(layout.header)} columns; the missing ones are empty",
+            )
 
     def get(self, field: str) -> str:
         return self.values.get(field, "")

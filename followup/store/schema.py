@@ -160,7 +160,8 @@ consent_events = Table(
     Column("channel", String(8), nullable=False),  # sms | email
     Column("purpose", String(16), nullable=False),  # care | marketing | all
     Column("action", String(8), nullable=False),  # opt_in | opt_out
-    Column("source", String(32), nullable=False),  # import | keyword | link | owner | provider | api
+    # FILE:ROW:COLUMN | default | keyword | link | owner | provider | api | suppression list
+    Column("source", String(500), nullable=False),
     Column("wording", Text, nullable=False, default=""),
 )
 
@@ -177,4 +178,29 @@ inbound_messages = Table(
     Column("kind", String(16), nullable=False),  # keyword | reply
     Column("keyword", String(32), nullable=True),
     Column("forwarded_at", UTCDateTime, nullable=True),
+)
+
+# The suppression list: addresses (E.164 phone, lower-cased email) that opted out or are dead.
+# Consulted when planning and when sending; every client on the address, now or imported
+# later, is held to it.  purpose "all" covers care and marketing.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", String(320), nullable=False),
+    Column("channel", String(8), nullable=False),  # sms | email
+    Column("purpose", String(16), nullable=False),  # all | marketing
+    Column("source", String(500), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ux_suppressions_address", "address", "channel", "purpose", unique=True),
+)
+
+# When booking data last arrived (an import, an API call): rebook nudges wait while it is stale.
+booking_refreshes = Table(
+    "booking_refreshes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("source", String(500), nullable=False),
 )

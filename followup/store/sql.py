@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -36,6 +36,7 @@ from followup.store.port import (
 )
 from followup.store.schema import (
     UTCDateTime,
+    booking_refreshes,
     client_tips,
     clients,
     consent_events,
@@ -43,6 +44,7 @@ from followup.store.schema import (
     inbound_messages,
     messages,
     sessions,
+    suppressions,
 )
 from followup.timeutil import UTC, require_aware
 
@@ -61,6 +63,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
         return a.astimezone(UTC) == b.astimezone(UTC)
     return bool(a == b)
+
+
+_COPIED = (clients, sessions, messages, delivery_events, client_tips, suppressions, booking_refreshes)
 
 
 class SqlStore:
@@ -241,6 +246,10 @@ class SqlStore:
         """Change consent and write it to the ledger, in one transaction.
 
         ``purpose`` "all" covers care and marketing; opting in to "marketing" implies care.
+        An opt-out belongs to the address, not only the client: the phone number (or
+        email) goes on the suppression list and every client on it is opted out, each with
+        a ledger row (a couple sharing a phone: one STOP stops both).  An opt-in lifts the
+        address's suppression for that purpose and changes only this client.
         """
         if (
             channel not in ("sms", "email")
@@ -254,9 +263,132 @@ class SqlStore:
             purposes = ("care", "marketing")
         values: dict[str, Any] = {f"consent_{channel}_{p}": allow for p in purposes} | {"updated_at": now}
         with self.transaction(), self._begin() as conn:
-            conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
-            self.log_consent(client_id, channel, purpose, action, now, source=source, wording=wording)
+            address = self._address(conn, client_id, channel)
+            targets = [client_id]
+            if address is not None:
+                scope = "marketing" if purpose == "marketing" else "all"
+                if allow:
+                    lifted = ("all", "marketing") if purpose in ("all", "marketing") else ("all",)
+                    conn.execute(
+                        delete(suppressions).where(
+                            suppressions.c.address == address,
+                            suppressions.c.channel == channel,
+                            suppressions.c.purpose.in_(lifted),
+                        )
+                    )
+                else:
+                    self._suppress(conn, address, channel, scope, now, source=source, detail=wording)
+                    targets += [i for i in self._ids_at(conn, address, channel) if i != client_id]
+            for target in targets:
+                conn.execute(update(clients).where(clients.c.id == target).values(**values))
+                shared = "" if target == client_id else f" (same {'number' if channel == 'sms' else 'address'})"
+                self.log_consent(target, channel, purpose, action, now, source=source, wording=wording + shared)
         log.info(logfmt(action, client_id=client_id, channel=channel, purpose=purpose, source=source))
+
+    # --- the suppression list -------------------------------------------------------------
+
+    @staticmethod
+    def _address(conn: Connection, client_id: int, channel: str) -> str | None:
+        column = clients.c.phone if channel == "sms" else clients.c.email
+        value = conn.execute(select(column).where(clients.c.id == client_id)).scalar_one_or_none()
+        if not value:
+            return None
+        return str(value) if channel == "sms" else str(value).lower()
+
+    @staticmethod
+    def _ids_at(conn: Connection, address: str, channel: str) -> list[int]:
+        condition = clients.c.phone == address if channel == "sms" else func.lower(clients.c.email) == address
+        return [int(r[0]) for r in conn.execute(select(clients.c.id).where(condition).order_by(clients.c.id))]
+
+    def _suppress(
+        self, conn: Connection, address: str, channel: str, purpose: str, now: datetime, *, source: str, detail: str
+    ) -> bool:
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(suppressions)
+            .values(
+                address=address,
+                channel=channel,
+                purpose=purpose,
+                source=source[:500],
+                detail=detail[:2000],
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["address", "channel", "purpose"])
+            .returning(suppressions.c.id)
+        )
+        return bool(conn.execute(statement).fetchall())
+
+    def suppress(
+        self, address: str, channel: str, purpose: str, now: datetime, *, source: str, detail: str = ""
+    ) -> bool:
+        """Put an address on the suppression list (a STOP from a number that is no client yet);
+        False when it was there already.  Clients on it now are opted out too."""
+        key = address if channel == "sms" else address.lower()
+        with self.transaction(), self._begin() as conn:
+            created = self._suppress(conn, key, channel, purpose, now, source=source, detail=detail)
+            ids = self._ids_at(conn, key, channel)
+        for client_id in ids:
+            self.enforce_suppressions(client_id, now)
+        return created
+
+    def suppressed(self, address: str, channel: str) -> set[str]:
+        """The purposes ("all", "marketing") this address is suppressed for."""
+        key = address if channel == "sms" else address.lower()
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(suppressions.c.purpose).where(suppressions.c.address == key, suppressions.c.channel == channel)
+            ).all()
+        return {str(r[0]) for r in rows}
+
+    def enforce_suppressions(self, client_id: int, now: datetime) -> list[str]:
+        """Hold a client to the suppression list of their phone and email (a client imported after
+        their number said STOP); returns the consent flags switched off, each written to the ledger."""
+        switched: list[str] = []
+        with self.transaction(), self._begin() as conn:
+            row = conn.execute(select(clients).where(clients.c.id == client_id)).mappings().one()
+            for channel in ("sms", "email"):
+                address = self._address(conn, client_id, channel)
+                if address is None:
+                    continue
+                found = conn.execute(
+                    select(suppressions.c.purpose, suppressions.c.source).where(
+                        suppressions.c.address == address, suppressions.c.channel == channel
+                    )
+                ).all()
+                for purpose, source in found:
+                    flags = ("care", "marketing") if purpose == "all" else ("marketing",)
+                    if not any(row[f"consent_{channel}_{f}"] for f in flags):
+                        continue
+                    conn.execute(
+                        update(clients)
+                        .where(clients.c.id == client_id)
+                        .values(**{f"consent_{channel}_{f}": False for f in flags}, updated_at=now)
+                    )
+                    self.log_consent(
+                        client_id,
+                        channel,
+                        str(purpose),
+                        "opt_out",
+                        now,
+                        source="suppression list",
+                        wording=f"{address} opted out earlier ({source})",
+                    )
+                    switched += [f"{channel}_{f}" for f in flags]
+        return switched
+
+    # --- booking data freshness -----------------------------------------------------------
+
+    def record_booking_refresh(self, now: datetime, source: str) -> None:
+        """Booking data arrived (an import, an API call); rebook nudges wait while it is stale."""
+        with self._begin() as conn:
+            conn.execute(insert(booking_refreshes).values(at=now, source=source[:500]))
+
+    def booking_data_at(self) -> datetime | None:
+        """When booking data last arrived, or None when it never has."""
+        with self._begin() as conn:
+            value = conn.execute(select(func.max(booking_refreshes.c.at))).scalar_one_or_none()
+        return None if value is None else require_aware(value)
 
     def log_consent(
         self, client_id: int, channel: str, purpose: str, action: str, now: datetime, *, source: str, wording: str = ""
@@ -737,13 +869,21 @@ class SqlStore:
         with self._begin() as conn:
             return {
                 table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-                for table in (clients, sessions, messages, delivery_events, client_tips)
+                for table in (
+                    clients,
+                    sessions,
+                    messages,
+                    delivery_events,
+                    client_tips,
+                    suppressions,
+                    booking_refreshes,
+                )
             }
 
     def copy_into(self, other: SqlStore) -> None:
         """Copy every row into ``other`` (used by simulate, on an in-memory database)."""
         with self.engine.begin() as source, other.engine.begin() as target:
-            for table in (clients, sessions, messages, delivery_events, client_tips):
+            for table in _COPIED:
                 rows = [dict(r) for r in source.execute(select(table)).mappings()]
                 if rows:
                     target.execute(insert(table), rows)

@@ -103,7 +103,8 @@ def api_router(context: WebContext) -> APIRouter:
                 for flag in ("sms_care", "sms_marketing", "email_care", "email_marketing")
             }
             client = Client(**{**client.__dict__, "consent": Consent(**values)})
-        _, outcome = store.upsert_client(client, now)
+        client_id, outcome = store.upsert_client(client, now)
+        store.enforce_suppressions(client_id, now)  # an opted-out number stays out, whatever the API says
         return Stored(external_id=body.external_id, outcome=outcome)
 
     @router.post("/sessions", response_model=Stored, summary="Create or update a session by external id")
@@ -147,6 +148,7 @@ def api_router(context: WebContext) -> APIRouter:
             status=body.status,
         )
         _, outcome = store.upsert_session(session, client_id, now)
+        store.record_booking_refresh(now, "api")
         planned = replan_client(store, context.clinic, client_id, now).created if outcome != "unchanged" else 0
         return Stored(external_id=body.external_id, outcome=outcome, planned=planned)
 

@@ -66,8 +66,12 @@ class InboundService:
             "Reply START to resubscribe."
         )
         if client_id is None:
-            # Not a client we know (yet): nothing to change, but a STOP is always acknowledged.
+            # Not a client we know (yet): the number goes on the suppression list, so a client
+            # imported later with it is never texted; a STOP is always acknowledged.
             log.warning(logfmt("keyword_from_unknown_number", sid=sid, meaning=keyword.meaning))
+            if sender and keyword.meaning in ("stop", "stop_marketing"):
+                scope = "all" if keyword.meaning == "stop" else "marketing"
+                store.suppress(sender, "sms", scope, now, source="keyword", detail=body)
             return stopped if keyword.meaning == "stop" and not answered else None
         if keyword.meaning == "stop":
             store.record_consent(client_id, "sms", "all", "opt_out", now, source="keyword", wording=body)
