@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from followup.core.campaigns import Campaign, Step
 from followup.core.domain import Client, Session
@@ -136,7 +136,11 @@ def _keys_for(name: str, campaign: Campaign, client: Client, session: Session) -
 _IN_VISIT = ("booked", "completed")
 
 
-def group_visits(sessions: Sequence[Session]) -> tuple[list[Session], dict[str, str]]:
+def _day(moment: datetime, tz: tzinfo | None) -> date:
+    return (moment.astimezone(tz) if tz is not None else moment).date()
+
+
+def group_visits(sessions: Sequence[Session], tz: tzinfo | None = None) -> tuple[list[Session], dict[str, str]]:
     """One client's sessions as visits: booked or completed sessions that overlap or touch on
     the same day (an add-on, a booking split in rows, one appointment exported twice under two
     ids) become one visit, so it gets one reminder, one aftercare sequence and one tip.
@@ -144,7 +148,8 @@ def group_visits(sessions: Sequence[Session]) -> tuple[list[Session], dict[str, 
     Returns (the sessions with each visit as its first session, stretched to the visit's end,
     services joined with " + " and focus areas merged; completed when any part is), and
     {absorbed session id: the id of the visit it is part of}.  Cancelled and no-show
-    sessions are left as they are.
+    sessions are left as they are.  "The same day" is judged in ``tz`` (the client's zone;
+    default each session's own), never in UTC: an evening visit in Miami spans two UTC dates.
     """
     ordered = sorted(sessions, key=lambda s: (s.start, s.external_id))
     out: list[Session] = []
@@ -155,7 +160,7 @@ def group_visits(sessions: Sequence[Session]) -> tuple[list[Session], dict[str, 
             current is not None
             and session.status in _IN_VISIT
             and session.start <= current.end
-            and session.start.date() == current.start.date()
+            and _day(session.start, tz) == _day(current.start, tz)
         )
         if current is not None and joins:
             services = current.service.split(" + ")
@@ -186,7 +191,7 @@ def plan_client(
     visit, and any planned for a session that became part of another visit are cancelled."""
     require_aware(now, "now")
     result = PlanResult()
-    merged, absorbed = group_visits(sessions)
+    merged, absorbed = group_visits(sessions, zone(client.timezone))
     ordered = sorted(merged, key=lambda s: s.start)
     completed = [s for s in ordered if s.status == "completed"]
     last = completed[-1] if completed else None

@@ -84,3 +84,57 @@ def test_format_duration_round_trips() -> None:
 def test_naive_anchor_rejected() -> None:
     with pytest.raises(ValueError, match="time-zone aware"):
         parse_offset("2h").apply(datetime(2026, 1, 1, 12, 0), NY)
+
+
+def test_weeks_and_days_add_up() -> None:
+    # "1w 3d" is ten calendar days, not three.
+    offset = parse_offset("1w 3d at 10:00")
+    assert offset.days == 10
+    anchor = datetime(2026, 12, 3, 16, 0, tzinfo=NY)
+    assert offset.apply(anchor, NY) == datetime(2026, 12, 13, 10, 0, tzinfo=NY)
+    assert parse_duration("1w2d") == timedelta(days=9)
+
+
+@pytest.mark.parametrize(("text", "at"), [("1d at 23:59", time(23, 59)), ("0d at 23:30", time(23, 30))])
+def test_latest_times_of_day_are_accepted(text: str, at: time) -> None:
+    assert parse_offset(text).at == at
+
+
+@pytest.mark.parametrize(("text", "bad_time"), [("1d at 24:00", "24:00"), ("1d at 10:60", "10:60")])
+def test_impossible_time_of_day_names_the_time_and_the_range(text: str, bad_time: str) -> None:
+    with pytest.raises(ValueError, match=r"examples: 2h, 1d") as error:
+        parse_offset(text)
+    assert bad_time in str(error.value) and "00:00-23:59" in str(error.value)
+
+
+def test_at_with_hours_names_the_offending_offset() -> None:
+    with pytest.raises(ValueError, match=r"examples: 2h, 1d") as error:
+        parse_offset("2h at 10:00")
+    assert "'2h at 10:00'" in str(error.value)
+
+
+def test_offset_that_is_not_text_names_the_value() -> None:
+    # YAML reads `offset: 48` (the owner forgot the unit) as a number.
+    with pytest.raises(ValueError, match=r"examples: 2h, 1d") as error:
+        parse_offset(48)  # type: ignore[arg-type]
+    assert "48" in str(error.value)
+
+
+@pytest.mark.parametrize("text", ["1d at 10:00", "soon", "0h"])
+def test_bad_durations_name_the_value_and_duration_examples(text: str) -> None:
+    with pytest.raises(ValueError, match=r"examples: 2h, 30m, 1d") as error:
+        parse_duration(text)
+    assert repr(text) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (timedelta(0), "0m"),
+        (timedelta(hours=-24), "-1d"),
+        (timedelta(minutes=-90), "-1h30m"),
+        (timedelta(hours=22), "22h"),
+    ],
+)
+def test_format_duration_writes_signed_owner_notation(value: timedelta, text: str) -> None:
+    assert format_duration(value) == text

@@ -234,3 +234,163 @@ def test_window_on_new_yorks_spring_forward_day() -> None:
     assert isinstance(decision, Defer)
     assert decision.until == datetime(2026, 3, 8, 9, 0, tzinfo=NY) and decision.until.utcoffset() == timedelta(hours=-4)
     assert decision.until.astimezone(UTC) - night.astimezone(UTC) == timedelta(hours=6, minutes=30)
+
+
+# --- send window edges ---------------------------------------------------------------------
+
+
+def test_window_opens_at_exactly_nine_and_closes_at_exactly_eight_pm() -> None:
+    # New York's fall-back day, 2026-11-01: the window is the client's wall clock, EST after 02:00.
+    reminder = facts(expires_at=datetime(2026, 11, 2, 12, 0, tzinfo=NY))
+    tomorrow = [sess(start=datetime(2026, 11, 2, 14, 0, tzinfo=NY))]
+    opening = datetime(2026, 11, 1, 9, 0, tzinfo=NY)
+    assert decide(reminder, CARE, CLIENT, tomorrow, opening, WINDOW) == Send("sms")
+    assert decide(reminder, CARE, CLIENT, tomorrow, opening - timedelta(seconds=1), WINDOW) == Defer(
+        opening, "outside the send window"
+    )
+    last_minute = datetime(2026, 11, 1, 19, 59, tzinfo=NY)
+    assert decide(reminder, CARE, CLIENT, tomorrow, last_minute, WINDOW) == Send("sms")
+    closing = datetime(2026, 11, 1, 20, 0, tzinfo=NY)
+    assert decide(reminder, CARE, CLIENT, tomorrow, closing, WINDOW) == Defer(
+        datetime(2026, 11, 2, 9, 0, tzinfo=NY), "outside the send window"
+    )
+
+
+def test_marketing_at_exactly_eight_pm_waits_for_the_morning() -> None:
+    evening = datetime(2026, 12, 9, 20, 0, tzinfo=NY)
+    last = sess("completed", evening - timedelta(days=14))
+    nudge = facts(purpose="marketing", expires_at=evening + timedelta(days=2))
+    wide = SendWindow(time(7, 0), time(21, 30))
+    assert decide(nudge, NUDGE, CLIENT, [last], evening, wide) == Defer(
+        datetime(2026, 12, 10, 8, 0, tzinfo=NY), "outside the send window"
+    )
+
+
+def test_marketing_keeps_a_clinic_window_that_is_already_narrower() -> None:
+    # The clinic only texts 10:00-18:00; marketing may not stretch that to 8:00-20:00.
+    narrow = SendWindow(time(10, 0), time(18, 0))
+    assert narrow.for_marketing() == narrow
+    evening = datetime(2026, 12, 9, 18, 30, tzinfo=NY)
+    last = sess("completed", evening - timedelta(days=14))
+    nudge = facts(purpose="marketing", expires_at=evening + timedelta(days=2))
+    assert decide(nudge, NUDGE, CLIENT, [last], evening, narrow) == Defer(
+        datetime(2026, 12, 10, 10, 0, tzinfo=NY), "outside the send window"
+    )
+
+
+# --- channel choice ------------------------------------------------------------------------
+
+
+def test_care_message_needs_no_marketing_consent() -> None:
+    # Default consent: SMS care yes, SMS marketing no.  The reminder still goes by text.
+    plain = replace(CLIENT, consent=Consent())
+    assert decide(facts(), CARE, plain, [sess()], NOW, WINDOW) == Send("sms")
+    assert decide(facts(channel="sms"), CARE, plain, [sess()], NOW, WINDOW) == Send("sms")
+
+
+def test_client_preferring_email_without_an_address_gets_a_text() -> None:
+    no_email = replace(CLIENT, preferred_channel="email", email=None)
+    assert decide(facts(), CARE, no_email, [sess()], NOW, WINDOW) == Send("sms")
+    both_missing = replace(no_email, phone=None)
+    assert decide(facts(), CARE, both_missing, [sess()], NOW, WINDOW) == Final(
+        "suppressed", "no email address; no phone number"
+    )
+
+
+def test_step_configured_for_email_goes_by_email_only() -> None:
+    # The win-back is `channel: email`; Maria prefers texts, but the step says email.
+    last = sess("completed", NOW - timedelta(days=60))
+    email_step = facts(channel="email", purpose="marketing")
+    assert decide(email_step, NUDGE, CLIENT, [last], NOW, WINDOW) == Send("email")
+    assert decide(facts(channel="email"), CARE, CLIENT, [sess()], NOW, WINDOW) == Send("email")
+    # No address: suppressed, never switched to SMS.
+    no_email = replace(CLIENT, email=None)
+    assert decide(email_step, NUDGE, no_email, [last], NOW, WINDOW) == Final("suppressed", "no email address")
+
+
+# --- exits and removed steps ---------------------------------------------------------------
+
+
+def test_message_for_a_step_removed_from_the_campaign_is_cancelled() -> None:
+    # The owner cut the campaign down to one step; a queued message for step 2 must not go out.
+    decision = decide(facts(step_index=1), CARE, CLIENT, [sess()], NOW, WINDOW)
+    assert decision == Final("cancelled", "campaign or step removed from config")
+
+
+def test_expired_message_says_by_when_it_should_have_gone() -> None:
+    deadline = datetime(2026, 12, 9, 14, 0, tzinfo=NY)
+    decision = decide(facts(expires_at=deadline), CARE, CLIENT, [sess()], NOW, WINDOW)
+    assert isinstance(decision, Final) and decision.status == "expired"
+    assert deadline.isoformat() in decision.reason
+
+
+def test_no_show_cancels_the_reminder_too() -> None:
+    assert decide(facts(), CARE, CLIENT, [sess("no_show")], NOW, WINDOW) == Final("cancelled", "session no_show")
+
+
+def test_reminder_is_not_cancelled_by_another_booking_later_on() -> None:
+    # Maria has tomorrow's session and one next week: tomorrow's reminder still goes out.
+    next_week = sess("booked", NOW + timedelta(days=7), sid="s2")
+    assert decide(facts(), CARE, CLIENT, [sess(), next_week], NOW, WINDOW) == Send("sms")
+
+
+def test_later_completed_visit_cancels_the_nudge() -> None:
+    # A walk-in visit after the nudge's session, already completed, counts as coming back.
+    last = sess("completed", NOW - timedelta(days=14))
+    walk_in = sess("completed", NOW - timedelta(days=2), sid="s2")
+    nudge = facts(purpose="marketing")
+    assert decide(nudge, NUDGE, CLIENT, [last, walk_in], NOW, WINDOW) == Final("cancelled", "rebooked (session s2)")
+
+
+def test_message_whose_session_is_gone_from_the_import_still_sends() -> None:
+    other = sess("completed", NOW - timedelta(days=30), sid="s0")
+    assert decide(facts(purpose="marketing"), NUDGE, CLIENT, [other], NOW, WINDOW) == Send("sms")
+
+
+# --- caps: 24 hours exactly, and priorities of messages due together --------------------
+
+
+def test_a_send_exactly_24_hours_ago_no_longer_counts() -> None:
+    done = sess("completed", NOW - timedelta(hours=3))
+    message = facts(session_external_id=done.external_id)
+    full_day = Traffic(sent=sent(1, 5, 24))
+    assert decide(message, AFTERCARE, CLIENT, [done], NOW, WINDOW, CAPS, full_day) == Send("sms")
+    tip = facts(purpose="marketing", session_external_id=done.external_id)
+    yesterdays_tip = Traffic(sent=sent(24, purpose="marketing"))
+    assert decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, yesterdays_tip) == Send("sms")
+
+
+def test_tip_waits_for_aftercare_due_later_today() -> None:
+    done = sess("completed", NOW - timedelta(hours=3))
+    tip = facts(purpose="marketing", session_external_id=done.external_id)
+    traffic = Traffic(sent=sent(2, 6), upcoming=((NOW + timedelta(hours=2), "aftercare"),))
+    assert decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, traffic) == Defer(
+        NOW + timedelta(hours=2, minutes=1), "leaving room for a higher-priority message"
+    )
+
+
+def test_aftercare_waits_for_tonights_reminder() -> None:
+    done = sess("completed", NOW - timedelta(hours=3))
+    aftercare = facts(session_external_id=done.external_id)
+    traffic = Traffic(sent=sent(2, 6), upcoming=((NOW + timedelta(hours=4), "reminder"),))
+    assert decide(aftercare, AFTERCARE, CLIENT, [done], NOW, WINDOW, CAPS, traffic) == Defer(
+        NOW + timedelta(hours=4, minutes=1), "leaving room for a higher-priority message"
+    )
+
+
+def test_messages_of_equal_priority_do_not_hold_each_other_back() -> None:
+    # Two sessions today, two aftercare messages due together: the first one goes.
+    done = sess("completed", NOW - timedelta(hours=3))
+    aftercare = facts(session_external_id=done.external_id)
+    traffic = Traffic(sent=sent(2, 6), upcoming=((NOW + timedelta(minutes=30), "aftercare"),))
+    assert decide(aftercare, AFTERCARE, CLIENT, [done], NOW, WINDOW, CAPS, traffic) == Send("sms")
+
+
+def test_tip_goes_when_there_is_room_for_the_reminder_too() -> None:
+    done = sess("completed", NOW - timedelta(hours=3))
+    tip = facts(purpose="marketing", session_external_id=done.external_id)
+    one_sent = Traffic(sent=sent(6), upcoming=((NOW + timedelta(hours=3), "reminder"),))
+    assert decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, one_sent) == Send("sms")
+    # A reminder due exactly a day from now is tomorrow's business: it reserves nothing today.
+    tomorrow = Traffic(sent=sent(2, 6), upcoming=((NOW + timedelta(hours=24), "reminder"),))
+    assert decide(tip, TIP, CLIENT, [done], NOW, WINDOW, CAPS, tomorrow) == Send("sms")

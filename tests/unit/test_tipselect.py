@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+import pytest
+
 from followup.core.tips import Tip, TipLibrary
 from followup.core.tipselect import choose_tip, remaining_in_round
 
@@ -53,10 +57,13 @@ def test_long_run_never_repeats_within_a_round() -> None:
 
 
 def test_categories_rotate() -> None:
-    first = choose_tip(LIB, ["posture", "sleep"], [], [], salt="x")
-    assert first is not None
-    second = choose_tip(LIB, ["posture", "sleep"], [first.id], [], salt="x")
-    assert second is not None and second.category != first.category
+    # For every client, whatever the first pick, the second comes from the other category.
+    for n in range(20):
+        salt = f"client-{n}"
+        first = choose_tip(LIB, ["posture", "sleep"], [], [], salt=salt)
+        assert first is not None
+        second = choose_tip(LIB, ["posture", "sleep"], [first.id], [], salt=salt)
+        assert second is not None and second.category != first.category, salt
 
 
 def test_empty_categories_give_none_and_remaining_helper() -> None:
@@ -77,3 +84,46 @@ def test_deterministic_per_client_but_varies_across_clients() -> None:
         picks.add(chosen.id)
     assert picks == {"a", "b", "c"}
     assert choose_tip(LIB, ["sleep"], [], [], salt="a") == choose_tip(LIB, ["sleep"], [], [], salt="a")
+
+
+# A slice of the shipped library: general tips only, so category rotation alone decides.
+GENERAL = TipLibrary(
+    focus_areas={"neck_shoulders": "Neck & shoulders"},
+    categories={"posture": "Posture", "stress": "Stress", "sleep": "Sleep"},
+    tips=[
+        tip("posture-desk-timer", "posture"),
+        tip("posture-phone-up", "posture"),
+        tip("posture-bag-switch", "posture"),
+        tip("posture-feet-flat", "posture"),
+        tip("stress-slow-exhale", "stress"),
+        tip("stress-jaw-check", "stress"),
+        tip("stress-shoulder-drop", "stress"),
+        tip("sleep-pillow-height", "sleep"),
+        tip("sleep-screens-off", "sleep"),
+    ],
+)
+CLIENTS = [f"client-{n}" for n in range(12)]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_category_never_heard_goes_first(client: str) -> None:
+    # Last week's tip was about posture; stress and sleep were never sent: one of those is next.
+    chosen = choose_tip(GENERAL, ["posture", "stress", "sleep"], ["posture-desk-timer"], salt=client)
+    assert chosen is not None and chosen.category in ("stress", "sleep")
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_category_heard_longest_ago_goes_first(client: str) -> None:
+    history = ["sleep-pillow-height", "stress-slow-exhale", "posture-desk-timer"]
+    chosen = choose_tip(GENERAL, ["posture", "stress", "sleep"], history, salt=client)
+    assert chosen is not None and chosen.id == "sleep-screens-off"
+    history = ["stress-slow-exhale", "sleep-pillow-height", "posture-desk-timer", "posture-phone-up"]
+    chosen = choose_tip(GENERAL, ["posture", "stress", "sleep"], history, salt=client)
+    assert chosen is not None and chosen.category == "stress" and chosen.id != "stress-slow-exhale"
+
+
+def test_history_with_a_retired_tip_still_picks_and_rotates() -> None:
+    # "stress-old-breathing" was deleted from tips.yaml after it went out; the history keeps it.
+    history = ["stress-old-breathing", "stress-slow-exhale", "posture-desk-timer"]
+    chosen = choose_tip(GENERAL, ["posture", "stress"], history, salt="c-1042")
+    assert chosen is not None and chosen.category == "stress" and chosen.id != "stress-slow-exhale"
