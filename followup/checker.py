@@ -2,7 +2,11 @@
 
 Loading (see :mod:`followup.config.loader`) finds what is wrong with the files
 themselves; rendering finds what only shows when a template meets data (an undefined
-variable, a filter misuse) and what an SMS will cost.
+variable, a filter misuse) and what an SMS will cost.  Every SMS step is also rendered
+with worst-case data (:func:`followup.rendering.examples.worst_case_client`: long
+accented names, the longest sample service and therapist, a client in another zone so
+times name the clinic's zone, the two longest focus areas), and the maximum segment
+count per template is what must stay within ``[sms] max_segments``.
 """
 
 from __future__ import annotations
@@ -13,28 +17,53 @@ from datetime import time
 
 from followup.config.loader import ClinicConfig
 from followup.core.campaigns import Campaign
-from followup.core.domain import ChannelName, Session
+from followup.core.domain import ChannelName, Client, Session
 from followup.core.sms_encoding import SmsInfo, analyse
 from followup.core.tips import Tip
 from followup.exceptions import ConfigIssue, TemplateRenderError
 from followup.rendering.compose import compose
-from followup.rendering.examples import SAMPLE_NOW, sample_client, sample_dates, sample_session
+from followup.rendering.examples import (
+    SAMPLE_NOW,
+    sample_client,
+    sample_dates,
+    sample_session,
+    worst_case_client,
+    worst_case_session,
+)
+
+
+def _costlier(info: SmsInfo, than: SmsInfo | None) -> bool:
+    return than is None or (info.segments, info.units) > (than.segments, than.units)
 
 
 @dataclass
 class SmsRow:
-    """One SMS template in one language; with tips, the longest rendering is kept."""
+    """One SMS template in one language: the costliest rendering with the sample client
+    (``typical``, lengths in ``lengths``), with worst-case data (``worst_case``), and of
+    all (``worst``: what ``[sms] max_segments`` is checked against)."""
 
     template: str
     language: str
     campaigns: list[str]
     lengths: list[int] = field(default_factory=list)
     worst: SmsInfo | None = None
+    typical: SmsInfo | None = None
+    worst_case: SmsInfo | None = None
 
-    def add(self, info: SmsInfo) -> None:
-        self.lengths.append(info.length)
-        if self.worst is None or (info.segments, info.units) > (self.worst.segments, self.worst.units):
+    def add(self, info: SmsInfo, *, worst_case: bool = False) -> None:
+        if worst_case:
+            if _costlier(info, self.worst_case):
+                self.worst_case = info
+        else:
+            self.lengths.append(info.length)
+            if _costlier(info, self.typical):
+                self.typical = info
+        if _costlier(info, self.worst):
             self.worst = info
+
+    @property
+    def max_segments(self) -> int:
+        return self.worst.segments if self.worst else 0
 
 
 @dataclass
@@ -65,24 +94,32 @@ def _tips_for(clinic: ClinicConfig, campaign: Campaign, index: int) -> list[Tip 
     return list(clinic.tips.in_categories(step.tip.categories)) or [None]
 
 
+def _longest_focus(clinic: ClinicConfig, count: int = 2) -> tuple[str, ...]:
+    """The ``count`` focus areas with the longest labels (sample sessions have up to two)."""
+    areas = sorted(clinic.tips.focus_areas.items(), key=lambda item: (-len(item[1]), item[0]))
+    return tuple(area for area, _ in areas[:count])
+
+
 def _samples(
     clinic: ClinicConfig, campaign: Campaign, index: int
-) -> Iterator[tuple[str, ChannelName, Tip | None, Session]]:
+) -> Iterator[tuple[str, ChannelName, Tip | None, Client, Session, bool]]:
     """What to render a step with: every configured language (its clients see its dates even
     without a template variant), every channel, every tip the step may pick, and session
-    dates on every weekday and month (day and month names differ in length)."""
+    dates on every weekday and month (day and month names differ in length); then, for SMS,
+    the same with the worst-case client and session."""
     tips = _tips_for(clinic, campaign, index)
     dates = sample_dates()
+    clinic_tz = clinic.settings.default_timezone
+    focus = _longest_focus(clinic)
     for language in clinic.settings.languages:
         client = sample_client(language)
+        worst = worst_case_client(language, clinic_tz)
         for channel in step_channels(campaign, index):
             for i in range(max(len(tips), len(dates))):
-                yield (
-                    language,
-                    channel,
-                    tips[i % len(tips)],
-                    sample_session(client, dates[i % len(dates)], time(10, 30)),
-                )
+                tip, day = tips[i % len(tips)], dates[i % len(dates)]
+                yield language, channel, tip, client, sample_session(client, day, time(10, 30)), False
+                if channel == "sms":
+                    yield language, channel, tip, worst, worst_case_session(worst, clinic_tz, focus, day), True
 
 
 def run_check(clinic: ClinicConfig) -> CheckReport:
@@ -104,11 +141,11 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
     for name, campaign in sorted(clinic.campaigns.items()):
         for index, step in enumerate(campaign.steps):
             used.add(step.template)
-            for language, channel, tip, session in _samples(clinic, campaign, index):
+            for language, channel, tip, client, session, worst_case in _samples(clinic, campaign, index):
                 try:
                     composed = compose(
                         clinic,
-                        client=sample_client(language),
+                        client=client,
                         session=session,
                         visit_count=3,
                         campaign_name=name,
@@ -126,19 +163,20 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                     row = report.sms.setdefault((step.template, language), SmsRow(step.template, language, []))
                     if name not in row.campaigns:
                         row.campaigns.append(name)
-                    row.add(analyse(composed.sms))
+                    row.add(analyse(composed.sms), worst_case=worst_case)
 
-    by_cost = sorted(report.sms.values(), key=lambda r: -(r.worst.segments if r.worst else 0))
+    by_cost = sorted(report.sms.values(), key=lambda r: -r.max_segments)
     for row in by_cost:
         template, language, worst = row.template, row.language, row.worst
         if worst is not None and worst.segments > limit:
             path = clinic.templates.path_of(template, "sms", language)
+            data = " with worst-case data (long names, service and therapist)" if worst is row.worst_case else ""
             record(
                 ConfigIssue(
                     path,
                     None,
                     "",
-                    f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units), "
+                    f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units){data}, "
                     f"over the limit of {limit} ([sms] max_segments in followup.toml)",
                 ),
                 str(path),  # once per file: the worst language is shown first (sorted by segments below)

@@ -12,21 +12,31 @@ from followup.exceptions import issues_text
 
 
 def sms_table(report: CheckReport, limit: int) -> Table:
-    table = Table(title=f"SMS templates (limit {limit} segments)", title_justify="left")
-    for column in ("template", "lang", "chars", "encoding", "segments", "forces UCS-2", "campaigns"):
-        table.add_column(column, justify="right" if column in ("chars", "segments") else "left")
+    """Per SMS template and language: the sample client's length range and segments, the
+    worst case (segments and characters with worst-case data), the encoding of the costliest
+    rendering and what forced UCS-2."""
+    table = Table(
+        title=f"SMS templates (limit {limit} segments; worst case: long accented names, longest service and therapist)",
+        title_justify="left",
+    )
+    right = ("chars", "segments", "worst case")
+    for column in ("template", "lang", "chars", "encoding", "segments", "worst case", "forces UCS-2", "campaigns"):
+        table.add_column(column, justify="right" if column in right else "left")
     for (template, language), row in sorted(report.sms.items()):
-        worst = row.worst
-        if worst is None:
+        worst, typical = row.worst, row.typical
+        if worst is None or typical is None:
             continue
         low, high = min(row.lengths), max(row.lengths)
         chars = str(high) if low == high else f"{low}-{high}"
+        extreme = row.worst_case
+        worst_case = f"{extreme.segments} ({extreme.length} chars)" if extreme else "-"
         table.add_row(
             template,
             language,
             chars,
             worst.encoding,
-            str(worst.segments),
+            str(typical.segments),
+            worst_case,
             " ".join(describe_char(c) for c in worst.ucs2_chars) or "-",
             ", ".join(row.campaigns),
         )

@@ -1,9 +1,14 @@
-"""``followup schedule``: what is due, when, and why."""
+"""``followup schedule``: what is due, when, and why.
+
+Every time is in the client's own zone and says which: the table prints
+``2026-12-10 15:00 PT``, the JSON gives ISO 8601 with the UTC offset and the client's
+IANA zone in ``timezone``.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -11,9 +16,15 @@ from rich.table import Table
 
 from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
 from followup.engine.worker import SystemClock
+from followup.rendering.context import zone_label
 from followup.store.port import MessageQuery
 from followup.timeutil import zone
 from followup.wiring import open_store
+
+
+def shown_time(moment: datetime) -> str:
+    """``2026-12-10 15:00 PT``: the wall time in ``moment``'s zone and that zone's short name."""
+    return f"{moment:%Y-%m-%d %H:%M} {zone_label(moment)}"
 
 
 def command(
@@ -42,6 +53,7 @@ def command(
         {
             "id": r.id,
             "client": r.client_external_id,
+            "timezone": zones[r.client_id],
             "campaign": r.campaign,
             "step": r.step,
             "channel": r.channel,
@@ -59,11 +71,11 @@ def command(
         out.print_json(json.dumps(entries))
         return
     table = Table(title=f"Scheduled in the next {days} days ({len(entries)})", title_justify="left")
-    for column in ("due (client time)", "client", "campaign", "step", "channel", "why", "note"):
+    for column in ("due (client's time)", "client", "campaign", "step", "channel", "why", "note"):
         table.add_column(column)
-    for e in entries:
+    for r, e in zip(rows, entries, strict=True):
         table.add_row(
-            str(e["due_at"])[:16].replace("T", " "),
+            shown_time(r.due_at.astimezone(zone(zones[r.client_id]))),
             str(e["client"]),
             str(e["campaign"]),
             str(e["step"]),

@@ -1,4 +1,9 @@
-"""``followup simulate``: every message every client would get, on a virtual clock."""
+"""``followup simulate``: every message every client would get, on a virtual clock.
+
+Every time printed names its zone: the table shows each send time in the client's zone
+with its short name (``2026-12-10 09:00 PT``) and the start in the clinic's; the JSON
+gives ISO 8601 with the UTC offset and adds the client's IANA zone as ``timezone``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from rich.table import Table
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
 from followup.cli.imports import MapOpt, column_mapping
+from followup.cli.schedule import shown_time
 from followup.engine.ingest import import_clients, import_sessions
 from followup.engine.simulate import simulate
 from followup.engine.worker import SystemClock
@@ -31,6 +37,11 @@ def _start(text: str | None, default_tz: str) -> datetime:
         )
         raise typer.Exit(EXIT_INVALID) from None
     return value if value.tzinfo else value.replace(tzinfo=zone(default_tz))
+
+
+def _zone_name(moment: datetime) -> str:
+    """The IANA name of ``moment``'s zone (the client's: simulate returns client-local times)."""
+    return str(getattr(moment.tzinfo, "key", moment.tzinfo))
 
 
 def command(
@@ -89,19 +100,22 @@ def command(
         open_store(clinic).copy_into(memory)
     results = simulate(memory, clinic, begin, days)
     if as_json:
-        print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=1))
+        entries = [r.as_json() | {"timezone": _zone_name(r.send_at)} for r in results]
+        print(json.dumps(entries, ensure_ascii=False, indent=1))
         return
-    table = Table(
-        title=f"Simulated {days} days from {begin.isoformat()} ({len(results)} messages)", title_justify="left"
-    )
-    for column in ("send at (client time)", "client", "campaign", "step", "channel", "status", "text"):
+    shown_begin = shown_time(begin.astimezone(zone(settings.default_timezone)))
+    table = Table(title=f"Simulated {days} days from {shown_begin} ({len(results)} messages)", title_justify="left")
+    for column in ("send at (client's time)", "client", "campaign", "step", "channel", "status", "text"):
         table.add_column(column)
     for r in results:
         text = r.subject if r.channel == "email" and r.subject else (r.body or r.reason or "")
-        table.add_row(
-            r.send_at.isoformat()[:16].replace("T", " "), r.client, r.campaign, r.step, r.channel, r.status, text[:80]
-        )
+        table.add_row(shown_time(r.send_at), r.client, r.campaign, r.step, r.channel, r.status, text[:80])
     out.print(table)
+    out.print(
+        "Assumes the booking data stays as it is now (no new bookings, no stale-data hold on nudges); "
+        "the worker holds rebook nudges while the last import is older than [intake] max_staleness.",
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from contextvars import ContextVar
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from followup.config.paths import shown_path
+from followup.core.durations import parse_duration
 from followup.core.keywords import KeywordTable, help_text
 from followup.exceptions import ConfigIssue, SettingsError
 from followup.timeutil import zone
@@ -97,8 +98,18 @@ class Settings(BaseSettings):
     send_window_end: time = time(20, 0)
     cap_any_per_day: int = Field(3, ge=1, le=20)
     cap_marketing_per_day: int = Field(1, ge=0, le=20)
+    # SMS cost (see README, What an SMS costs): check fails above max_segments; at send time
+    # a longer care text is sent with a warning, a longer marketing text is suppressed.
     sms_max_segments: int = Field(3, ge=1, le=10)
     sms_smart_encoding: bool = True
+    sms_transliterate: bool = True  # values inserted into SMS spelt in GSM-7 (Zoë -> Zoe, emoji dropped)
+
+    # The dispatcher's last guard: never the same body to the same client twice within this
+    # ("24h", "2d"; "0" turns the guard off).
+    sends_duplicate_window: timedelta = timedelta(hours=24)
+    # Rebook nudges and win-backs wait while booking data (the last import or API call) is older
+    # than this: a client may have booked since ("36h"; "0" turns the hold off).
+    intake_max_staleness: timedelta = timedelta(hours=36)
 
     database_url: str = "sqlite:///var/followup.db"
     delivery: Literal["dryrun", "live"] = "dryrun"
@@ -161,6 +172,18 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         zone(value)
         return value
+
+    @field_validator("sends_duplicate_window", "intake_max_staleness", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return timedelta(0) if text in ("0", "off") else parse_duration(text)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+            return timedelta(0)
+        if isinstance(value, timedelta):
+            return value
+        raise ValueError(f"{value!r} is not a duration (examples: 24h, 2d, 0 to turn the guard off)")
 
     @field_validator("public_base_url", "booking_url", "business_website", "twilio_api_url")
     @classmethod
@@ -264,7 +287,20 @@ def _toml_line(lines: list[str], table: str | None, key: str) -> int | None:
     return None
 
 
-TOML_TABLES = ("business", "send_window", "sms", "database", "twilio", "smtp", "worker", "cap", "web", "keywords")
+TOML_TABLES = (
+    "business",
+    "send_window",
+    "sms",
+    "sends",
+    "intake",
+    "database",
+    "twilio",
+    "smtp",
+    "worker",
+    "cap",
+    "web",
+    "keywords",
+)
 
 
 def _toml_spelling(field: str) -> str:

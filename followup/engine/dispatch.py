@@ -2,12 +2,24 @@
 
 It never reads the wall clock: ``clock.now()`` is the worker's real clock or the
 simulator's virtual one, so ``followup simulate`` runs exactly this code.
+
+Two last guards run on the rendered text, just before it goes out:
+
+- **Duplicates**: a body identical to one sent to the same client on the same channel
+  within ``[sends] duplicate_window`` (24 h) is not sent; the message is recorded
+  ``suppressed`` with the reason ``duplicate``.  Email bodies are compared without their
+  unsubscribe link (its token carries the time it was issued).
+- **Length**: an SMS of more than ``[sms] max_segments`` segments (counted as carriers
+  bill them, :func:`followup.core.sms_encoding.analyse`) is recorded with a ``warning``
+  event; a marketing text is then suppressed (``over segment limit``), a care text (a
+  reminder, aftercare) still goes out.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import socket
 import threading
 import uuid
@@ -18,8 +30,20 @@ from datetime import datetime, timedelta
 from followup.channels.base import Channel, Outgoing
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName, Client
+from followup.core.durations import format_duration
 from followup.core.planner import visit_number
-from followup.core.rules import PRIORITY_RANK, Caps, Defer, Final, SendWindow, Traffic, decide
+from followup.core.rules import (
+    PRIORITY_RANK,
+    STALENESS_SENSITIVE,
+    Caps,
+    Decision,
+    Defer,
+    Final,
+    SendWindow,
+    Traffic,
+    decide,
+)
+from followup.core.sms_encoding import analyse
 from followup.core.tipselect import choose_tip
 from followup.exceptions import (
     PermanentDeliveryError,
@@ -29,7 +53,7 @@ from followup.exceptions import (
     UnknownOutcomeError,
 )
 from followup.logfmt import logfmt
-from followup.rendering.compose import compose
+from followup.rendering.compose import Composed, compose
 from followup.store.port import ClientState, Finish, MessageRow, Store
 from followup.timeutil import Clock
 
@@ -79,6 +103,8 @@ class Dispatcher:
         caps: Caps | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        duplicate_window: timedelta | None = None,
+        max_staleness: timedelta | None = None,
     ) -> None:
         self.store = store
         self.clinic = clinic
@@ -92,6 +118,15 @@ class Dispatcher:
         self.caps = caps
         self.stop = stop or threading.Event()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        settings = clinic.settings
+        self.duplicate_window = settings.sends_duplicate_window if duplicate_window is None else duplicate_window
+        self.max_segments = settings.sms_max_segments
+        # timedelta(0): never hold nudges for stale booking data (simulate assumes fresh data).
+        staleness = settings.intake_max_staleness if max_staleness is None else max_staleness
+        self.max_staleness = staleness if staleness > timedelta(0) else None
+        self._stale_told = False
+        # Unsubscribe links differ in every email (the token is signed with its issue time).
+        self._unsubscribe_link = re.compile(re.escape(settings.public_base_url) + r"/u/[A-Za-z0-9_.=-]+")
 
     # --- the loop -----------------------------------------------------------------
 
@@ -125,7 +160,22 @@ class Dispatcher:
         state = self.store.client_state(message.client_id)
         campaign = self.clinic.campaigns.get(message.campaign)
         traffic = self.store.traffic(message.client_id, now, exclude=message.id) if self.caps else Traffic()
-        decision = decide(message.facts(), campaign, state.client, state.sessions, now, self.window, self.caps, traffic)
+        data_at = None
+        if self.max_staleness is not None and campaign is not None and campaign.trigger.type in STALENESS_SENSITIVE:
+            data_at = self.store.booking_data_at()
+        decision = decide(
+            message.facts(),
+            campaign,
+            state.client,
+            state.sessions,
+            now,
+            self.window,
+            self.caps,
+            traffic,
+            booking_data_at=data_at,
+            max_staleness=self.max_staleness,
+        )
+        self._tell_owner_once(decision, data_at)
         if isinstance(decision, Final):
             self._finish(message, Finish(status=decision.status, reason=decision.reason), stats, decision.status)
         elif isinstance(decision, Defer):
@@ -133,6 +183,23 @@ class Dispatcher:
             self._finish(message, outcome, stats, "deferred", until=decision.until.isoformat())
         else:
             self._send(message, state, decision.channel, now, stats)
+
+    def _tell_owner_once(self, decision: Decision, data_at: datetime | None) -> None:
+        """One warning per stale spell (not one per held message): the owner should refresh the data."""
+        stale = isinstance(decision, Defer) and decision.reason == "stale booking data"
+        if stale and not self._stale_told:
+            log.warning(
+                logfmt(
+                    "stale_booking_data",
+                    last_refresh=data_at.isoformat() if data_at else "never",
+                    limit=format_duration(self.max_staleness) if self.max_staleness else "",
+                    action="rebook nudges and win-backs wait until bookings are imported again",
+                )
+            )
+        if data_at is not None and not stale:
+            self._stale_told = False  # fresh again: a later stale spell is told again
+        elif stale:
+            self._stale_told = True
 
     # --- sending --------------------------------------------------------------------
 
@@ -186,6 +253,10 @@ class Dispatcher:
         )
         subject = composed.email.subject if composed.email else None
         base = Finish(status="sent", sent_channel=channel, subject=subject, body=composed.body, attempted=True)
+        checked = self._last_guards(message, channel, composed, base, now, stats)
+        if checked is None:
+            return
+        base = checked
         try:
             sent = self.channels[channel].send(outgoing)
         except TransientDeliveryError as exc:
@@ -240,6 +311,85 @@ class Dispatcher:
         else:
             outcome = replace(base, status="sent", provider_id=sent.provider_id, tip_id=tip.id if tip else None)
             self._finish(message, outcome, stats, "sent", channel=channel, provider_id=sent.provider_id)
+
+    def _last_guards(
+        self,
+        message: MessageRow,
+        channel: ChannelName,
+        composed: Composed,
+        base: Finish,
+        now: datetime,
+        stats: DispatchStats,
+    ) -> Finish | None:
+        """Duplicate and length guards on the rendered text (see the module docstring).
+        Returns the outcome to send with (``base``, with a warning for an over-long care
+        text), or None when the message was suppressed and recorded here."""
+        earlier = self._duplicate_of(message, channel, composed.body, now)
+        if earlier is not None:
+            window = format_duration(self.duplicate_window)
+            outcome = Finish(
+                status="suppressed",
+                reason="duplicate",
+                subject=base.subject,
+                body=composed.body,
+                error=f"identical to message {earlier}, sent to this client within {window}",
+            )
+            self._finish(message, outcome, stats, "suppressed", duplicate_of=earlier)
+            return None
+        warning = self._over_limit(message, composed)
+        if warning is None:
+            return base
+        if message.purpose == "marketing":
+            outcome = Finish(
+                status="suppressed",
+                reason="over segment limit",
+                subject=base.subject,
+                body=composed.body,
+                warning=warning,
+            )
+            self._finish(message, outcome, stats, "suppressed", warning=warning)
+            return None
+        return replace(base, warning=warning)  # care (a reminder, aftercare) still goes out
+
+    def _comparable(self, body: str) -> str:
+        return self._unsubscribe_link.sub("<unsubscribe>", body)
+
+    def _duplicate_of(self, message: MessageRow, channel: ChannelName, body: str, now: datetime) -> int | None:
+        """The id of a message with the same body sent to this client on ``channel`` within
+        the duplicate window, or None (always None when the window is 0)."""
+        if self.duplicate_window <= timedelta(0):
+            return None
+        wanted = self._comparable(body)
+        since = now - self.duplicate_window
+        for earlier, sent_body in self.store.recent_bodies(message.client_id, channel, since, exclude=message.id):
+            if self._comparable(sent_body) == wanted:
+                return earlier
+        return None
+
+    def _over_limit(self, message: MessageRow, composed: Composed) -> str | None:
+        """Why an SMS is too long (its segments, units and the limit), or None."""
+        if composed.sms is None:
+            return None
+        info = analyse(composed.sms)
+        if info.segments <= self.max_segments:
+            return None
+        warning = (
+            f"{info.segments} SMS segments ({info.units} {info.encoding} units), "
+            f"over the limit of {self.max_segments} ([sms] max_segments)"
+        )
+        log.warning(
+            logfmt(
+                "over_segment_limit",
+                id=message.id,
+                campaign=message.campaign,
+                step=message.step,
+                client=message.client_external_id,
+                purpose=message.purpose,
+                segments=info.segments,
+                limit=self.max_segments,
+            )
+        )
+        return warning
 
     def _finish(self, message: MessageRow, outcome: Finish, stats: DispatchStats, event: str, **fields: object) -> None:
         now = self.clock.now()

@@ -82,6 +82,7 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
         backoff=Backoff(),
         window=SendWindow(settings.send_window_start, settings.send_window_end),
         caps=Caps(settings.cap_any_per_day, settings.cap_marketing_per_day),
+        max_staleness=timedelta(0),  # the simulation assumes booking data as fresh as it is now
         rng=random.Random(0),  # noqa: S311 - repeatable jitter
     )
     now = start

@@ -70,17 +70,18 @@ def compose(
         tip=tip,
         library=clinic.tips,
     )
+    templates = renderer(clinic.templates, clinic.settings.sms_transliterate)
     if channel == "sms":
         return Composed(
             channel="sms",
             template=step.template,
             language=language,
-            sms=renderer(clinic.templates).render_sms(step.template, language, context),
+            sms=templates.render_sms(step.template, language, context),
         )
     return Composed(
         channel="email",
         template=step.template,
         language=language,
-        email=renderer(clinic.templates).render_email(step.template, language, context),
+        email=templates.render_email(step.template, language, context),
         unsubscribe_url=unsubscribe,
     )

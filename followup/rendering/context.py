@@ -1,16 +1,21 @@
 """The variables a template sees (documented in README, "Template variables").
 
-Times are shown in the client's own time zone and language; the template never does
-time-zone arithmetic itself.
+An appointment happens at the clinic, so its day and time are shown in the clinic's
+time zone (``default_timezone``), in the client's language; when the client's own zone
+reads that moment differently, the time names the zone (``3:00 PM ET``), so a client in
+Los Angeles is not told 12:00 PM for a 3 pm session in Miami.  The template never does
+time-zone arithmetic itself.  (Send windows and "1d at 10:00" offsets stay in the
+client's own zone: that is :mod:`followup.core.rules` and the planner.)
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_timezone_name
 
 from followup.config.settings import Settings
 from followup.core.campaigns import Campaign
@@ -39,6 +44,51 @@ def local_short_date(moment: datetime, language: str) -> str:
 
 def local_time(moment: datetime, language: str) -> str:
     return _plain(format_time(moment, _TIME_FORMAT.get(language, _TIME_FORMAT["en"]), locale=language))
+
+
+_ABBREVIATION = re.compile(r"[A-Z]{2,5}")
+
+
+def _utc_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign, minutes = ("-", -minutes) if minutes < 0 else ("+", minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def zone_label(moment: datetime) -> str:
+    """A short, GSM-7 name for the zone of aware ``moment`` at that moment: ``ET``, ``PT``,
+    ``HST``, ``CET``/``CEST``, ``JST``, else ``UTC-5`` / ``UTC+5:45``.
+
+    Why these: CLDR (through Babel's ``get_timezone_name(zone, width="short")``, the
+    ``v`` pattern) has the generic short names US readers know -- ``ET``, ``CT``, ``MT``,
+    ``PT``, ``AKT``, ``AT`` -- which are right in winter and summer alike, so they are
+    preferred.  For most other zones CLDR has no short name and Babel falls back to a
+    long location name ("Spain (Madrid) Time", in Spanish "hora de Estados Unidos (Nueva
+    York)"), too long for an SMS and with letters outside GSM-7; then the tz database's
+    abbreviation for that moment is used (``CET``, ``GMT``, ``JST``, ``HST``), and where
+    the tz database has only a number (``-05``), ``UTC-5``.  The label is the same in
+    every language: "3:00 PM ET" is what US media print in Spanish too.
+    """
+    tz = require_aware(moment, "moment").tzinfo
+    generic = get_timezone_name(tz, width="short", locale="en")
+    if _ABBREVIATION.fullmatch(generic):
+        return generic
+    abbreviation = moment.strftime("%Z")
+    if _ABBREVIATION.fullmatch(abbreviation):
+        return abbreviation
+    offset = moment.utcoffset()
+    assert offset is not None  # aware, checked above
+    return _utc_offset(offset)
+
+
+def clinic_time(moment: datetime, client_tz: str, language: str) -> str:
+    """``moment`` (in the clinic's zone) as the client reads it: ``3:00 PM`` when the
+    client's zone shows the same wall time, else ``3:00 PM ET``."""
+    shown = local_time(moment, language)
+    if moment.utcoffset() != moment.astimezone(zone(client_tz)).utcoffset():
+        shown = f"{shown} {zone_label(moment)}"
+    return shown
 
 
 @dataclass(frozen=True)
@@ -78,8 +128,10 @@ def client_namespace(client: Client, visit_count: int) -> Namespace:
     )
 
 
-def session_namespace(session: Session, client: Client, library: TipLibrary | None) -> Namespace:
-    tz = zone(client.timezone)
+def session_namespace(session: Session, client: Client, library: TipLibrary | None, clinic_timezone: str) -> Namespace:
+    """``session`` as templates see it: day, date and times in the clinic's zone
+    ``clinic_timezone`` (IANA), the times naming the zone when the client's reads differently."""
+    tz = zone(clinic_timezone)
     start = require_aware(session.start, "session start").astimezone(tz)
     end = require_aware(session.end, "session end").astimezone(tz)
     labels = [library.focus_areas.get(f, f) if library else f for f in session.focus_areas]
@@ -95,8 +147,8 @@ def session_namespace(session: Session, client: Client, library: TipLibrary | No
             "end": end,
             "day": local_day(start, lang),
             "date": local_short_date(start, lang),
-            "time": local_time(start, lang),
-            "end_time": local_time(end, lang),
+            "time": clinic_time(start, client.timezone, lang),
+            "end_time": clinic_time(end, client.timezone, lang),
             "duration_minutes": int((end - start).total_seconds() // 60),
             "status": session.status,
         },
@@ -149,7 +201,7 @@ def message_context(
         ),
     }
     if session is not None:
-        context["session"] = session_namespace(session, client, library)
+        context["session"] = session_namespace(session, client, library, settings.default_timezone)
     if tip is not None and library is not None:
         context["tip"] = tip_namespace(tip, library)
     return context

@@ -61,6 +61,63 @@ def sample_session(client: Client, day: date = date(2026, 12, 3), at: time = tim
     )
 
 
+# Worst-case data for ``followup check``: what a real client list can put into a text.
+# Long first and last names with accents GSM-7 lacks (transliterated, they must not change
+# the encoding); the longest service and therapist names of the shipped samples
+# (config/sample/sessions.csv; tests/unit/test_rendering.py checks they stay the longest).
+WORST_FIRST_NAME = "Marie-Noëlle"
+WORST_LAST_NAME = "Fernández-Núñez Østergård"
+WORST_SERVICE = "Neuromuscular therapy, 60 min"
+WORST_THERAPIST = "Daniel"
+# Zones tried for the worst-case client: the first whose clock differs from the clinic's
+# on every sample date, so every time names the clinic's zone (the longer text).
+_OTHER_ZONES = ("America/Los_Angeles", "America/New_York", "Asia/Tokyo")
+
+
+def worst_case_client(language: str, clinic_timezone: str) -> Client:
+    """A client whose data makes texts as long as real data can (see ``WORST_*``), in a zone
+    whose clock differs from the clinic's (``clinic_timezone``, IANA), so times carry a zone."""
+    clinic = zone(clinic_timezone)
+    days = sample_dates()
+
+    def differs(name: str) -> bool:
+        other = zone(name)
+        return all(
+            datetime.combine(d, time(12), tzinfo=clinic).utcoffset()
+            != datetime.combine(d, time(12), tzinfo=clinic).astimezone(other).utcoffset()
+            for d in days
+        )
+
+    timezone = next((z for z in _OTHER_ZONES if differs(z)), _OTHER_ZONES[0])
+    return Client(
+        external_id="worst-case",
+        first_name=WORST_FIRST_NAME,
+        last_name=WORST_LAST_NAME,
+        phone="+13055550199",
+        email="marie-noelle.fernandez-nunez@example.com",
+        timezone=timezone,
+        language=language,
+    )
+
+
+def worst_case_session(
+    client: Client, clinic_timezone: str, focus_areas: tuple[str, ...], day: date, at: time = time(10, 30)
+) -> Session:
+    """A session at ``at`` on ``day`` in the clinic's zone, with the longest sample service
+    and therapist and the given focus areas (ids)."""
+    start = datetime.combine(day, at, tzinfo=zone(clinic_timezone))
+    return Session(
+        external_id="worst-case-session",
+        client_external_id=client.external_id,
+        start=start,
+        end=start + timedelta(hours=1),
+        service=WORST_SERVICE,
+        therapist=WORST_THERAPIST,
+        focus_areas=focus_areas,
+        status="completed",
+    )
+
+
 def sample_dates() -> list[date]:
     """One date in each month of a year, on every weekday in turn: day and month names of
     every length, so ``check`` measures the longest SMS a real date can produce."""

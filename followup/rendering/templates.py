@@ -4,6 +4,12 @@ Where the files are and which exist is :mod:`followup.config.template_files`.  T
 run in Jinja2's sandbox (owners edit them; they must not reach Python internals) with
 strict undefined variables, so a typo fails ``followup check`` instead of sending
 "Hi ," to a client.
+
+SMS are rendered in an environment of their own whose ``finalize`` hook spells every
+inserted value (``{{ ... }}``) in GSM-7 (:func:`followup.core.sms_encoding.transliterate`)
+when ``[sms] transliterate`` is on: a client's name never switches a text to UCS-2.  The
+template's own words are left as the owner wrote them (``check`` names any character
+that forces UCS-2).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
-from followup.core.sms_encoding import smart_encode
+from followup.core.sms_encoding import smart_encode, transliterate
 from followup.exceptions import ConfigIssue, TemplateRenderError
 
 
@@ -54,6 +60,20 @@ class RenderedEmail:
     html: str
 
 
+class _Rendered(str):
+    """Text already rendered (the SMS body handed to the layout): not transliterated again,
+    so the owner's own wording passes through as written."""
+
+    __slots__ = ()
+
+
+def _gsm7_value(value: Any) -> Any:
+    """Jinja ``finalize`` for SMS: inserted strings spelt in GSM-7; other values as they are."""
+    if isinstance(value, str) and not isinstance(value, _Rendered):
+        return transliterate(value)
+    return value
+
+
 def _autoescape(name: str | None) -> bool:
     return bool(name and name.endswith(".html.j2"))
 
@@ -71,21 +91,31 @@ def text_to_html(text: str) -> Markup:
     return Markup("\n".join(out))  # noqa: S704 - every block was html.escape()d above
 
 
-class TemplateSet:
-    """Renders the templates in ``files``; one per folder (see :func:`renderer`)."""
+def _environment(root: Path, finalize: Any = None) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(root)),
+        undefined=FriendlyUndefined,
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        finalize=finalize,
+    )
 
-    def __init__(self, files: TemplateFiles) -> None:
+
+class TemplateSet:
+    """Renders the templates in ``files``; one per folder and setting (see :func:`renderer`).
+
+    ``transliterate``: values inserted into SMS are spelt in GSM-7 (``[sms] transliterate``).
+    """
+
+    def __init__(self, files: TemplateFiles, transliterate: bool = True) -> None:
         self.files = files
         self.root = files.root
         self.smart_encoding = files.smart_encoding
-        self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(files.root)),
-            undefined=FriendlyUndefined,
-            autoescape=_autoescape,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-        )
+        self.transliterate = transliterate
+        self.env = _environment(files.root)
+        self.sms_env = _environment(files.root, _gsm7_value) if transliterate else self.env
 
     def has(self, name: str, part: Part) -> bool:
         return self.files.has(name, part)
@@ -95,9 +125,9 @@ class TemplateSet:
 
     # --- rendering -------------------------------------------------------------
 
-    def _render(self, template_name: str, context: dict[str, Any]) -> str:
+    def _render(self, template_name: str, context: dict[str, Any], env: SandboxedEnvironment | None = None) -> str:
         try:
-            return self.env.get_template(template_name).render(context)
+            return (env or self.env).get_template(template_name).render(context)
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(
                 ConfigIssue(
@@ -123,13 +153,18 @@ class TemplateSet:
         return self._shown(None, template_name), None
 
     def render_part(self, name: str, part: Part, language: str, context: dict[str, Any]) -> str:
-        return self._render(self._pick(name, PART_FILES[part], language), context)
+        env = self.sms_env if part == "sms" else self.env
+        return self._render(self._pick(name, PART_FILES[part], language), context, env)
 
     def _layout(self, kind: str, language: str, context: dict[str, Any], **extra: Any) -> str:
-        return self._render(self._pick(LAYOUT_DIR, LAYOUT_FILES[kind], language), {**context, **extra})
+        env = self.sms_env if kind == "sms" else self.env
+        return self._render(self._pick(LAYOUT_DIR, LAYOUT_FILES[kind], language), {**context, **extra}, env)
 
     def render_sms(self, name: str, language: str, context: dict[str, Any]) -> str:
-        body = _squash(self.render_part(name, "sms", language, context))
+        """The SMS text: the template in the SMS layout, line breaks squashed (see README,
+        Templates), inserted values in GSM-7 when transliterating, look-alikes replaced
+        when smart encoding is on."""
+        body = _Rendered(_squash(self.render_part(name, "sms", language, context)))
         text = _squash(self._layout("sms", language, context, body=body))
         return smart_encode(text) if self.smart_encoding else text
 
@@ -162,7 +197,7 @@ def _describe(exc: TemplateError) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def renderer(files: TemplateFiles) -> TemplateSet:
-    """The one :class:`TemplateSet` for a templates folder, so compiled templates are reused
-    (Jinja re-reads a file when it changes on disk)."""
-    return TemplateSet(files)
+def renderer(files: TemplateFiles, transliterate: bool = True) -> TemplateSet:
+    """The one :class:`TemplateSet` for a templates folder and setting, so compiled
+    templates are reused (Jinja re-reads a file when it changes on disk)."""
+    return TemplateSet(files, transliterate)

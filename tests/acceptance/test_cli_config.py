@@ -183,7 +183,8 @@ def test_preview_with_client_json_and_bad_step(tmp_path: Path) -> None:
     )
     result = run("preview", "pre_visit_reminder", "--step", "1", "--channel", "sms", "--client-json", data)
     assert result.returncode == 0, result.stderr
-    assert "Hi Lucas" in result.stdout and "6:00 PM" in result.stdout  # 17:00 UTC shown in Madrid time
+    # 17:00 UTC is shown in the clinic's time, named because the client (Madrid) lives elsewhere.
+    assert "Hi Lucas" in result.stdout and "12:00 PM ET" in result.stdout
     bad = run("preview", "pre_visit_reminder", "--step", "7")
     assert bad.returncode == 1 and "'7' is not a step (1-1 or one of: day_before)" in bad.stderr
     unknown = run("preview", "no_such_campaign")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -289,7 +290,7 @@ def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = followup(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0003" in result.stdout
+    assert "database at revision 0004" in result.stdout
     assert (tmp_path / "followup.db").exists()
 
 
@@ -347,7 +348,8 @@ def test_named_mapping_from_the_config_folder(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert unknown.returncode == 1 and "no such mapping (available: frontdesk)" in unknown.stderr
+    available = "acuity, frontdesk, jane, massagebook, mindbody, square, vagaro"  # the owner's and the shipped
+    assert unknown.returncode == 1 and f"no such mapping (available: {available})" in unknown.stderr
 
 
 def test_send_test_goes_through_the_configured_channel(tmp_path: Path) -> None:
@@ -385,3 +387,105 @@ def test_clients_show_optout_optin(tmp_path: Path) -> None:
     assert back.returncode == 0
     assert "sms marketing yes" in followup(tmp_path, "clients", "show", "c-1001").stdout
     assert followup(tmp_path, "clients", "show", "nobody").returncode == 1
+
+
+# --- issue 10: times a client reads right, what a name costs ------------------------------
+
+ISSUE10_CLIENTS = (
+    "external_id,first_name,last_name,phone,email,timezone,language,preferred_channel,sms_marketing,email_marketing\n"
+    "la-1,David,Kim,+1 310 555 0104,david.kim@example.com,America/Los_Angeles,en,sms,yes,yes\n"
+    "zoe-1,Zoë,Martin,+1 305 555 0121,zoe.accent@example.com,America/New_York,en,sms,yes,yes\n"
+    "zoe-2,Zoe,Martin,+1 305 555 0122,zoe.plain@example.com,America/New_York,en,sms,yes,yes\n"
+)
+
+
+def issue10_files(tmp: Path, session_start: str) -> tuple[Path, Path]:
+    clients = tmp / "clients.csv"
+    clients.write_text(ISSUE10_CLIENTS, encoding="utf-8")
+    sessions = tmp / "sessions.csv"
+    sessions.write_text(
+        "external_id,client,start,end,service,therapist,status\n"
+        f'b-1,la-1,{session_start},,"Neuromuscular therapy, 60 min",Daniel,booked\n'
+        'z-1,zoe-1,2026-12-08T10:00:00-05:00,2026-12-08T11:00:00-05:00,"Sports massage, 60 min",Ana,completed\n'
+        'z-2,zoe-2,2026-12-08T10:00:00-05:00,2026-12-08T11:00:00-05:00,"Sports massage, 60 min",Ana,completed\n',
+        encoding="utf-8",
+    )
+    return clients, sessions
+
+
+def test_simulate_shows_a_remote_client_the_clinic_time_with_its_zone(tmp_path: Path) -> None:
+    """The failing input of issue 10: a client in Los Angeles, a session at 15:00 Miami time.
+    The reminder says 3:00 PM ET, not 12:00 PM; every printed time names its zone."""
+    clients, sessions = issue10_files(tmp_path, "2026-12-10T15:00-05:00")
+    args: list[str | Path] = ["simulate", "--start", "2026-12-08T12:00:00-05:00", "--days", "3", "--clients", clients]
+    result = followup(tmp_path, *args, "--sessions", sessions, "--json")
+    assert result.returncode == 0, result.stderr
+    messages = json.loads(result.stdout)
+    (reminder,) = [m for m in messages if m["campaign"] == "pre_visit_reminder" and m["client"] == "la-1"]
+    assert reminder["status"] == "sent", reminder
+    assert "Thursday, December 10 at 3:00 PM ET" in reminder["body"], reminder["body"]
+    assert "12:00 PM" not in reminder["body"]
+    assert reminder["timezone"] == "America/Los_Angeles"
+    # The send window is still the client's own: the reminder went out in LA daytime.
+    assert 9 <= datetime.fromisoformat(reminder["send_at"]).hour < 20
+    assert all(m["timezone"] in ("America/Los_Angeles", "America/New_York") for m in messages)
+    table = followup(tmp_path, *args, "--sessions", sessions)
+    assert table.returncode == 0, table.stderr
+    assert "from 2026-12-08 12:00 ET" in table.stdout
+    rows = [line for line in table.stdout.splitlines() if "la-1" in line or "zoe-" in line]
+    assert rows and all(re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d (ET|PT) ", line) for line in rows), rows
+    assert any(re.search(r"\d\d:\d\d PT .*la-1", line) for line in rows), rows
+
+
+def test_an_accented_first_name_costs_nothing_more(tmp_path: Path) -> None:
+    """The failing input of issue 10: client Zoë, session completed: the thanks text is GSM-7
+    and as many segments as Zoe's."""
+    from followup.core.sms_encoding import analyse
+
+    clients, sessions = issue10_files(tmp_path, "2026-12-10T15:00-05:00")
+    args: list[str | Path] = ["simulate", "--start", "2026-12-08T12:00:00-05:00", "--days", "1", "--clients", clients]
+    result = followup(tmp_path, *args, "--sessions", sessions, "--json")
+    assert result.returncode == 0, result.stderr
+    thanks = {
+        m["client"]: m["body"]
+        for m in json.loads(result.stdout)
+        if m["campaign"] == "post_session_care" and m["step"] == "thanks" and m["status"] == "sent"
+    }
+    accented, plain = analyse(thanks["zoe-1"]), analyse(thanks["zoe-2"])
+    assert thanks["zoe-1"].startswith("Hi Zoe, thanks for coming in today!")
+    assert accented.encoding == plain.encoding == "GSM-7"
+    assert accented.segments == plain.segments
+    # With transliteration off, the same name would switch the text to UCS-2.
+    raw = followup(tmp_path, *args, "--sessions", sessions, "--json", FOLLOWUP_SMS_TRANSLITERATE="false")
+    body = next(m["body"] for m in json.loads(raw.stdout) if m["client"] == "zoe-1" and m["step"] == "thanks")
+    assert body.startswith("Hi Zoë,") and analyse(body).encoding == "UCS-2"
+
+
+def test_schedule_names_the_zone_of_every_time(tmp_path: Path) -> None:
+    from followup.timeutil import zone
+
+    start = (datetime.now(zone("America/New_York")) + timedelta(days=5)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    clients, sessions = issue10_files(tmp_path, start.isoformat())
+    assert followup(tmp_path, "import", "clients", clients).returncode == 0
+    assert followup(tmp_path, "import", "sessions", sessions).returncode == 0
+    data = json.loads(followup(tmp_path, "schedule", "--days", "10", "--json", "--client", "la-1").stdout)
+    (reminder,) = [e for e in data if e["campaign"] == "pre_visit_reminder"]
+    assert reminder["timezone"] == "America/Los_Angeles"
+    assert datetime.fromisoformat(reminder["due_at"]).utcoffset() == timedelta(hours=-8)
+    table = followup(tmp_path, "schedule", "--days", "10")
+    assert table.returncode == 0, table.stderr
+    la_rows = [line for line in table.stdout.splitlines() if "la-1" in line]
+    assert la_rows and all(re.search(r"\d\d:\d\d PT ", line) for line in la_rows), table.stdout
+
+
+def test_check_prints_the_worst_case_segments_per_template(tmp_path: Path) -> None:
+    result = followup(tmp_path, "check")
+    assert result.returncode == 0, result.stderr
+    assert "worst case" in result.stdout and "long accented names" in result.stdout
+    for template in ("aftercare_thanks", "reminder_24h", "self_care_tip"):
+        row = next(line for line in result.stdout.splitlines() if f" {template} " in line)
+        worst = re.search(r"│\s+(\d) \((\d+) chars\)\s+│", row)
+        assert worst is not None, row
+        assert 1 <= int(worst.group(1)) <= 3

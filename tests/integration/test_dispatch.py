@@ -351,3 +351,248 @@ def test_editing_a_campaign_replans_unsent_messages(rig: Rig) -> None:
     assert rig.dispatcher.run_once()["sent"] == 0
     at(rig, T0 + timedelta(hours=3))
     assert rig.dispatcher.run_once()["sent"] == 1
+
+
+# --- issue 10: names by SMS, over-long texts, duplicates --------------------------------
+
+
+def build_rig(
+    db_url: str,
+    make_clinic: ClinicFactory,
+    *,
+    campaigns: str = CAMPAIGNS,
+    templates: dict[str, str | None] | None = None,
+    toml: str | None = None,
+) -> Rig:
+    """Like the ``rig`` fixture, with other campaigns, templates or settings, and no client."""
+    from tests.conftest import MINI_TOML
+
+    config, tdir = make_clinic(campaigns=campaigns, tips=TIPS, templates=templates, toml=toml or MINI_TOML)
+    clinic = load_clinic(config, tdir, env_file=None)
+    store = SqlStore.from_url(db_url)
+    store.upgrade()
+    clock = FixedClock(T0)
+    sms, email = InMemoryChannel("sms"), InMemoryChannel("email")
+    dispatcher = Dispatcher(
+        store, clinic, {"sms": sms, "email": email}, clock, worker="w1", window=SendWindow(), rng=random.Random(7)
+    )
+    return Rig(store, clinic, clock, sms, email, dispatcher)
+
+
+def events_of(rig: Rig, row: MessageRow) -> list[tuple[str, str]]:
+    return [(kind, detail) for _, kind, detail in rig.store.events(row.id)]
+
+
+def test_an_accented_name_is_sent_in_gsm7_at_the_same_cost(db_url: str, make_clinic: ClinicFactory) -> None:
+    """The failing input of issue 10: client Zoë, session completed: the thanks text is GSM-7
+    and as many segments as Zoe's."""
+    from followup.core.sms_encoding import analyse
+
+    rig = build_rig(db_url, make_clinic)
+    try:
+        rig.add_client("zoe-accent", T0, first_name="Zoë", phone="+13055550111")
+        rig.add_client("zoe-plain", T0, first_name="Zoe", phone="+13055550112")
+        replan_all(rig.store, rig.clinic, T0)
+        at(rig, T0 + timedelta(hours=2))
+        assert rig.dispatcher.run_once()["sent"] == 2
+        texts = {m.client_external_id: m.sms for m in rig.sms.sent}
+        assert texts["zoe-accent"] == texts["zoe-plain"] == "Hi Zoe, thanks for your NMT 60."
+        accented, plain = analyse(texts["zoe-accent"] or ""), analyse(texts["zoe-plain"] or "")
+        assert accented.encoding == "GSM-7" and accented.segments == plain.segments
+    finally:
+        rig.store.close()
+
+
+LONG_TEXT = "Hi {{ client.first_name }}, " + "please stretch gently every day. " * 16 + "\n"  # ~540 chars: 4 segments
+
+
+def test_an_over_long_care_text_is_sent_with_a_warning(db_url: str, make_clinic: ClinicFactory) -> None:
+    rig = build_rig(db_url, make_clinic, templates={"thanks/sms.j2": LONG_TEXT})
+    try:
+        rig.add_client("c1", T0)
+        replan_all(rig.store, rig.clinic, T0)
+        at(rig, T0 + timedelta(hours=2))
+        assert rig.dispatcher.run_once()["sent"] == 1
+        assert len(rig.sms.sent) == 1
+        row = rig.message()
+        assert row.status == "sent"
+        (warning, sent) = events_of(rig, row)
+        assert warning[0] == "warning" and "4 SMS segments" in warning[1] and "over the limit of 3" in warning[1]
+        assert sent[0] == "sent"
+    finally:
+        rig.store.close()
+
+
+def test_an_over_long_marketing_text_is_suppressed(db_url: str, make_clinic: ClinicFactory) -> None:
+    marketing = CAMPAIGNS.replace("purpose: care", "purpose: marketing", 1)
+    rig = build_rig(db_url, make_clinic, campaigns=marketing, templates={"thanks/sms.j2": LONG_TEXT})
+    try:
+        rig.add_client("c1", T0)
+        replan_all(rig.store, rig.clinic, T0)
+        at(rig, T0 + timedelta(hours=2))
+        stats = rig.dispatcher.run_once()
+        assert stats["suppressed"] == 1 and stats["sent"] == 0
+        assert rig.sms.sent == [] and rig.sms.attempts == 0 and rig.email.sent == []
+        row = rig.message()
+        assert (row.status, row.status_reason, row.attempts) == ("suppressed", "over segment limit", 0)
+        kinds = [kind for kind, _ in events_of(rig, row)]
+        assert kinds == ["warning", "suppressed"]
+    finally:
+        rig.store.close()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "events"),
+    [
+        (151, 153, ["sent"]),  # 306 septets: 151 + "{" | 153 -- two segments, at the limit
+        (152, 152, ["warning", "sent"]),  # 306 septets, but "{" cannot straddle 153: three segments
+    ],
+)
+def test_segments_at_send_time_are_counted_as_carriers_do(
+    db_url: str, make_clinic: ClinicFactory, before: int, after: int, events: list[str]
+) -> None:
+    from tests.conftest import MINI_TOML
+
+    template = "x" * before + "{{ '{' }}" + "x" * after + "\n"
+    rig = build_rig(
+        db_url,
+        make_clinic,
+        templates={"thanks/sms.j2": template},
+        toml=MINI_TOML + "\n[sms]\nmax_segments = 2\n",
+    )
+    try:
+        rig.add_client("c1", T0)
+        replan_all(rig.store, rig.clinic, T0)
+        at(rig, T0 + timedelta(hours=2))
+        rig.dispatcher.run_once()
+        row = rig.message()
+        assert row.status == "sent" and row.body is not None and len(row.body) == 305
+        assert [kind for kind, _ in events_of(rig, row)] == events
+    finally:
+        rig.store.close()
+
+
+def test_an_identical_text_to_the_same_client_within_24h_is_suppressed(db_url: str, make_clinic: ClinicFactory) -> None:
+    """Two visits the same day make two identical thanks texts two hours apart: one goes."""
+    rig = build_rig(db_url, make_clinic)
+    try:
+        rig.add_client("c1", T0)
+        second_visit(rig, "s-c1-pm", end=T0 + timedelta(hours=2))
+        replan_all(rig.store, rig.clinic, T0)
+        at(rig, T0 + timedelta(hours=2))
+        assert rig.dispatcher.run_once()["sent"] == 1
+        at(rig, T0 + timedelta(hours=4))
+        stats = rig.dispatcher.run_once()
+        assert stats["sent"] == 0 and stats["suppressed"] == 1
+        assert len(rig.sms.sent) == 1
+        thanks = {m.session_external_id: m for m in rig.store.messages(MessageQuery()) if m.step == "thanks"}
+        sent, dup = thanks["s-c1"], thanks["s-c1-pm"]
+        assert sent.status == "sent"
+        assert (dup.status, dup.status_reason, dup.body) == ("suppressed", "duplicate", sent.body)
+        assert dup.error is not None and f"message {sent.id}" in dup.error
+        assert [kind for _, kind, _ in rig.store.events(dup.id)] == ["suppressed"]
+        # Another client with the same words is not a duplicate.
+        rig.add_client("c2", T0 + timedelta(hours=3), phone="+13055550102")
+        replan_all(rig.store, rig.clinic, T0 + timedelta(hours=3))
+        at(rig, T0 + timedelta(hours=5))
+        assert rig.dispatcher.run_once()["sent"] == 1
+    finally:
+        rig.store.close()
+
+
+def second_visit(rig: Rig, external_id: str, end: datetime, client: str = "c1") -> None:
+    """Another one-hour visit of ``client`` ending at ``end`` (its own visit: no overlap)."""
+    client_id = rig.store.find_client_id(external_id=client)
+    assert client_id is not None
+    rig.store.upsert_session(
+        Session(
+            external_id=external_id,
+            client_external_id=client,
+            start=end - timedelta(hours=1),
+            end=end,
+            service="NMT 60",
+            status="completed",
+        ),
+        client_id,
+        end,
+    )
+
+
+def test_the_same_text_after_the_window_is_sent_again(db_url: str, make_clinic: ClinicFactory) -> None:
+    rig = build_rig(db_url, make_clinic)
+    try:
+        rig.add_client("c1", T0)
+        replan_all(rig.store, rig.clinic, T0)
+        at(rig, T0 + timedelta(hours=2))
+        assert rig.dispatcher.run_once()["sent"] == 1
+        # The next visits' thanks: 23 h after the first text (inside), then 26 h (outside).
+        for external_id, end in (("s2", T0 + timedelta(hours=23)), ("s3", T0 + timedelta(hours=26))):
+            second_visit(rig, external_id, end)
+            replan_all(rig.store, rig.clinic, end)
+            at(rig, end + timedelta(hours=2))
+            rig.dispatcher.run_once()
+        by_session = {m.session_external_id: m for m in rig.store.messages(MessageQuery()) if m.step == "thanks"}
+        assert by_session["s2"].status_reason == "duplicate"
+        assert by_session["s3"].status == "sent"  # s2's was never sent: only the first counts
+        assert len([m for m in rig.sms.sent if m.step == "thanks"]) == 2
+    finally:
+        rig.store.close()
+
+
+def test_the_duplicate_window_is_a_setting_and_0_turns_it_off(db_url: str, make_clinic: ClinicFactory) -> None:
+    from tests.conftest import MINI_TOML
+
+    rig = build_rig(db_url, make_clinic, toml=MINI_TOML + '\n[sends]\nduplicate_window = "0"\n')
+    try:
+        assert rig.clinic.settings.sends_duplicate_window == timedelta(0)
+        rig.add_client("c1", T0)
+        second_visit(rig, "s-c1-pm", end=T0 + timedelta(hours=2))
+        replan_all(rig.store, rig.clinic, T0)
+        for hours in (2, 4):
+            at(rig, T0 + timedelta(hours=hours))
+            rig.dispatcher.run_once()
+        assert len([m for m in rig.sms.sent if m.step == "thanks"]) == 2
+    finally:
+        rig.store.close()
+
+
+def test_duplicate_emails_match_despite_their_unsubscribe_links(db_url: str, make_clinic: ClinicFactory) -> None:
+    """Each email's unsubscribe token is signed with the time it was issued, so two renderings
+    differ only there; the guard compares them without it."""
+    sms_step = "      channel: sms\n      template: thanks\n      expires_after: 6h\n      fallback_to_email: true\n"
+    by_email = CAMPAIGNS.replace(sms_step, "      channel: email\n      template: thanks\n      expires_after: 6h\n")
+    assert by_email != CAMPAIGNS
+    text: dict[str, str | None] = {
+        "thanks/email.txt.j2": "Hi {{ client.first_name }},\n\nThanks for your {{ session.service }}.\n"
+    }
+    rig = build_rig(db_url, make_clinic, campaigns=by_email, templates=text)
+    try:
+        rig.add_client("c1", T0)
+        second_visit(rig, "s-c1-pm", end=T0 + timedelta(hours=2))
+        replan_all(rig.store, rig.clinic, T0)
+        for hours in (2, 4):
+            at(rig, T0 + timedelta(hours=hours))
+            rig.dispatcher.run_once()
+        thanks = {m.session_external_id: m for m in rig.store.messages(MessageQuery()) if m.step == "thanks"}
+        assert [m.email.subject for m in rig.email.sent if m.email] == ["Thank you, Maria"]
+        first, second = thanks["s-c1"], thanks["s-c1-pm"]
+        assert (first.status, first.sent_channel) == ("sent", "email")
+        assert (second.status, second.status_reason) == ("suppressed", "duplicate")
+        assert first.body and second.body and first.body != second.body  # the links differ
+    finally:
+        rig.store.close()
+
+
+def test_duplicate_window_errors_name_the_file_and_line(make_clinic: ClinicFactory) -> None:
+    from followup.config.settings import load_settings
+    from followup.exceptions import SettingsError
+    from tests.conftest import MINI_TOML
+
+    config, _ = make_clinic(toml=MINI_TOML + '\n[sends]\nduplicate_window = "a day"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, env_file=None)
+    line = MINI_TOML.count("\n") + 3
+    assert f"followup.toml:{line}: sends.duplicate_window: 'a day' is not a duration" in str(caught.value)
+    config, _ = make_clinic(toml=MINI_TOML + '\n[sends]\nduplicate_window = "2d"\n[sms]\ntransliterate = false\n')
+    settings = load_settings(config, env_file=None)
+    assert (settings.sends_duplicate_window, settings.sms_transliterate) == (timedelta(days=2), False)

@@ -153,7 +153,7 @@ def same_instant(got: datetime | None, want: datetime) -> bool:
 def test_upgrade_twice_is_harmless_and_keeps_data(store: SqlStore) -> None:
     client_id = add_client(store)
     store.upgrade()
-    assert migrate.current(store.engine) == "0003"
+    assert migrate.current(store.engine) == "0004"
     assert store.client_ids() == [client_id]
     assert store.client_external_id(client_id) == "c1"
 
@@ -169,7 +169,7 @@ def test_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
     try:
         assert migrate.current(fresh.engine) is None
         fresh.upgrade()
-        assert migrate.current(fresh.engine) == "0003"
+        assert migrate.current(fresh.engine) == "0004"
     finally:
         fresh.close()
 
@@ -965,6 +965,8 @@ def test_copy_into_a_fresh_memory_store(store: SqlStore) -> None:
     store.apply_plan(client_id, plan(planned("a", session="s1"), planned("b", NOW + timedelta(days=1))), NOW)
     m = claim_one(store, "a")
     store.finish(m.id, "w1", Finish(status="sent", tip_id="tip-a", body="Hi", attempted=True), NOW)
+    store.suppress("+13055550199", "sms", "all", NOW, source="keyword", detail="STOP")
+    store.record_booking_refresh(NOW, "import clients.csv")
     counts = store.table_counts()
     assert all(n > 0 for n in counts.values()), counts
 
@@ -978,6 +980,24 @@ def test_copy_into_a_fresh_memory_store(store: SqlStore) -> None:
         assert memory.next_due() == store.next_due()
     finally:
         memory.close()
+
+
+def test_suppression_list_holds_every_client_on_the_address(store: SqlStore) -> None:
+    """An opt-out belongs to the number or email: everyone on it now, and later, is held to it."""
+    a = add_client(store, "a", phone="+13055550141", consent=Consent(sms_marketing=True))
+    b = add_client(store, "b", phone="+13055550141", consent=Consent(sms_marketing=True))
+    store.record_consent(a, "sms", "marketing", "opt_out", NOW, source="keyword", wording="STOP TIPS")
+    assert store.suppressed(store.client_state(a).client.phone or "", "sms") == {"marketing"}
+    for client_id in (a, b):
+        consent = store.client_state(client_id).client.consent
+        assert (consent.sms_care, consent.sms_marketing) == (True, False)
+    assert store.suppress("Ana@Example.com", "email", "all", NOW, source="provider", detail="bounce") is True
+    assert store.suppress("ana@example.com", "email", "all", NOW, source="provider", detail="bounce") is False
+    assert store.suppressed("ANA@example.com", "email") == {"all"}
+    assert store.booking_data_at() is None
+    store.record_booking_refresh(NOW - timedelta(hours=2), "import a.csv")
+    store.record_booking_refresh(NOW, "api")
+    assert store.booking_data_at() == NOW
 
 
 # --- 9. transactions ----------------------------------------------------------------------
@@ -1003,3 +1023,53 @@ def test_transaction_commits_on_success(store: SqlStore) -> None:
         b, _ = store.upsert_client(make_client("b"), NOW)
     assert store.client_ids() == sorted([a, b])
     assert store.find_client_id(external_id="b") == b
+
+
+# --- 10. the duplicate guard's query and warning events -----------------------------------
+
+
+def test_recent_bodies_lists_what_may_have_reached_the_client(store: SqlStore) -> None:
+    """Sent, unconfirmed and unknown count, on that channel, since the cut-off, but not the
+    asking message itself, nor what was never sent, nor other clients' messages."""
+    a = add_client(store, "a")
+    b = add_client(store, "b")
+    t = NOW - timedelta(hours=30)
+    keys = ["old", "sent", "unconfirmed", "unknown", "failed", "email", "asking", "waiting"]
+    until = NOW + timedelta(hours=6)
+    items = (planned(k, t + timedelta(minutes=i), client="a", expires=until) for i, k in enumerate(keys))
+    store.apply_plan(a, plan(*items), NOW)
+    store.apply_plan(b, plan(planned("other", t, client="b", expires=until)), NOW)
+    outcomes = {
+        "old": (NOW - timedelta(hours=25), Finish(status="sent", sent_channel="sms", body="Hi")),
+        "sent": (NOW - timedelta(hours=23), Finish(status="sent", sent_channel="sms", body="Hi")),
+        "unconfirmed": (NOW - timedelta(hours=2), Finish(status="unconfirmed", sent_channel="sms", body="Hey")),
+        "unknown": (NOW - timedelta(hours=1), Finish(status="unknown", sent_channel="sms", body="Yo")),
+        "failed": (NOW - timedelta(hours=1), Finish(status="failed", sent_channel="sms", body="Hi")),
+        "email": (NOW - timedelta(hours=1), Finish(status="sent", sent_channel="email", body="Hi")),
+        "asking": (NOW - timedelta(hours=1), Finish(status="sent", sent_channel="sms", body="Hi")),
+        "other": (NOW - timedelta(hours=1), Finish(status="sent", sent_channel="sms", body="Hi")),
+    }
+    for key, (at, outcome) in outcomes.items():
+        m = claim_one(store, key, now=NOW)
+        assert store.finish(m.id, "w1", outcome, at)
+    ids = {m.key: m.id for m in all_rows(store)}
+    since = NOW - timedelta(hours=24)
+    got = store.recent_bodies(a, "sms", since, exclude=ids["asking"])
+    assert got == [(ids["sent"], "Hi"), (ids["unconfirmed"], "Hey"), (ids["unknown"], "Yo")]
+    assert store.recent_bodies(a, "email", since, exclude=ids["asking"]) == [(ids["email"], "Hi")]
+    assert store.recent_bodies(b, "sms", since, exclude=0) == [(ids["other"], "Hi")]
+    # The cut-off is inclusive, and counts the send time, not when the message was due.
+    assert store.recent_bodies(a, "sms", NOW - timedelta(hours=25), exclude=ids["asking"])[0] == (ids["old"], "Hi")
+    assert store.recent_bodies(a, "sms", NOW, exclude=ids["asking"]) == []
+
+
+def test_finish_with_a_warning_records_it_before_the_outcome(store: SqlStore) -> None:
+    seed_due(store, 2)
+    first, second = store.claim_due(NOW, 2, "w1")
+    warning = "4 SMS segments (612 GSM-7 units), over the limit of 3 ([sms] max_segments)"
+    assert store.finish(first.id, "w1", Finish(status="sent", provider_id="SM1", warning=warning), NOW)
+    assert store.events(first.id) == [(NOW, "warning", warning), (NOW, "sent", "SM1")]
+    outcome = Finish(status="suppressed", reason="over segment limit", warning=warning)
+    assert store.finish(second.id, "w1", outcome, NOW)
+    assert store.events(second.id) == [(NOW, "warning", warning), (NOW, "suppressed", "over segment limit")]
+    assert all_rows(store)[1].status_reason == "over segment limit"

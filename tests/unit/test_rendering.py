@@ -1,13 +1,28 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from followup.config.loader import ClinicConfig, load_clinic
-from followup.core.domain import ChannelName, Client
+from followup.core.domain import ChannelName, Client, Session
+from followup.core.sms_encoding import analyse
 from followup.core.tokens import verify
 from followup.rendering.compose import Composed, compose
-from followup.rendering.examples import SAMPLE_NOW, sample_client, sample_session
-from tests.conftest import ClinicFactory
+from followup.rendering.context import zone_label
+from followup.rendering.examples import (
+    SAMPLE_NOW,
+    WORST_FIRST_NAME,
+    WORST_SERVICE,
+    WORST_THERAPIST,
+    sample_client,
+    sample_session,
+    worst_case_client,
+)
+from followup.timeutil import zone
+from tests.conftest import REPO, ClinicFactory
 
 
 def clinic_from(config: Path, templates: Path) -> ClinicConfig:
@@ -103,3 +118,214 @@ def test_unsupported_language_uses_default(make_clinic: ClinicFactory) -> None:
     client = sample_client("fr")
     out = render(clinic, client, "sms")
     assert out.language == "en"
+
+
+# --- times a client reads right -----------------------------------------------------------
+
+
+def _client(first_name: str = "Maria", timezone: str = "America/New_York") -> Client:
+    return Client(
+        external_id="c-tz",
+        first_name=first_name,
+        phone="+13105550104",
+        email="c@example.com",
+        timezone=timezone,
+        language="en",
+    )
+
+
+def _reminder(clinic: ClinicConfig, client: Client, start: str) -> str:
+    begins = datetime.fromisoformat(start)
+    session = Session(
+        external_id="s-tz",
+        client_external_id=client.external_id,
+        start=begins,
+        end=begins + timedelta(hours=1),
+        service="Neuromuscular therapy, 60 min",
+        therapist="Daniel",
+        status="booked",
+    )
+    out = compose(
+        clinic,
+        client=client,
+        session=session,
+        visit_count=1,
+        campaign_name="reminder",
+        step_index=0,
+        channel="sms",
+        now=begins - timedelta(days=1),
+    )
+    assert out.sms is not None
+    return out.sms
+
+
+TIME_TEMPLATE = {"thanks/sms.j2": "See you {{ session.day }} at {{ session.time }} (until {{ session.end_time }}).\n"}
+
+
+def test_a_client_in_another_zone_reads_the_clinic_time_with_its_zone(make_clinic: ClinicFactory) -> None:
+    """The failing input of issue 10: a Los Angeles client, a 3 pm session in Miami."""
+    clinic = clinic_from(*make_clinic(templates=TIME_TEMPLATE))
+    text = _reminder(clinic, _client(timezone="America/Los_Angeles"), "2026-12-10T15:00-05:00")
+    assert text == "See you Thursday, December 10 at 3:00 PM ET (until 4:00 PM ET)."
+    assert "12:00 PM" not in text
+
+
+def test_a_client_in_the_clinic_zone_reads_no_zone(make_clinic: ClinicFactory) -> None:
+    clinic = clinic_from(*make_clinic(templates=TIME_TEMPLATE))
+    text = _reminder(clinic, _client(), "2026-12-10T15:00-05:00")
+    assert text == "See you Thursday, December 10 at 3:00 PM (until 4:00 PM)."
+    # Same wall clock elsewhere (Detroit is Eastern too): nothing to name.
+    assert _reminder(clinic, _client(timezone="America/Detroit"), "2026-07-10T15:00-04:00").endswith("(until 4:00 PM).")
+
+
+def test_the_day_is_the_clinic_day_even_when_it_is_yesterday_for_the_client(make_clinic: ClinicFactory) -> None:
+    clinic = clinic_from(*make_clinic(templates=TIME_TEMPLATE))
+    # 00:30 in Miami is 21:30 the evening before in Los Angeles: the clinic's day is shown.
+    text = _reminder(clinic, _client(timezone="America/Los_Angeles"), "2026-12-10T00:30-05:00")
+    assert text.startswith("See you Thursday, December 10 at 12:30 AM ET")
+
+
+def test_a_clinic_elsewhere_names_its_own_zone(make_clinic: ClinicFactory) -> None:
+    from tests.conftest import MINI_TOML
+
+    toml = MINI_TOML.replace('default_timezone = "America/New_York"', 'default_timezone = "Europe/Madrid"')
+    clinic = clinic_from(*make_clinic(toml=toml, templates=TIME_TEMPLATE))
+    text = _reminder(clinic, _client(), "2026-12-10T15:00+01:00")
+    assert text == "See you Thursday, December 10 at 3:00 PM CET (until 4:00 PM CET)."
+    summer = _reminder(clinic, _client(), "2026-07-09T15:00+02:00")
+    assert "3:00 PM CEST" in summer
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "moment", "label"),
+    [
+        ("America/New_York", "2026-12-10T15:00", "ET"),  # CLDR's generic short names: winter and summer alike
+        ("America/New_York", "2026-07-10T15:00", "ET"),
+        ("America/Chicago", "2026-12-10T15:00", "CT"),
+        ("America/Denver", "2026-12-10T15:00", "MT"),
+        ("America/Los_Angeles", "2026-07-10T15:00", "PT"),
+        ("America/Anchorage", "2026-12-10T15:00", "AKT"),
+        ("America/Puerto_Rico", "2026-12-10T15:00", "AT"),
+        ("Pacific/Honolulu", "2026-12-10T15:00", "HST"),  # no CLDR short name: the tz abbreviation
+        ("Europe/London", "2026-07-10T15:00", "BST"),
+        ("Asia/Tokyo", "2026-12-10T15:00", "JST"),
+        ("America/Bogota", "2026-12-10T15:00", "UTC-5"),  # the tz database has only "-05"
+        ("Asia/Kathmandu", "2026-12-10T15:00", "UTC+5:45"),
+    ],
+)
+def test_zone_labels_are_short_and_gsm7(zone_name: str, moment: str, label: str) -> None:
+    value = zone_label(datetime.fromisoformat(moment).replace(tzinfo=zone(zone_name)))
+    assert value == label
+    assert analyse(value).encoding == "GSM-7"
+
+
+# --- what a name costs by SMS -------------------------------------------------------------
+
+
+def test_an_accented_name_does_not_change_the_encoding(make_clinic: ClinicFactory) -> None:
+    """The failing input of issue 10: Zoë's thanks text is GSM-7 and costs what Zoe's does."""
+    clinic = clinic_from(*make_clinic())
+    zoe_accent = render(clinic, _client("Zoë"), "sms", session_of=sample_client("en"))
+    zoe = render(clinic, _client("Zoe"), "sms", session_of=sample_client("en"))
+    assert zoe_accent.sms == zoe.sms == "Hi Zoe, thanks for your Neuromuscular therapy, 60 min."
+    info, plain = analyse(zoe_accent.sms), analyse(zoe.sms)
+    assert info.encoding == "GSM-7" and info.segments == plain.segments
+
+
+def test_emoji_and_symbols_in_inserted_values_are_dropped(make_clinic: ClinicFactory) -> None:
+    config, templates = make_clinic(
+        templates={"thanks/sms.j2": "Hi {{ client.first_name }}, {{ session.service }} with {{ session.therapist }}.\n"}
+    )
+    clinic = clinic_from(config, templates)
+    client = _client("Ana 💆\u200d♀️")
+    session = replace(sample_session(client), service="Deep tissue™ 🌿", therapist="José Ñúñez")
+    out = compose(
+        clinic,
+        client=client,
+        session=session,
+        visit_count=1,
+        campaign_name="post_session",
+        step_index=0,
+        channel="sms",
+        now=SAMPLE_NOW,
+    )
+    assert out.sms == "Hi Ana, Deep tissue with José Ñuñez."
+    assert out.sms is not None and analyse(out.sms).encoding == "GSM-7"
+
+
+def test_the_templates_own_words_are_not_transliterated(make_clinic: ClinicFactory) -> None:
+    """Only inserted values are made GSM-7: what the owner wrote is sent as written (and
+    ``check`` names the characters that force UCS-2)."""
+    config, templates = make_clinic(templates={"thanks/sms.j2": "¡Hola {{ client.first_name }}! Gracias, ¿sí?\n"})
+    clinic = clinic_from(config, templates)
+    out = render(clinic, _client("Zoë"), "sms", session_of=sample_client("en"))
+    assert out.sms == "¡Hola Zoe! Gracias, ¿sí?"
+    assert out.sms is not None and analyse(out.sms).ucs2_chars == ("í",)
+
+
+def test_transliteration_can_be_turned_off(make_clinic: ClinicFactory) -> None:
+    from tests.conftest import MINI_TOML
+
+    clinic = clinic_from(*make_clinic(toml=MINI_TOML + "\n[sms]\ntransliterate = false\n"))
+    assert clinic.settings.sms_transliterate is False
+    out = render(clinic, _client("Zoë"), "sms", session_of=sample_client("en"))
+    assert out.sms is not None and out.sms.startswith("Hi Zoë,") and analyse(out.sms).encoding == "UCS-2"
+
+
+def test_emails_keep_names_as_written(make_clinic: ClinicFactory) -> None:
+    clinic = clinic_from(*make_clinic())
+    out = render(clinic, _client("Zoë"), "email", session_of=sample_client("en"))
+    assert out.email is not None and out.email.subject == "Thank you, Zoë"
+
+
+# --- worst-case data for check ------------------------------------------------------------
+
+
+def test_worst_case_service_and_therapist_are_the_longest_in_the_shipped_samples() -> None:
+    import csv
+
+    with (REPO / "config" / "sample" / "sessions.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    assert len(WORST_SERVICE) == max(len(r["service"]) for r in rows)
+    assert WORST_SERVICE in {r["service"] for r in rows}
+    assert len(WORST_THERAPIST) == max(len(r["therapist"]) for r in rows)
+    assert WORST_THERAPIST in {r["therapist"] for r in rows}
+
+
+def test_worst_case_client_is_in_another_zone_than_the_clinic() -> None:
+    assert worst_case_client("en", "America/New_York").timezone == "America/Los_Angeles"
+    assert worst_case_client("en", "America/Los_Angeles").timezone == "America/New_York"
+    assert worst_case_client("en", "America/Vancouver").timezone == "America/New_York"
+
+
+def test_check_fails_a_template_only_worst_case_data_pushes_over_the_limit(make_clinic: ClinicFactory) -> None:
+    from followup.checker import run_check
+    from tests.conftest import MINI_TOML
+
+    # 155 characters for Maria; Marie-Noelle is 7 longer: 162, two segments.
+    config, templates = make_clinic(
+        toml=MINI_TOML + "\n[sms]\nmax_segments = 1\n",
+        templates={"thanks/sms.j2": "Hi {{ client.first_name }}, " + "x" * 145 + "\n"},
+    )
+    report = run_check(clinic_from(config, templates))
+    row = report.sms[("thanks", "en")]
+    assert row.typical is not None and row.typical.segments == 1 and max(row.lengths) == 155
+    assert row.worst_case is not None and (row.worst_case.segments, row.worst_case.length) == (2, 162)
+    assert row.worst_case.encoding == "GSM-7"  # the accented name was transliterated
+    messages = [i.message for i in report.issues]
+    assert any("renders to 2 SMS segments" in m and "worst-case data" in m for m in messages), messages
+
+
+def test_check_shipped_templates_stay_within_the_limit_with_worst_case_data() -> None:
+    from followup.checker import run_check
+
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    report = run_check(clinic)
+    assert report.ok, report.issues
+    limit = clinic.settings.sms_max_segments
+    for (template, _language), row in report.sms.items():
+        assert row.worst_case is not None, template
+        assert row.max_segments <= limit, (template, row.worst_case)
+        assert row.worst_case.encoding == "GSM-7", template
+        assert WORST_FIRST_NAME not in row.worst_case.text  # transliterated: Marie-Noelle
