@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import typer
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.cli.schedule import shown_time
 from followup.engine.lookup import find_client
 from followup.engine.worker import SystemClock
 from followup.store.port import MessageQuery, Store
+from followup.timeutil import zone
 from followup.wiring import open_store
 
 clients_app = typer.Typer(help="Look up a client; record an opt-out or opt-in by hand.", no_args_is_help=True)
@@ -35,10 +38,16 @@ def show(
 
     Example: followup clients show c-1001
     """
-    store = open_store(load(config, templates))
-    client_id = _find(store, ref)
+    clinic = load(config, templates)
+    store = open_store(clinic)
+    client_id = _find(store, ref, clinic.settings.default_region)
     state = store.client_state(client_id)
     c = state.client
+    tz = zone(clinic.settings.default_timezone)
+
+    def when(moment: datetime) -> str:  # every time in the clinic's zone, named
+        return shown_time(moment.astimezone(tz))
+
     out.print(
         f"{c.full_name} ({c.external_id}) phone {c.phone or '-'} email {c.email or '-'} "
         f"zone {c.timezone} language {c.language} prefers {c.preferred_channel}",
@@ -50,15 +59,15 @@ def show(
     )
     for event in store.consent_history(client_id):
         out.print(
-            f"  {event['at']:%Y-%m-%d %H:%M} {event['action']} {event['channel']} {event['purpose']} "
+            f"  {when(event['at'])} {event['action']} {event['channel']} {event['purpose']} "
             f"({event['source']}) {event['wording']!r}",
             markup=False,
         )
     for s in state.sessions:
-        out.print(f"session {s.external_id} {s.start:%Y-%m-%d %H:%M} {s.status} {s.service}", markup=False)
+        out.print(f"session {s.external_id} {when(s.start)} {s.status} {s.service}", markup=False)
     for m in store.messages(MessageQuery(client_external_id=c.external_id)):
         out.print(
-            f"message {m.id} {m.campaign}/{m.step} {m.status} due {m.due_at:%Y-%m-%d %H:%M}"
+            f"message {m.id} {m.campaign}/{m.step} {m.status} due {when(m.due_at)}"
             + (f" ({m.status_reason})" if m.status_reason else ""),
             markup=False,
         )

@@ -31,7 +31,7 @@ from followup.channels.base import Channel, Outgoing
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName, Client
 from followup.core.durations import format_duration
-from followup.core.planner import visit_number
+from followup.core.planner import group_visits, visit_number
 from followup.core.rules import (
     PRIORITY_RANK,
     STALENESS_SENSITIVE,
@@ -55,7 +55,7 @@ from followup.exceptions import (
 from followup.logfmt import logfmt
 from followup.rendering.compose import Composed, compose
 from followup.store.port import ClientState, Finish, MessageRow, Store
-from followup.timeutil import Clock
+from followup.timeutil import Clock, zone
 
 log = logging.getLogger("followup.dispatch")
 
@@ -222,7 +222,9 @@ class Dispatcher:
     ) -> None:
         campaign = self.clinic.campaigns[message.campaign]
         step = campaign.steps[message.step_index]
-        session = next((s for s in state.sessions if s.external_id == message.session_external_id), None)
+        # The text speaks of the whole visit (an add-on's service too), as the planner planned it.
+        visits, _ = group_visits(state.sessions, zone(state.client.timezone))
+        session = next((s for s in visits if s.external_id == message.session_external_id), None)
         tip = None
         if step.tip is not None:
             focus = session.focus_areas if session else ()
@@ -232,7 +234,7 @@ class Dispatcher:
                 self.clinic,
                 client=state.client,
                 session=session,
-                visit_count=visit_number(session, state.sessions) if session else 0,
+                visit_count=visit_number(session, visits) if session else 0,
                 campaign_name=message.campaign,
                 step_index=message.step_index,
                 channel=channel,

@@ -6,15 +6,17 @@ published OpenAPI schema (``/openapi.json``, ``/docs``).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from followup.core.domain import Client, Consent, Session
 from followup.engine.planning import replan_client
+from followup.intake.dates import start_at
 from followup.intake.values import phone_e164
 from followup.timeutil import zone
 from followup.web.context import WebContext
@@ -55,8 +57,14 @@ class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     external_id: str = Field(min_length=1, max_length=128)
     client: str = Field(min_length=1, description="The client's external id")
-    start: AwareDatetime
-    end: AwareDatetime | None = Field(None, description="Default: start + 60 minutes")
+    start: str = Field(
+        min_length=1,
+        max_length=64,
+        description="ISO 8601 (2026-12-03T15:00:00-05:00; without an offset: the clinic's time), "
+        "or as exports write it: 12/03/2026 3:00 PM, December 3, 2026 3:00 pm",
+        examples=["2026-12-03T15:00:00-05:00"],
+    )
+    end: str | None = Field(None, max_length=64, description="Same forms as start; default: start + 60 minutes")
     service: str = Field(min_length=1, max_length=200)
     therapist: str = Field("", max_length=100)
     status: Literal["booked", "completed", "cancelled", "no_show"] = "booked"
@@ -67,6 +75,21 @@ class Stored(BaseModel):
     external_id: str
     outcome: Literal["created", "updated", "unchanged"]
     planned: int = 0
+
+
+_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _when(text: str, field: str, tz: ZoneInfo) -> datetime:
+    """A start or end as the importer reads it; a bad or absurd date is a 422 naming the value."""
+    try:
+        value = start_at(text, tz)
+        if not _EARLIEST <= value <= _LATEST:
+            raise ValueError(f"{text!r} is outside 1990-2100")
+    except (ValueError, OverflowError) as exc:
+        raise HTTPException(422, [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]) from None
+    return value
 
 
 def api_router(context: WebContext) -> APIRouter:
@@ -134,13 +157,15 @@ def api_router(context: WebContext) -> APIRouter:
                     }
                 ],
             )
-        end = body.end or body.start + timedelta(minutes=60)
-        if end < body.start:
+        tz = zone(settings.default_timezone)
+        start = _when(body.start, "start", tz)  # the importer's own parser: one parser for every way in
+        end = _when(body.end, "end", tz) if body.end else start + timedelta(minutes=60)
+        if end < start:
             raise HTTPException(422, [{"loc": ["body", "end"], "msg": "end is before start", "type": "value_error"}])
         session = Session(
             external_id=body.external_id,
             client_external_id=body.client,
-            start=body.start,
+            start=start,
             end=end,
             service=body.service,
             therapist=body.therapist,

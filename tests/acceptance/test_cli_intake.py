@@ -219,3 +219,27 @@ def test_an_add_on_and_a_double_export_are_one_visit_with_one_reminder(tmp_path:
     assert by_campaign, "the bookings planned reminders"
     for sessions_of_step in by_campaign.values():
         assert sessions_of_step <= {"a-1", "a-3"}, by_campaign  # one visit on the 15th, one on the 22nd
+
+
+def test_the_visits_reminder_names_every_service_and_clients_show_names_the_zone(tmp_path: Path) -> None:
+    import json
+
+    clients = write(tmp_path, "c.csv", "external_id,first_name,phone\nv-2,Gabriela,3055550151\n")
+    assert followup(tmp_path, "import", "clients", clients).returncode == 0
+    sessions = write(
+        tmp_path,
+        "s.csv",
+        "external_id,client,start,end,service\n"
+        "a-1,v-2,2027-01-15 10:00,2027-01-15 11:00,Deep tissue 60\n"
+        "a-2,v-2,2027-01-15 11:00,2027-01-15 11:30,Hot stones\n",
+    )
+    assert followup(tmp_path, "import", "sessions", sessions).returncode == 0
+    simulated = followup(tmp_path, "simulate", "--start", "2027-01-13", "--days", "3", "--json")
+    assert simulated.returncode == 0, simulated.stderr
+    texts = [m for m in json.loads(simulated.stdout) if m["channel"] == "sms" and m["session"] in ("a-1", "a-2")]
+    assert texts, simulated.stdout
+    assert {m["session"] for m in texts} == {"a-1"}
+    assert any("Deep tissue 60 + Hot stones" in (m["body"] or "") for m in texts), texts
+    shown = followup(tmp_path, "clients", "show", "v-2")
+    assert shown.returncode == 0, shown.stderr
+    assert "session a-1 2027-01-15 10:00 ET booked" in shown.stdout, shown.stdout

@@ -26,6 +26,7 @@ from followup.core.domain import Client, Consent, Session
 from followup.rendering.compose import unsubscribe_url
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
+from followup.timeutil import zone
 from followup.web.app import create_app
 from followup.web.context import WebContext
 from tests.conftest import REPO
@@ -359,10 +360,18 @@ def test_api_validation_errors_are_clear_422s(web: Web) -> None:
         web, "/api/clients", {"external_id": "c3", "first_name": "X", "phone": "3055550123", "favourite": "blue"}
     )
     assert unknown_key.status_code == 422 and "favourite" in unknown_key.text
+    # The importer's parser serves the API too: no offset means the clinic's time (issue 10).
     naive = api(
-        web, "/api/sessions", {"external_id": "s", "client": "c1", "start": "2026-12-05T10:00:00", "service": "NMT"}
+        web, "/api/sessions", {"external_id": "s", "client": "c1", "start": "12/05/2026 10:00 AM", "service": "NMT"}
     )
-    assert naive.status_code == 422 and "timezone" in naive.text.lower()
+    assert naive.status_code == 200, naive.text
+    client_id = web.store.find_client_id(external_id="c1")
+    assert client_id is not None
+    (stored,) = [x for x in web.store.client_state(client_id).sessions if x.external_id == "s"]
+    assert stored.start == datetime(2026, 12, 5, 10, 0, tzinfo=zone("America/New_York"))
+    for bad in ("someday", "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-12:00"):
+        response = api(web, "/api/sessions", {"external_id": "s9", "client": "c1", "start": bad, "service": "NMT"})
+        assert response.status_code == 422 and repr(bad) in response.text, (bad, response.text)
     orphan = api(
         web,
         "/api/sessions",
