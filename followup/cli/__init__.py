@@ -18,6 +18,8 @@ from followup.cli import (
     sessions,
     simulate,
 )
+from followup.cli.common import EXIT_INVALID, err
+from followup.exceptions import ConfigError, FollowupError, issues_text
 
 app = typer.Typer(
     name="followup",
@@ -31,4 +33,14 @@ for module in (check, preview, init, db, imports, sessions, clients, run, serve,
 
 
 def main() -> None:
-    app()
+    """Run the command; an error of ours is printed as the owner's message, never a traceback
+    (a bug, anything else, still shows its traceback)."""
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"Configuration has errors ({len(exc.issues)}):", markup=False)
+        err.print(issues_text(exc.issues), markup=False)
+        raise SystemExit(EXIT_INVALID) from None
+    except FollowupError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise SystemExit(EXIT_INVALID) from None

@@ -6,9 +6,9 @@ import typer
 from rich.table import Table
 
 from followup.checker import CheckReport, run_check
-from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
 from followup.core.sms_encoding import describe_char
-from followup.exceptions import issues_text
+from followup.exceptions import ConfigError, issues_text
 
 
 def sms_table(report: CheckReport, limit: int) -> Table:
@@ -52,6 +52,9 @@ def command(config: ConfigOpt = None, templates: TemplatesOpt = None) -> None:
     Example: followup check --config config --templates templates
     """
     clinic = load(config, templates)
+    live = clinic.settings.live_problems()
+    if live:  # every missing setting by its variable, not the first one's traceback
+        fail(ConfigError(live), "Live delivery (FOLLOWUP_DELIVERY=live) is missing settings")
     report = run_check(clinic)
     out.print(sms_table(report, clinic.settings.sms_max_segments))
     for warning in report.warnings:

@@ -19,9 +19,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.st
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--config", "-c", help="Config directory (default: $FOLLOWUP_CONFIG_DIR, ./config, or the bundled starter)."
-    ),
+    typer.Option("--config", "-c", help="Config directory (default: $FOLLOWUP_CONFIG_DIR, else ./config)."),
 ]
 TemplatesOpt = Annotated[
     Path | None,
@@ -41,9 +39,9 @@ def fail(error: ConfigError, headline: str = "Configuration has errors") -> NoRe
     raise typer.Exit(EXIT_INVALID)
 
 
-def load(config: Path | None, templates: Path | None) -> ClinicConfig:
-    config_dir, templates_dir = resolve_dirs(config, templates)
+def load(config: Path | None, templates: Path | None, *, allow_starter: bool = False) -> ClinicConfig:
     try:
+        config_dir, templates_dir = resolve_dirs(config, templates, allow_starter=allow_starter)
         return load_clinic(config_dir, templates_dir)
     except ConfigError as exc:
         fail(exc)

@@ -40,7 +40,7 @@ def command(
 
     Example: followup run --once
     """
-    clinic = load(config, templates)
+    clinic = load(config, templates, allow_starter=sample_data)
     settings = clinic.settings
     configure_logging(settings.log_level, settings.secret_values())
     try:
