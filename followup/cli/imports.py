@@ -53,7 +53,7 @@ def choose_columns(
 ) -> tuple[Preset | None, dict[str, str], list[Preset]]:
     """(the preset named by --mapping, the --map pairs, the presets to recognise the header by).
 
-    With neither --map nor --mapping, every preset is a candidate for recognition."""
+    Without --mapping, every preset is a candidate for recognition (--map pairs override it)."""
     presets = all_presets(clinic)
     preset = None
     if name:
@@ -70,7 +70,7 @@ def choose_columns(
                 )
             )
     mapping = parse_mapping(pairs or [], fields)
-    candidates = [] if name or mapping else list(presets.values())
+    candidates = [] if name else list(presets.values())  # --map adds to a recognised preset
     return preset, mapping, candidates
 
 
@@ -87,6 +87,8 @@ def _say_layout(result: ParseResult[ClientRow] | ParseResult[SessionRow], preset
         out.print(f"recognised from the header: {result.preset}; choose another with --mapping NAME", markup=False)
     elif preset is not None:
         out.print(f"columns from the {preset.label} preset", markup=False)
+    else:
+        out.print("no booking-system preset recognised: columns matched by name", markup=False)
     if result.ignored:
         out.print(f"columns ignored: {', '.join(result.ignored)}", markup=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -54,7 +55,10 @@ class _RollbackError(Exception):
 
 
 def _name_key(name: str) -> str:
-    return re.sub(r"\W+", "", name.casefold())
+    """Names compared as people write them: case, accents and punctuation aside (Valentina Gutiérrez
+    is Valentina Gutierrez)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return re.sub(r"\W+", "", bare.casefold())
 
 
 def _auto_id(row: ClientRow) -> str:
@@ -120,7 +124,16 @@ def import_clients(
                 continue
             external_id = row.external_id or (store.client_external_id(found) if found is not None else _auto_id(row))
             before = store.client_state(found).client.consent if found is not None else None
-            if found is not None:
+            if found is not None and before is not None:
+                # What the file did not say stays as recorded (a nightly re-import without a consent
+                # column must not undo an opt-in taken at the desk); care consent has no column.
+                kept = {
+                    flag: getattr(before, flag)
+                    for flag in ("sms_marketing", "email_marketing")
+                    if row.consent_sources.get(flag, "default") == "default"
+                }
+                kept |= {"sms_care": before.sms_care, "email_care": before.email_care}
+                client = replace(client, consent=replace(client.consent, **kept))
                 # An import never switches back on what the client switched off (STOP, a link, the desk).
                 locked = store.opted_out_by_client(found)
                 client = replace(client, consent=replace(client.consent, **dict.fromkeys(locked, False)))
@@ -141,12 +154,12 @@ def _ledger_import(
     ``FILE:ROW:COLUMN`` when a column said so, ``default`` when nothing in the file did."""
     for flag in ("sms_marketing", "email_marketing"):
         new = getattr(after, flag)
-        if before is None and not new:
-            continue  # nothing granted: the default needs no record
+        source = sources.get(flag, "default")
+        if before is None and not new and source == "default":
+            continue  # nothing granted and nothing said: the default needs no record
         if before is not None and getattr(before, flag) == new:
             continue
         channel, purpose = flag.split("_")
-        source = sources.get(flag, "default")
         store.log_consent(
             client_id,
             channel,

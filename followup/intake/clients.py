@@ -10,6 +10,7 @@ identifies the client (no id, phone or email that reads) or it has no name.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,15 +150,16 @@ def identity_keys(item: ClientRow) -> list[Key]:
     client = item.client
     if item.external_id:
         return [("external id", "external_id", client.external_id)]
-    if client.email:
-        return [("email", "email", client.email)]
+    if client.email:  # a couple may share an email too: the first name tells them apart
+        return [("email and first name", "email", f"{client.email}|{_name_key(client.first_name)}")]
     if client.phone:
         return [("phone and first name", "phone", f"{client.phone}|{_name_key(client.first_name)}")]
     return []
 
 
 def _name_key(name: str) -> str:
-    return re.sub(r"\W+", "", name.casefold())
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return re.sub(r"\W+", "", bare.casefold())
 
 
 def read_clients(
@@ -209,7 +211,7 @@ def read_clients(
         build=rules.build,
         duplicates=duplicates,
         aliases=CLIENT_ALIASES,
-        detect_preset=_detect if not start_mapping else None,
+        detect_preset=_detect if preset is None else None,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from followup.core.durations import local_datetime, parse_duration
+from followup.core.durations import local_datetime
 from followup.timeutil import UTC
 
 # US exports write month/day/year; ISO is year-month-day; long forms spell the month
@@ -124,16 +124,27 @@ def end_at(raw: str, tz: ZoneInfo, day: date) -> datetime:
     return localise(parse_when(raw), tz)
 
 
+_HOURS = re.compile(r"\s*(?:hours?|hrs?|h)\b\.?", re.IGNORECASE)
+_MINUTES = re.compile(r"\s*(?:minutes?|mins?|m)\b\.?", re.IGNORECASE)
+
+
 def duration_of(raw: str) -> timedelta | None:
+    """``60``, ``60 min``, ``1h 30m``, ``1 hr 30 mins``, ``1.5 hours``, ``90 minutes`` -> a timedelta;
+    None when empty; ValueError naming the value otherwise."""
     if not raw:
         return None
-    minutes = re.fullmatch(r"(\d+)\s*(?:m|min|mins|minutes)?", raw.casefold())
-    try:
-        value = timedelta(minutes=int(minutes[1])) if minutes else parse_duration(raw.replace(" ", ""))
-    except ValueError:
-        value = timedelta(0)
-    if value <= timedelta(0):
-        raise ValueError(f"{raw!r} is not a duration (allowed: minutes such as 60 or 90 min, or 1h30m)")
+    text = raw.strip().casefold()
+    value = timedelta(0)
+    plain = re.fullmatch(r"(\d+(?:\.\d+)?)", text)
+    if plain:
+        value = timedelta(minutes=float(plain[1]))
+    else:
+        units = _MINUTES.sub("m", _HOURS.sub("h", text)).replace(" ", "").replace(",", "")
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+)m)?", units)
+        if parts and (parts[1] or parts[2]):
+            value = timedelta(hours=float(parts[1] or 0), minutes=int(parts[2] or 0))
+    if value <= timedelta(0) or value > timedelta(hours=12):
+        raise ValueError(f"{raw!r} is not a session length (allowed: 60, 90 min, 1h 30m, 1 hr 30 min, 1.5 hours)")
     return value
 
 

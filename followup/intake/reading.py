@@ -19,6 +19,8 @@ def load_text(path: Path, file: str) -> str:
         raise MappingError(f"{file}: file not found") from None
     except OSError as exc:
         raise MappingError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise MappingError(f"{file}: is an Excel workbook, not CSV; open it in Excel and Save As > CSV UTF-8")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise MappingError(f"{file}: is UTF-16; save it as CSV UTF-8 (Excel: Save As > CSV UTF-8)")
     try:

@@ -132,8 +132,9 @@ def parse_file(
     aliases: Mapping[str, Sequence[str]] | None = None,
     detect_preset: Callable[[Sequence[str]], tuple[str, Mapping[str, str]] | None] | None = None,
 ) -> ParseResult[T]:
-    """Read ``path`` record by record.  With no ``mapping``, ``detect_preset(header)`` may name a
-    preset and its columns; fields still unplaced are looked for by name, then by ``aliases``."""
+    """Read ``path`` record by record.  ``detect_preset(header)`` may name a preset and its
+    columns (``mapping``, from --map, overrides them); fields still unplaced are looked for by
+    name, then by ``aliases``."""
     file = shown if shown is not None else str(path)
     records = read_records(load_text(path, file))
     header = next(records, None)
@@ -142,10 +143,10 @@ def parse_file(
     if header.problem:
         raise MappingError(f"{file}:{header.line}: the header can't be read: {header.problem}")
     preset_name: str | None = None
-    if not mapping and detect_preset is not None:
+    if detect_preset is not None:
         found = detect_preset([" ".join(c.split()) for c in header.cells])
-        if found is not None:
-            preset_name, mapping = found
+        if found is not None:  # the preset's columns, with --map's choices on top
+            preset_name, mapping = found[0], {**found[1], **(mapping or {})}
     layout = find_layout(file, header.cells, fields, required, mapping or {}, aliases)
     result: ParseResult[T] = ParseResult(
         file=file, rows=[], errors=[], warnings=[], total=0, preset=preset_name, ignored=layout.ignored

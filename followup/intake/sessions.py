@@ -72,10 +72,15 @@ def session_status(raw: str, extra: Mapping[str, str] | None = None) -> SessionS
         if _status_key(word) == key and meaning in ("booked", "completed", "cancelled", "no_show"):
             return meaning  # type: ignore[return-value]
     status = _STATUSES.get(key)
+    if status is None and key.startswith(("cancel", "late cancel")):
+        status = "cancelled"  # "Cancelled by customer", "Canceled by seller", "cancelled_by_buyer"
+    if status is None and key.replace(" ", "") in ("noshow", "noshowed", "noshowup"):
+        status = "no_show"
     if status is None:
         raise ValueError(
             f"{raw!r} is not a session status (allowed: booked, completed, cancelled, no_show; "
-            "also scheduled, confirmed, done, checked out, canceled, late cancel, no-show, missed)"
+            "also scheduled, confirmed, accepted, pending, arrived, done, checked out, canceled, "
+            "cancelled by customer, late cancel, no-show, missed)"
         )
     return status
 
@@ -138,7 +143,11 @@ class _SessionRules:
         return row.parse("start_time", lambda raw: start_at(raw, tz), None)
 
     def _end(self, row: Row, tz: ZoneInfo, start: datetime | None) -> datetime | None:
-        length = row.parse("duration", duration_of, None)
+        try:
+            length = duration_of(row.get("duration"))
+        except ValueError as exc:
+            row.warn("duration", f"{exc}; using {int(_DEFAULT_SESSION.total_seconds() // 60)} minutes")
+            length = None
         raw = row.get("end")
         field = "end"
         if not raw and row.get("end_time"):
@@ -253,7 +262,7 @@ def read_sessions(
         build=rules.build,
         duplicates=duplicates,
         aliases=SESSION_ALIASES,
-        detect_preset=_detect if not start_mapping else None,
+        detect_preset=_detect if preset is None else None,
     )
 
 

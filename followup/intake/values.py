@@ -138,6 +138,14 @@ _RAILS_ZONES = {
     "atlantic time (canada)": "America/Halifax",
     "puerto rico": "America/Puerto_Rico",
     "indiana (east)": "America/Indiana/Indianapolis",
+    # US abbreviations people type: the zone with its daylight saving, never the fixed offset
+    # that IANA's legacy "EST" / "MST" would give (a June visit would read an hour off).
+    **dict.fromkeys(("est", "edt", "et", "eastern", "eastern time"), "America/New_York"),
+    **dict.fromkeys(("cst", "cdt", "ct", "central", "central time"), "America/Chicago"),
+    **dict.fromkeys(("mst", "mdt", "mt", "mountain", "mountain time"), "America/Denver"),
+    **dict.fromkeys(("pst", "pdt", "pt", "pacific", "pacific time"), "America/Los_Angeles"),
+    **dict.fromkeys(("hst", "hawaii time"), "Pacific/Honolulu"),
+    **dict.fromkeys(("akst", "akdt"), "America/Anchorage"),
 }
 
 

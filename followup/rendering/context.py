@@ -11,7 +11,7 @@ client's own zone: that is :mod:`followup.core.rules` and the planner.)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -183,7 +183,13 @@ def message_context(
     tip: Tip | None = None,
     library: TipLibrary | None = None,
 ) -> dict[str, Any]:
-    """Everything a template may use; names missing here fail loudly (StrictUndefined)."""
+    """Everything a template may use; names missing here fail loudly (StrictUndefined).
+
+    Dates and times are written in the language the text is written in: the client's when
+    it is one of ``settings.languages``, else the default (never Spanish dates in English text).
+    """
+    if client.language not in settings.languages:
+        client = replace(client, language=settings.default_language)
     context: dict[str, Any] = {
         "client": client_namespace(client, visit_count),
         "business": business_namespace(settings),

@@ -243,3 +243,61 @@ def test_the_visits_reminder_names_every_service_and_clients_show_names_the_zone
     shown = followup(tmp_path, "clients", "show", "v-2")
     assert shown.returncode == 0, shown.stderr
     assert "session a-1 2027-01-15 10:00 ET booked" in shown.stdout, shown.stdout
+
+
+def test_a_nightly_reimport_keeps_consent_the_file_does_not_speak_of(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "external_id,first_name,phone,email\nn-1,Rosa,3055550160,rosa@example.com\n")
+    assert followup(tmp_path, "import", "clients", path).returncode == 0
+    optin = followup(tmp_path, "clients", "optin", "n-1", "--channel", "sms", "--purpose", "marketing")
+    assert optin.returncode == 0, optin.stderr
+    assert followup(tmp_path, "import", "clients", path).returncode == 0  # the nightly cron import
+    with stored(tmp_path) as store:
+        rosa, _, _, _ = client(store, "n-1")
+        assert store.client_state(rosa).client.consent.sms_marketing is True
+        actions = [(r["action"], r["source"]) for r in store.consent_history(rosa) if r["channel"] == "sms"]
+    assert actions == [("opt_in", "owner")]
+
+
+def test_a_couple_sharing_an_email_without_ids_are_two_clients(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "acuity.csv",
+        "First Name,Last Name,Phone,Email\n"
+        "Andrés,Gutiérrez,305-555-0171,gutierrez.casa@example.com\n"
+        "Valentina,Gutiérrez,305-555-0172,Gutierrez.Casa@example.com\n",
+    )
+    result = followup(tmp_path, "import", "clients", path)
+    assert result.returncode == 0, result.stderr
+    assert "2 rows: 2 created" in result.stdout
+    sessions = write(
+        tmp_path,
+        "appointments.csv",
+        "Appointment ID,Email,Client Name,Start,Service\n"
+        "x-1,gutierrez.casa@example.com,Valentina Gutierrez,2027-01-10 10:00,Swedish 60\n",
+    )
+    booked = followup(tmp_path, "import", "sessions", sessions)
+    assert booked.returncode == 0, booked.stderr
+    assert "1 rows: 1 created" in booked.stdout  # the name told them apart, accents aside
+
+
+def test_a_spanish_client_of_an_english_only_clinic_reads_english_dates(tmp_path: Path) -> None:
+    import json
+
+    path = write(tmp_path, "c.csv", "external_id,first_name,phone,language\ns-1,José,3055550180,es\n")
+    assert followup(tmp_path, "import", "clients", path).returncode == 0
+    sessions = write(tmp_path, "s.csv", "external_id,client,start,service\nz-1,s-1,2027-01-14 10:00,Swedish 60\n")
+    assert followup(tmp_path, "import", "sessions", sessions).returncode == 0
+    simulated = followup(tmp_path, "simulate", "--start", "2027-01-12", "--days", "3", "--json")
+    bodies = " ".join(m["body"] or "" for m in json.loads(simulated.stdout) if m["client"] == "s-1")
+    assert "Thursday" in bodies and "jueves" not in bodies, bodies
+
+
+def test_an_explicit_no_in_the_file_is_in_the_ledger_with_its_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "c.csv", "external_id,first_name,email,Email Opt In\nq-9,Begoña,bego@example.com,Unsubscribed\n"
+    )
+    assert followup(tmp_path, "import", "clients", path).returncode == 0
+    with stored(tmp_path) as store:
+        bego, _, _, _ = client(store, "q-9")
+        rows = [(r["action"], r["source"]) for r in store.consent_history(bego)]
+    assert rows == [("opt_out", f"{path}:2:Email Opt In")]
