@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -75,6 +76,28 @@ class PermanentDeliveryError(DeliveryError):
 class RecipientOptedOutError(PermanentDeliveryError):
     """The provider says this address unsubscribed (Twilio error 21610, say): record the
     opt-out and stop sending to it.  Any channel may raise it; the dispatcher knows no provider."""
+
+
+class ChannelPausedError(TransientDeliveryError):
+    """Nothing reached the recipient, and for a while nothing on this channel can: the channel
+    pauses for every worker (``pause``; None: the dispatcher's default) and its messages stay
+    scheduled.  Still a transient error for callers that know no pauses."""
+
+    def __init__(
+        self, message: str, *, pause: timedelta | None = None, code: str | None = None, provider: str | None = None
+    ) -> None:
+        self.pause = pause
+        super().__init__(message, code=code, provider=provider)
+
+
+class RateLimitedError(ChannelPausedError):
+    """The provider says "too many requests" (HTTP 429): wait ``pause`` (its Retry-After)."""
+
+
+class AccountError(ChannelPausedError):
+    """The provider refuses our account, credentials or sender (HTTP 401/403, account suspended,
+    a From number that is not ours): every message would fail alike until the owner fixes it.
+    Pause the channel, keep the messages, alert the owner once."""
 
 
 class UnknownOutcomeError(DeliveryError):

@@ -43,7 +43,18 @@ def make_channels(clinic: ClinicConfig) -> dict[ChannelName, Channel]:
         sender = settings.smtp_from or f"{settings.business_name} <{settings.business_email}>"
         return {
             "sms": DryRunChannel("sms", settings.outbox_dir),
-            "email": DryRunChannel("email", settings.outbox_dir, sender=sender),
+            "email": DryRunChannel(
+                "email",
+                settings.outbox_dir,
+                sender=sender,
+                # the same headers live mail would carry (Reply-To, the unsubscribe mailto:)
+                mail=SmtpConfig(
+                    host="dry-run",
+                    sender=sender,
+                    reply_to=settings.smtp_reply_to or settings.business_email,
+                    unsubscribe_mailto=settings.business_email,
+                ),
+            ),
         }
     problems = settings.live_problems()
     if problems:

@@ -36,6 +36,8 @@ class Outgoing:
     sms: str | None = None
     email: RenderedEmail | None = None
     unsubscribe_url: str | None = None
+    # The dispatcher already waited for this sender's shared send slot: no pacing of its own.
+    paced: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,14 @@ class Channel(ABC):
     name: ChannelName
     # Whether lookup() can tell if an unknown outcome reached the provider.
     can_reconcile: bool = True
+    # Sends per second allowed from this channel's sender, shared by every worker through the
+    # store (the dispatcher claims a slot before each send); None: no limit.
+    messages_per_second: float | None = None
+
+    def sender_key(self) -> str:
+        """Who sends, for the shared rate and for pauses (429, account faults): every worker
+        configured alike names the same sender."""
+        return self.name
 
     def send(self, message: Outgoing) -> Sent:
         payload = self.build(message)

@@ -5,6 +5,11 @@ mail client) and every SMS a line of ``<outbox>/sms.jsonl``.  Files are written 
 a crash never leaves half a message: emails via a temporary file and an atomic rename,
 SMS lines with a single ``write`` on an append-only descriptor.  ``lookup`` reads them
 back, so a message whose worker died after writing is recognised as sent, not resent.
+
+An ``.eml`` file holds exactly the bytes live delivery would send: it is made by
+:func:`followup.channels.smtp_email.build_message`, with the same headers (``Reply-To``,
+``Message-ID``, and on marketing email ``List-Unsubscribe`` / ``List-Unsubscribe-Post``,
+RFC 2369 / RFC 8058).
 """
 
 from __future__ import annotations
@@ -12,40 +17,28 @@ from __future__ import annotations
 import json
 import logging
 import os
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
 from followup.channels.base import Outgoing, Sent
 from followup.channels.memory import InMemoryChannel
+from followup.channels.smtp_email import SmtpConfig, build_message, sender_address
 from followup.core.domain import ChannelName
-from followup.timeutil import UTC
 
 log = logging.getLogger("followup.dryrun")
 
 
-def build_email(message: Outgoing, sender: str, reply_to: str | None = None) -> EmailMessage:
-    """The MIME message we would send (text + HTML alternative)."""
-    assert message.email is not None
-    mail = EmailMessage()
-    mail["Subject"] = message.email.subject
-    mail["From"] = sender
-    mail["To"] = message.to
-    if reply_to:
-        mail["Reply-To"] = reply_to
-    mail["Message-ID"] = make_msgid(idstring=f"followup-{message.message_id}")
-    mail["X-Followup-Key"] = message.key
-    mail.set_content(message.email.text)
-    mail.add_alternative(message.email.html, subtype="html")
-    return mail
-
-
 class DryRunChannel(InMemoryChannel):
-    def __init__(self, name: ChannelName, outbox: Path, sender: str = "followup@localhost") -> None:
+    def __init__(
+        self, name: ChannelName, outbox: Path, sender: str = "followup@localhost", mail: SmtpConfig | None = None
+    ) -> None:
+        """``mail``: the live SMTP settings that shape a message (sender, ``Reply-To``, the
+        unsubscribe ``mailto:``); without it, ``sender`` and, as live delivery defaults them to
+        the business email, its address for ``Reply-To`` and the ``mailto:``."""
         super().__init__(name=name)
         self.outbox = outbox
-        self.sender = sender
+        address = sender_address(sender)
+        self.mail = mail or SmtpConfig(host="dry-run", sender=sender, reply_to=address, unsubscribe_mailto=address)
 
     def _email_path(self, message: Outgoing) -> Path:
         return self.outbox / "email" / f"{message.message_id:08d}-{message.campaign}-{message.step}.eml"
@@ -55,10 +48,9 @@ class DryRunChannel(InMemoryChannel):
         if self.name == "email":
             path = self._email_path(message)
             path.parent.mkdir(parents=True, exist_ok=True)
-            mail = build_email(message, self.sender)
-            mail["Date"] = format_datetime(message.at.astimezone(UTC).replace(microsecond=0))
+            mail = build_message(message, self.mail)
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(bytes(mail))
+            tmp.write_bytes(mail.as_bytes())
             os.replace(tmp, path)
             provider_id = f"dryrun-email-{message.message_id}"
             log.info("dry-run email written to %s", path)

@@ -9,23 +9,30 @@ DATA) so that a failure is classified by where it happened:
 - the connection lost before DATA completed its send: transient (nothing was accepted);
 - the connection lost *after* the message was sent in DATA but before the server's
   answer: unknown.  SMTP has no way to ask afterwards, so such a message is not resent.
+
+:func:`build_message` is the one place an email is made: live delivery sends it and the
+dry-run channel (:mod:`followup.channels.dryrun`) writes the same bytes to its ``.eml`` files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.policy import EmailPolicy
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from followup.channels.base import Channel, Outgoing, Sent
 from followup.exceptions import (
+    AccountError,
     DeliveryError,
     PermanentDeliveryError,
+    RecipientOptedOutError,
     TransientDeliveryError,
     UnknownOutcomeError,
 )
@@ -53,10 +60,49 @@ class SmtpConfig:
         return context
 
 
+# RFC 2369 list headers hold URLs in angle brackets: they must reach the mail provider as
+# they are.  The standard library's folding turns any word longer than a line into RFC 2047
+# encoded words (``=?utf-8?q?=3Chttps...``), in which no provider finds a one-click link.
+_VERBATIM_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+_BETWEEN_ENTRIES = re.compile(r"(?<=>)\s*,\s*(?=<)")
+
+
+class MailPolicy(EmailPolicy):
+    """``email.policy.default`` except that ``List-Unsubscribe`` and ``List-Unsubscribe-Post``
+    are written in plain ASCII, folded only between the ``<...>`` entries (RFC 2369 section 2:
+    whitespace may appear between the bracketed URLs; RFC 8058 section 3.1: the header must
+    carry the https URI for a one-click POST).  Everything else folds as usual."""
+
+    def _verbatim(self, name: str, value: str) -> str | None:
+        text = str(value).strip()
+        if name.lower() not in _VERBATIM_HEADERS or not text.isascii():
+            return None
+        return f"{name}: " + ("," + self.linesep + " ").join(_BETWEEN_ENTRIES.split(text)) + self.linesep
+
+    def fold(self, name: str, value: str) -> str:
+        verbatim = self._verbatim(name, value)
+        return verbatim if verbatim is not None else super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        verbatim = self._verbatim(name, value)
+        return verbatim.encode("ascii") if verbatim is not None else super().fold_binary(name, value)
+
+
+MAIL_POLICY = MailPolicy()
+
+
 def build_message(message: Outgoing, config: SmtpConfig) -> EmailMessage:
-    """multipart/alternative (text + HTML), with the headers mail providers look for."""
+    """The email, for live delivery and the dry-run ``.eml`` files alike: multipart/alternative
+    (text + HTML), with the headers mail providers look for.
+
+    Marketing email carries ``List-Unsubscribe: <https://.../u/TOKEN>, <mailto:...>``
+    (RFC 2369) and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058): the
+    token's scope is "marketing", so a one-click POST stops marketing email only.  Care email
+    (reminders, aftercare) has neither header: its footer links to the preferences page, and
+    nothing should stop care messages in one click.
+    """
     assert message.email is not None
-    mail = EmailMessage()
+    mail = EmailMessage(policy=MAIL_POLICY)
     mail["Subject"] = message.email.subject
     mail["From"] = config.sender
     mail["To"] = message.to
@@ -71,16 +117,38 @@ def build_message(message: Outgoing, config: SmtpConfig) -> EmailMessage:
         if config.unsubscribe_mailto:
             targets.append(f"<mailto:{config.unsubscribe_mailto}?subject=unsubscribe>")
         mail["List-Unsubscribe"] = ", ".join(targets)
-        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058 section 3.1
     mail.set_content(message.email.text)
     mail.add_alternative(message.email.html, subtype="html")
     return mail
 
 
+def sender_address(sender: str) -> str:
+    """``hello@clinic.example`` from ``Clinic <hello@clinic.example>``."""
+    return parseaddr(sender)[1] or sender
+
+
+# A hard bounce: the mailbox does not exist or is disabled (RFC 3463 enhanced codes 5.1.1-5.1.3,
+# 5.1.6, 5.2.1), or, from servers that give no enhanced code, the usual wording for it.
+_HARD_BOUNCE = re.compile(
+    r"\b5\.1\.[1236]\b|\b5\.2\.1\b|user unknown|no such user|unknown user|does not exist|"
+    r"mailbox (?:unavailable|not found|disabled)|recipient (?:address )?rejected: user",
+    re.IGNORECASE,
+)
+
+
 def classify_smtp(code: int, text: str, step: str) -> DeliveryError:
+    """What an SMTP reply means for this message (RFC 5321 section 4.2.1, RFC 3463).
+
+    4xx: try again later.  5xx at RCPT naming a mailbox that does not exist is a hard bounce:
+    the address goes on the suppression list (:class:`RecipientOptedOutError`).  Other 5xx:
+    this message will never go (policy, content), but the address may be fine.
+    """
     detail = f"SMTP {code} at {step}: {text}"
     if 400 <= code < 500:
         return TransientDeliveryError(detail, code=str(code), provider="smtp")
+    if step == "RCPT" and code in (550, 551, 553) and _HARD_BOUNCE.search(text):
+        return RecipientOptedOutError(f"hard bounce: {detail}", code=str(code), provider="smtp")
     return PermanentDeliveryError(detail, code=str(code), provider="smtp")
 
 
@@ -118,7 +186,8 @@ class SmtpEmailChannel(Channel):
             try:
                 self._conn = self._connect()
             except smtplib.SMTPAuthenticationError as exc:
-                raise PermanentDeliveryError(
+                # An account fault, not the recipient's: pause the channel, keep the messages.
+                raise AccountError(
                     f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)} "
                     "(check FOLLOWUP_SMTP_USERNAME / _PASSWORD)",
                     provider="smtp",
@@ -167,7 +236,7 @@ class SmtpEmailChannel(Channel):
 
     def _exchange(self, message: Outgoing, mail: EmailMessage) -> Sent:
         conn = self._connection()
-        sender = self.config.sender.rsplit("<", 1)[-1].rstrip(">").strip()
+        sender = sender_address(self.config.sender)
         step = "MAIL FROM"
         try:
             code, reply = conn.mail(sender)

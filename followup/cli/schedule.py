@@ -48,7 +48,13 @@ def command(
             due_before=now + timedelta(days=days),
         )
     )
-    zones = {r.client_id: store.client_state(r.client_id).client.timezone for r in rows}
+    # A message to the clinic (a forwarded reply) has no client: shown in the clinic's zone.
+    zones = {
+        r.client_id: (
+            clinic.settings.default_timezone if r.client_id is None else store.client_state(r.client_id).client.timezone
+        )
+        for r in rows
+    }
     entries = [
         {
             "id": r.id,

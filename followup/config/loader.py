@@ -20,7 +20,7 @@ from followup.config.paths import shown_path
 from followup.config.settings import Settings, load_settings
 from followup.config.template_files import PART_FILES, Part, TemplateFiles
 from followup.config.yamlfile import KeyPath, YamlDocument, format_key_path, load_yaml
-from followup.core.campaigns import NAME_RE, Campaign
+from followup.core.campaigns import NAME_RE, RESERVED_NAMES, Campaign
 from followup.core.tips import TipLibrary
 from followup.exceptions import ConfigError, ConfigIssue
 
@@ -178,6 +178,15 @@ def load_campaigns(
                         doc.line_of((name,)),
                         str(name),
                         "not a campaign name (lowercase letters, digits and _)",
+                    )
+                )
+            elif name in RESERVED_NAMES:
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        doc.line_of((name,)),
+                        name,
+                        f"{name!r} is reserved for followup's own messages to the clinic; choose another name",
                     )
                 )
             elif name in campaigns:

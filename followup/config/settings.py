@@ -31,20 +31,30 @@ ENV_PREFIX = "FOLLOWUP_"
 SETTINGS_FILE = "followup.toml"
 SECRET_FIELDS = frozenset({"twilio_auth_token", "smtp_password", "secret_key", "api_token"})
 
+# Twilio's standard opt-out, opt-in and help words for long codes (the CTIA's), as listed in
+# "Customize users' opt-in and opt-out experience with Advanced Opt-Out",
+# https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out : STOP, UNSUBSCRIBE, END,
+# QUIT, STOPALL, REVOKE, OPTOUT, CANCEL; START, YES, UNSTOP; HELP, INFO.  Matching ignores case,
+# accents, punctuation and emoji around the word (followup.core.keywords.normalise), so
+# "OPT OUT" also covers "opt-out" and "Opt out."; Spanish words follow each list.
 DEFAULT_STOP = [
     "STOP",
+    "STOP ALL",
     "STOPALL",
     "UNSUBSCRIBE",
     "CANCEL",
     "END",
     "QUIT",
     "REVOKE",
+    "OPT OUT",
     "OPTOUT",
     "PARAR",
-    "CANCELAR",
     "BAJA",
+    "CANCELAR",
+    "ALTO",
 ]
-DEFAULT_START = ["START", "YES", "UNSTOP", "ALTA"]
+# Only ever undo an earlier STOP of the same number (followup.web.inbound); never new consent.
+DEFAULT_START = ["START", "YES", "UNSTOP", "COMENZAR", "ALTA", "SI"]
 DEFAULT_HELP = ["HELP", "INFO", "AYUDA"]
 DEFAULT_STOP_MARKETING = ["STOP TIPS", "STOP PROMOS", "PARAR CONSEJOS"]
 # Only for dry-run: links work locally, but nothing signed with it should leave the machine.
@@ -142,7 +152,7 @@ class Settings(BaseSettings):
     web_port: int = Field(8080, ge=0, le=65535)  # 0: followup run does not serve it
     web_max_body_bytes: int = Field(64 * 1024, ge=1024)
 
-    # Inbound SMS keywords, matched on the whole message, case-insensitive.
+    # Inbound SMS keywords, matched on the whole message as keywords.normalise reads it.
     keywords_stop: list[str] = Field(default_factory=lambda: list(DEFAULT_STOP))
     keywords_start: list[str] = Field(default_factory=lambda: list(DEFAULT_START))
     keywords_help: list[str] = Field(default_factory=lambda: list(DEFAULT_HELP))

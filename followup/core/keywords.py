@@ -2,10 +2,18 @@
 
 The word lists come from settings (``[keywords]`` in ``config/followup.toml``) as a
 :class:`KeywordTable`; nothing here reads configuration itself.
+
+Texts are compared as people type them on a phone: case, accents, full-width forms,
+quotes, punctuation and emoji around the word do not count (``"Stop."``, ``STOP 🙏`` and
+``ＳＴＯＰ`` are STOP), see :func:`normalise`.  A text that is not a bare keyword but asks,
+in words, to stop ("please stop texting me", "ya no me manden mensajes") is a reply with
+``possible_opt_out`` set: a person reads it and decides, it is never an opt-out by itself.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,8 +23,13 @@ Meaning = Literal["stop", "stop_marketing", "start", "help", "extra", "reply"]
 
 @dataclass(frozen=True)
 class Keyword:
+    """What a text means.  ``word`` is the matched keyword, upper-case and normalised
+    ("STOP", "OPT OUT"); ``possible_opt_out`` only on a "reply" that reads like a request to
+    stop (the clinic is told so when it is forwarded)."""
+
     meaning: Meaning
     word: str | None = None
+    possible_opt_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,13 +43,52 @@ class KeywordTable:
     extra: Mapping[str, str] = field(default_factory=dict)  # word -> reply template
 
 
+_APOSTROPHES = re.compile(r"['\u2019\u02bc`´]")
+_NOT_WORD = re.compile(r"[^0-9A-Z]+")
+
+# Stop words too common in ordinary replies to flag inside a sentence ("I need to cancel
+# Thursday", "the pain was at the end of my back"); as a whole message they still opt out.
+_AMBIGUOUS_IN_A_SENTENCE = frozenset({"CANCEL", "CANCELAR", "END", "QUIT", "ALTO", "STOP ALL"})
+
+# Ways of asking to stop in a sentence, English and Spanish, matched on normalise()d text
+# (upper case, no accents or apostrophes, one space between words).
+_OPT_OUT_PHRASES = re.compile(
+    r"\b(?:"
+    r"STOP|STOPALL|UNSUBSCRIBE|UNSUB|OPT ?OUT|REVOKE"
+    r"|NO MORE (?:TEXTS?|MESSAGES?|MSGS?|SMS|REMINDERS?|TIPS)"
+    r"|(?:DONT|DO NOT|NEVER) (?:TEXT|MESSAGE|CONTACT|SEND|EMAIL|CALL)"
+    r"|REMOVE ME|TAKE ME OFF|LEAVE ME ALONE|LOSE MY NUMBER"
+    r"|PARAR|PAREN|BAJA|DARME DE BAJA|DESUSCRIBIR(?:ME)?"
+    r"|NO (?:ME )?(?:MANDEN|MANDES|ENVIEN|ENVIES|ESCRIBAN|ESCRIBAS|CONTACTEN)"
+    r"|NO (?:QUIERO|DESEO) (?:RECIBIR )?(?:MAS )?(?:MENSAJES|TEXTOS|SMS)"
+    r"|NO MAS (?:MENSAJES|TEXTOS|SMS)"
+    r"|DEJEN DE (?:MANDAR|ENVIAR|ESCRIBIR)"
+    r")\b"
+)
+
+
 def normalise(text: str) -> str:
-    return " ".join(text.split()).upper()
+    """The text as keywords are compared: NFKC (full-width ``ＳＴＯＰ`` is ``STOP``), upper
+    case, accents and apostrophes dropped (``SÍ`` is ``SI``, ``DON'T`` is ``DONT``), every run
+    of anything but letters and digits (spaces, punctuation, quotes, emoji) one space, none at
+    the ends: ``' "Stop." 🙏 '`` is ``"STOP"``, ``"opt-out"`` is ``"OPT OUT"``."""
+    folded = unicodedata.normalize("NFKC", text).upper()
+    bare = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    bare = _APOSTROPHES.sub("", unicodedata.normalize("NFC", bare))
+    return _NOT_WORD.sub(" ", bare).strip()
+
+
+def _asks_to_stop(said: str, table: KeywordTable) -> bool:
+    if _OPT_OUT_PHRASES.search(said):
+        return True
+    padded = f" {said} "
+    words = (normalise(w) for w in (*table.stop, *table.stop_marketing))
+    return any(w and w not in _AMBIGUOUS_IN_A_SENTENCE and f" {w} " in padded for w in words)
 
 
 def classify(text: str, table: KeywordTable) -> Keyword:
-    """Matched on the whole message, ignoring case and surrounding spaces: "stop " is STOP,
-    "Stop please" is a reply for a human."""
+    """Matched on the whole message after :func:`normalise`: ``"Stop."`` is STOP, ``"Stop please"``
+    is a reply for a human (flagged ``possible_opt_out``, as is "no more messages")."""
     said = normalise(text)
     tables: list[tuple[Meaning, Sequence[str]]] = [
         ("stop_marketing", table.stop_marketing),
@@ -47,9 +99,9 @@ def classify(text: str, table: KeywordTable) -> Keyword:
     ]
     for meaning, words in tables:
         for word in words:
-            if said == normalise(word):
+            if said and said == normalise(word):
                 return Keyword(meaning, normalise(word))
-    return Keyword("reply")
+    return Keyword("reply", possible_opt_out=_asks_to_stop(said, table))
 
 
 def help_text(business_name: str, business_phone: str, cap_per_day: int) -> str:

@@ -1,9 +1,16 @@
-"""Signed, self-contained tokens for links in messages (unsubscribe).
+"""Signed, self-contained tokens for links in messages (unsubscribe, email preferences).
 
 Format: ``base64url(payload) "." base64url(hmac_sha256(key, payload))`` where the
-payload is ``v1|<purpose>|<client external id>|<channel>|<issued unix seconds>``.
+payload is ``v2|<purpose>|<client external id>|<channel>|<scope>|<issued unix seconds>``.
 No database lookup is needed to verify one, links outlive restarts and key-free
 forgery is impossible; verification compares in constant time.
+
+The *scope* says what kind of email carried the link, so the page and the one-click POST
+(RFC 8058) know what a click may stop: ``marketing`` (a marketing email's footer and its
+``List-Unsubscribe`` header: a click stops marketing email only) or ``preferences`` (a care
+email's "manage preferences" link: nothing stops without an explicit choice).  Tokens of
+version 1 (no scope field) were issued before scopes existed and are read as ``marketing``,
+so an old link never stops more than marketing email by itself.
 """
 
 from __future__ import annotations
@@ -13,12 +20,17 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from followup.exceptions import FollowupError
 from followup.timeutil import require_aware
 
-VERSION = "v1"
+VERSION = "v2"
+LEGACY_VERSION = "v1"  # <purpose>|<client>|<channel>|<issued>: read as scope "marketing"
 UNSUBSCRIBE_MAX_AGE = timedelta(days=400)  # issue: links stay valid at least 60 days
+
+Scope = Literal["marketing", "preferences"]
+SCOPES: tuple[Scope, ...] = ("marketing", "preferences")
 
 
 class BadTokenError(FollowupError):
@@ -31,6 +43,7 @@ class TokenData:
     client: str
     channel: str
     issued: datetime
+    scope: Scope = "marketing"
 
 
 def _b64(data: bytes) -> str:
@@ -45,12 +58,14 @@ def _mac(key: str, payload: bytes) -> bytes:
     return hmac.new(key.encode("utf-8"), payload, hashlib.sha256).digest()
 
 
-def sign(key: str, *, purpose: str, client: str, channel: str, issued: datetime) -> str:
+def sign(key: str, *, purpose: str, client: str, channel: str, issued: datetime, scope: Scope = "marketing") -> str:
     require_aware(issued, "issued")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown token scope {scope!r} (allowed: {', '.join(SCOPES)})")
     for part in (purpose, client, channel):
         if "|" in part:
             raise ValueError(f"token field may not contain '|': {part!r}")
-    payload = f"{VERSION}|{purpose}|{client}|{channel}|{int(issued.timestamp())}".encode()
+    payload = f"{VERSION}|{purpose}|{client}|{channel}|{scope}|{int(issued.timestamp())}".encode()
     return f"{_b64(payload)}.{_b64(_mac(key, payload))}"
 
 
@@ -65,9 +80,14 @@ def verify(key: str, token: str, *, now: datetime, max_age: timedelta = UNSUBSCR
     if not hmac.compare_digest(given, _mac(key, payload)):
         raise BadTokenError("token signature does not match")
     parts = payload.decode("utf-8", "replace").split("|")
-    if len(parts) != 5 or parts[0] != VERSION:
+    if len(parts) == 5 and parts[0] == LEGACY_VERSION:
+        parts = [VERSION, *parts[1:4], "marketing", parts[4]]
+    if len(parts) != 6 or parts[0] != VERSION or parts[4] not in SCOPES:
         raise BadTokenError("unknown token version")
-    issued = datetime.fromtimestamp(int(parts[4]), tz=UTC)
+    try:
+        issued = datetime.fromtimestamp(int(parts[5]), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadTokenError("malformed token") from None
     if now - issued > max_age:
         raise BadTokenError(f"token expired (issued {issued:%Y-%m-%d})")
-    return TokenData(purpose=parts[1], client=parts[2], channel=parts[3], issued=issued)
+    return TokenData(purpose=parts[1], client=parts[2], channel=parts[3], issued=issued, scope=parts[4])

@@ -13,6 +13,24 @@ Two last guards run on the rendered text, just before it goes out:
   bill them, :func:`followup.core.sms_encoding.analyse`) is recorded with a ``warning``
   event; a marketing text is then suppressed (``over segment limit``), a care text (a
   reminder, aftercare) still goes out.
+
+Provider faults lose nothing:
+
+- **Unknown outcomes** (a timeout, a dropped connection, a 5xx after the request was sent)
+  are reconciled by a lookup before any resend (:meth:`Dispatcher.reconcile`).
+- **Pauses**: a 429 (for its ``Retry-After``) or an account fault (401/403, a suspended
+  account, a From number that is not ours; for ``account_pause``) pauses the channel's
+  sender for every worker, through the store.  The message and the rest of the batch on
+  that sender stay ``scheduled`` until the pause ends: no failure, no fallback to email.
+  An account fault is told to the owner once (an ERROR log line and an ``owner_alert``
+  event), until a message goes out again.
+- **Rate**: before each send the dispatcher claims the sender's next free slot in the store
+  and waits for it, so all workers together keep to ``messages_per_second``.
+
+**Messages to the clinic or its owner** (a client's reply, forwarded; rows without a client,
+rendered when they were queued) are not client messages: no consent, send window, caps or
+duplicate guard applies, only their expiry.  They are sent, retried, paused, reconciled and
+recorded exactly like the others.
 """
 
 from __future__ import annotations
@@ -23,7 +41,7 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -46,6 +64,9 @@ from followup.core.rules import (
 from followup.core.sms_encoding import analyse
 from followup.core.tipselect import choose_tip
 from followup.exceptions import (
+    AccountError,
+    ChannelPausedError,
+    DeliveryError,
     PermanentDeliveryError,
     RecipientOptedOutError,
     TemplateRenderError,
@@ -54,10 +75,14 @@ from followup.exceptions import (
 )
 from followup.logfmt import logfmt
 from followup.rendering.compose import Composed, compose
-from followup.store.port import ClientState, Finish, MessageRow, Store
+from followup.rendering.templates import RenderedEmail, text_to_html
+from followup.store.port import ClientState, Finish, MessageRow, SendSlot, Store
 from followup.timeutil import Clock, zone
 
 log = logging.getLogger("followup.dispatch")
+
+ACCOUNT_PAUSE = timedelta(minutes=15)  # an account fault: try again after this (the owner is told)
+RATE_PAUSE = timedelta(minutes=1)  # a 429 without Retry-After
 
 
 def worker_name() -> str:
@@ -105,6 +130,8 @@ class Dispatcher:
         rng: random.Random | None = None,
         duplicate_window: timedelta | None = None,
         max_staleness: timedelta | None = None,
+        account_pause: timedelta = ACCOUNT_PAUSE,
+        rate_pause: timedelta = RATE_PAUSE,
     ) -> None:
         self.store = store
         self.clinic = clinic
@@ -118,6 +145,8 @@ class Dispatcher:
         self.caps = caps
         self.stop = stop or threading.Event()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.account_pause = account_pause
+        self.rate_pause = rate_pause
         settings = clinic.settings
         self.duplicate_window = settings.sends_duplicate_window if duplicate_window is None else duplicate_window
         self.max_segments = settings.sms_max_segments
@@ -157,6 +186,9 @@ class Dispatcher:
 
     def process(self, message: MessageRow, stats: DispatchStats) -> None:
         now = self.clock.now()
+        if message.client_id is None:
+            self._send_to_clinic(message, now, stats)
+            return
         state = self.store.client_state(message.client_id)
         campaign = self.clinic.campaigns.get(message.campaign)
         traffic = self.store.traffic(message.client_id, now, exclude=message.id) if self.caps else Traffic()
@@ -202,6 +234,47 @@ class Dispatcher:
             self._stale_told = True
 
     # --- sending --------------------------------------------------------------------
+
+    def _clinic_outgoing(self, message: MessageRow, now: datetime) -> Outgoing:
+        """A message to the clinic/owner, as rendered when it was queued (subject and text)."""
+        text = message.body or ""
+        return Outgoing(
+            message_id=message.id,
+            key=message.key,
+            channel="email",
+            to=message.to_address or "",
+            purpose=message.purpose,
+            expires_at=message.expires_at,
+            client_external_id=message.client_external_id,
+            campaign=message.campaign,
+            step=message.step,
+            at=now,
+            email=RenderedEmail(subject=message.subject or "", text=text, html=str(text_to_html(text))),
+        )
+
+    def _send_to_clinic(self, message: MessageRow, now: datetime, stats: DispatchStats) -> None:
+        """A message to the clinic or its owner: only its expiry is checked, then it is sent
+        (and retried, paused, reconciled) like any email."""
+        if now >= message.expires_at:
+            outcome = Finish(status="expired", reason=f"not sent by {message.expires_at.isoformat()}")
+            self._finish(message, outcome, stats, "expired")
+            return
+        if not message.to_address or message.body is None:
+            outcome = Finish(status="failed", reason="no recipient or text", error="a message to the clinic needs both")
+            self._finish(message, outcome, stats, "failed")
+            return
+        if "email" not in self.channels:
+            later = min(now + timedelta(hours=1), message.expires_at)
+            outcome = Finish(status="scheduled", reason="no email channel", next_attempt_at=later)
+            self._finish(message, outcome, stats, "deferred", until=later.isoformat())
+            return
+        base = Finish(status="sent", sent_channel="email", subject=message.subject, body=message.body, attempted=True)
+
+        def permanent(exc: PermanentDeliveryError) -> None:
+            outcome = replace(base, status="failed", error=str(exc), reason="permanent failure")
+            self._finish(message, outcome, stats, "failed", error=str(exc))
+
+        self._deliver(message, "email", self._clinic_outgoing(message, now), base, now, stats, permanent)
 
     def _outgoing(self, message: MessageRow, client: Client, channel: ChannelName, now: datetime) -> Outgoing:
         return Outgoing(
@@ -259,8 +332,57 @@ class Dispatcher:
         if checked is None:
             return
         base = checked
+
+        def permanent(exc: PermanentDeliveryError) -> None:
+            if isinstance(exc, RecipientOptedOutError) and message.client_id is not None:
+                # a carrier's "unsubscribed" (Twilio 21610) or a hard bounce: the address is suppressed
+                self.store.record_opt_out(message.client_id, channel, now, source="provider", detail=str(exc))
+            if channel == "sms" and step.fallback_to_email and not message.fell_back and state.client.email:
+                outcome = replace(
+                    base,
+                    status="scheduled",
+                    error=str(exc),
+                    reason="sms failed for good; email instead",
+                    next_attempt_at=now,
+                    fell_back=True,
+                )
+                self._finish(message, outcome, stats, "fallback", error=str(exc))
+            else:
+                outcome = replace(base, status="failed", error=str(exc), reason="permanent failure")
+                self._finish(message, outcome, stats, "failed", error=str(exc))
+
+        self._deliver(message, channel, outgoing, base, now, stats, permanent, tip_id=tip.id if tip else None)
+
+    def _deliver(
+        self,
+        message: MessageRow,
+        channel: ChannelName,
+        outgoing: Outgoing,
+        base: Finish,
+        now: datetime,
+        stats: DispatchStats,
+        permanent: Callable[[PermanentDeliveryError], None],
+        *,
+        tip_id: str | None = None,
+    ) -> None:
+        """Take the sender's slot, send, and record the outcome: sent, retried with backoff,
+        paused, unknown (to reconcile) or unconfirmed; a permanent failure is ``permanent``'s."""
+        provider = self.channels[channel]
+        slot = self._slot(provider)
+        if slot.paused_until is not None:
+            outcome = replace(
+                base,
+                status="scheduled",
+                attempted=False,
+                reason=f"{channel} paused: {slot.reason or 'provider fault'}",
+                next_attempt_at=slot.paused_until,
+            )
+            self._finish(message, outcome, stats, "paused", until=slot.paused_until.isoformat())
+            return
         try:
-            sent = self.channels[channel].send(outgoing)
+            sent = provider.send(replace(outgoing, paced=True))
+        except ChannelPausedError as exc:
+            self._paused(message, provider, exc, base, now, stats)
         except TransientDeliveryError as exc:
             retry_at = now + self.backoff.delay(message.attempts + 1, self.rng)
             if retry_at >= message.expires_at:
@@ -276,21 +398,7 @@ class Dispatcher:
                 )
                 self._finish(message, outcome, stats, "retry", until=retry_at.isoformat(), error=str(exc))
         except PermanentDeliveryError as exc:
-            if isinstance(exc, RecipientOptedOutError):
-                self.store.record_opt_out(message.client_id, "sms", now, source="provider", detail=str(exc))
-            if channel == "sms" and step.fallback_to_email and not message.fell_back and state.client.email:
-                outcome = replace(
-                    base,
-                    status="scheduled",
-                    error=str(exc),
-                    reason="sms failed for good; email instead",
-                    next_attempt_at=now,
-                    fell_back=True,
-                )
-                self._finish(message, outcome, stats, "fallback", error=str(exc))
-            else:
-                outcome = replace(base, status="failed", error=str(exc), reason="permanent failure")
-                self._finish(message, outcome, stats, "failed", error=str(exc))
+            permanent(exc)
         except UnknownOutcomeError as exc:
             if not self.channels[channel].can_reconcile:
                 outcome = replace(
@@ -311,8 +419,66 @@ class Dispatcher:
             )
             self._finish(message, outcome, stats, "unknown", error=str(exc))
         else:
-            outcome = replace(base, status="sent", provider_id=sent.provider_id, tip_id=tip.id if tip else None)
+            outcome = replace(base, status="sent", provider_id=sent.provider_id, tip_id=tip_id)
             self._finish(message, outcome, stats, "sent", channel=channel, provider_id=sent.provider_id)
+            if slot.fault is not None:
+                self.store.clear_sender_fault(provider.sender_key(), self.clock.now())
+                log.info(logfmt("sender_resumed", sender=provider.sender_key(), fault=slot.fault))
+
+    # --- the sender's shared rate and pauses -------------------------------------------
+
+    def _slot(self, provider: Channel) -> SendSlot:
+        """Claim the sender's next send slot (shared by all workers) and wait for it; or learn
+        that the sender is paused.  The wait ends early on stop (the message still goes)."""
+        rate = provider.messages_per_second
+        interval = timedelta(seconds=1 / rate) if rate else timedelta(0)
+        slot = self.store.claim_send_slot(provider.sender_key(), self.clock.now(), interval)
+        if slot.paused_until is None:
+            wait = (slot.at - self.clock.now()).total_seconds()
+            if wait > 0:
+                self.stop.wait(wait)
+        return slot
+
+    def _pause_length(self, exc: ChannelPausedError) -> timedelta:
+        if exc.pause is not None:
+            return exc.pause  # the provider said (Retry-After)
+        return self.account_pause if isinstance(exc, AccountError) else self.rate_pause
+
+    def _paused(
+        self,
+        message: MessageRow,
+        provider: Channel,
+        exc: ChannelPausedError,
+        base: Finish,
+        now: datetime,
+        stats: DispatchStats,
+    ) -> None:
+        """A 429 or an account fault: pause the sender for every worker, keep the message."""
+        account = isinstance(exc, AccountError)
+        until = now + self._pause_length(exc)
+        sender = provider.sender_key()
+        alert = self.store.pause_sender(sender, until, now, reason=str(exc), fault=account, message_id=message.id)
+        outcome = replace(
+            base,
+            status="scheduled",
+            error=str(exc),
+            reason=f"{provider.name} paused: {exc}",
+            next_attempt_at=until,
+        )
+        self._finish(message, outcome, stats, "paused", until=until.isoformat(), error=str(exc))
+        if alert:
+            # Once per fault (every worker shares the store), until a message goes out again.
+            log.error(
+                logfmt(
+                    "owner_alert",
+                    channel=provider.name,
+                    sender=sender,
+                    error=str(exc),
+                    paused_until=until.isoformat(),
+                    action="fix the provider account (credentials, balance, sender number); "
+                    "messages stay scheduled and go out once it works",
+                )
+            )
 
     def _last_guards(
         self,
@@ -359,7 +525,7 @@ class Dispatcher:
     def _duplicate_of(self, message: MessageRow, channel: ChannelName, body: str, now: datetime) -> int | None:
         """The id of a message with the same body sent to this client on ``channel`` within
         the duplicate window, or None (always None when the window is 0)."""
-        if self.duplicate_window <= timedelta(0):
+        if self.duplicate_window <= timedelta(0) or message.client_id is None:
             return None
         wanted = self._comparable(body)
         since = now - self.duplicate_window
@@ -422,20 +588,40 @@ class Dispatcher:
                 continue
             if not self.store.take_over(message, self.worker, now):
                 continue
-            state = self.store.client_state(message.client_id)
+            client = None if message.client_id is None else self.store.client_state(message.client_id).client
             candidates: list[ChannelName] = (
                 [message.sent_channel] if message.sent_channel in ("sms", "email") else ["sms", "email"]  # type: ignore[list-item]
             )
+            if client is None:
+                candidates = ["email"]  # a message to the clinic is only ever an email
             found = None
-            for channel in candidates:
-                if channel in self.channels:
-                    # As attempted: when (the claim) and, when recorded, what (the body).
-                    attempt = self._outgoing(message, state.client, channel, message.claimed_at or now)
-                    if channel == "sms" and message.body:
-                        attempt = replace(attempt, sms=message.body)
-                    found = self.channels[channel].lookup(attempt)
-                    if found is not None:
-                        break
+            try:
+                for channel in candidates:
+                    if channel in self.channels:
+                        # As attempted: when (the claim) and, when recorded, what (the body).
+                        at = message.claimed_at or now
+                        attempt = (
+                            self._clinic_outgoing(message, at)
+                            if client is None
+                            else self._outgoing(message, client, channel, at)
+                        )
+                        if channel == "sms" and message.body:
+                            attempt = replace(attempt, sms=message.body)
+                        found = self.channels[channel].lookup(attempt)
+                        if found is not None:
+                            break
+            except DeliveryError as exc:
+                # Could not ask: still unknown, ask again later (never resend without an answer).
+                later = now + self.backoff.delay(message.attempts + 1, self.rng)
+                if isinstance(exc, ChannelPausedError):
+                    later = now + self._pause_length(exc)
+                    sender = self.channels[channel].sender_key()
+                    self.store.pause_sender(sender, later, now, reason=str(exc), fault=False)
+                outcome = Finish(
+                    status="unknown", error=str(exc), reason="lookup failed; will ask again", next_attempt_at=later
+                )
+                self._finish(message, outcome, stats, "lookup_failed", error=str(exc))
+                continue
             if found is not None:
                 outcome = Finish(status="sent", provider_id=found.provider_id, reason="reconciled: provider has it")
                 self._finish(message, outcome, stats, "reconciled_sent")

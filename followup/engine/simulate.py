@@ -111,6 +111,8 @@ def collect(store: Store, done_before: set[int], end: datetime) -> list[Simulate
     for row in store.messages(MessageQuery(due_before=end)):
         if row.id in done_before:
             continue
+        if row.client_id is None:
+            continue  # a message to the clinic (a forwarded reply) is not part of a client's plan
         if row.client_id not in timezones:
             timezones[row.client_id] = store.client_state(row.client_id).client.timezone
         tz = zone(timezones[row.client_id])

@@ -12,7 +12,7 @@ from datetime import datetime
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName, Client, Session
 from followup.core.tips import Tip
-from followup.core.tokens import sign
+from followup.core.tokens import Scope, sign
 from followup.rendering.context import Links, message_context
 from followup.rendering.templates import RenderedEmail, renderer
 
@@ -34,9 +34,17 @@ class Composed:
         return self.email.text
 
 
-def unsubscribe_url(clinic: ClinicConfig, client: Client, issued: datetime) -> str:
+def unsubscribe_url(clinic: ClinicConfig, client: Client, issued: datetime, scope: Scope = "marketing") -> str:
+    """The email's link to ``/u/TOKEN``.  ``scope`` "marketing" (a marketing email: its footer
+    and its RFC 8058 / RFC 2369 ``List-Unsubscribe`` header stop marketing email only) or
+    "preferences" (a care email: a page to choose from, never a blanket unsubscribe)."""
     token = sign(
-        clinic.settings.signing_key(), purpose="unsubscribe", client=client.external_id, channel="email", issued=issued
+        clinic.settings.signing_key(),
+        purpose="unsubscribe",
+        client=client.external_id,
+        channel="email",
+        issued=issued,
+        scope=scope,
     )
     return f"{clinic.settings.public_base_url}/u/{token}"
 
@@ -56,7 +64,8 @@ def compose(
     campaign = clinic.campaigns[campaign_name]
     step = campaign.steps[step_index]
     language = client.language if client.language in clinic.settings.languages else clinic.settings.default_language
-    unsubscribe = unsubscribe_url(clinic, client, now) if channel == "email" else None
+    scope: Scope = "marketing" if campaign.purpose == "marketing" else "preferences"
+    unsubscribe = unsubscribe_url(clinic, client, now, scope) if channel == "email" else None
     context = message_context(
         settings=clinic.settings,
         client=client,

@@ -10,6 +10,15 @@ inserted value (``{{ ... }}``) in GSM-7 (:func:`followup.core.sms_encoding.trans
 when ``[sms] transliterate`` is on: a client's name never switches a text to UCS-2.  The
 template's own words are left as the owner wrote them (``check`` names any character
 that forces UCS-2).
+
+Owners edit templates, so rendering is bounded as well as sandboxed (:class:`BoundedSandbox`):
+``range`` yields at most :data:`MAX_RANGE` items; ``*``, ``**`` and ``+`` refuse results
+longer than :data:`MAX_SEQUENCE` items or integers wider than :data:`MAX_INT_BITS` bits
+(Jinja's ``intercepted_binops`` / ``call_binop``, as its sandbox documentation suggests);
+calls and the width-taking filters refuse huge counts and widths; and a template's output
+stops at :data:`MAX_OUTPUT` characters.  Each refusal is the usual ``file:line`` issue
+(:class:`TemplateRenderError`), so ``followup check`` names it instead of using 5 GB of memory
+or printing a traceback.
 """
 
 from __future__ import annotations
@@ -18,13 +27,17 @@ import functools
 import html
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import css_inline
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import Namespace as JinjaNamespace
 from markupsafe import Markup
 
 from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
@@ -74,6 +87,157 @@ def _gsm7_value(value: Any) -> Any:
     return value
 
 
+# --- bounds -----------------------------------------------------------------------------
+
+MAX_RANGE = 10_000  # items one range() may yield
+MAX_SEQUENCE = 100_000  # characters (or items) one operation or call may produce or take
+MAX_INT_BITS = 4_096  # integers made by * and ** (10**1233 fits; 10**10**9 does not)
+MAX_OUTPUT = 200_000  # characters one template may render (an email is a few thousand)
+
+# Filters whose arguments after the value are sizes, widths or counts.
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice")
+# %-format and str.format widths and precisions: "%*s", "%999999999s", "{:>999999999}".
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d*))?")
+_BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
+
+
+class TemplateLimitError(SecurityError):
+    """A template asked for more than :class:`BoundedSandbox` allows."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _sized(value: Any) -> int | None:
+    return len(value) if isinstance(value, str | bytes | list | tuple) else None
+
+
+def _check_count(value: Any, what: str) -> None:
+    if _is_int(value) and abs(value) > MAX_SEQUENCE:
+        raise TemplateLimitError(f"{what} {value} is too large (templates may use up to {MAX_SEQUENCE:,})")
+    size = _sized(value)
+    if size is not None and size > MAX_SEQUENCE:
+        raise TemplateLimitError(f"{what} of {size:,} characters is too long (limit {MAX_SEQUENCE:,})")
+
+
+def _check_format(spec: Any) -> None:
+    """Refuse format strings whose widths would build huge strings (``'%*s'``, ``'{:>9999999}'``)."""
+    if not isinstance(spec, str):
+        return
+    widths = [w for m in _PERCENT_SPEC.finditer(spec) for w in m.groups() if w]
+    widths += [w for m in _BRACE_SPEC.finditer(spec) for w in re.findall(r"\d+|\*", m.group(1))]
+    for width in widths:
+        if width == "*" or int(width) > MAX_SEQUENCE:
+            raise TemplateLimitError(f"format width {width!r} is not allowed (at most {MAX_SEQUENCE:,})")
+
+
+def bounded_range(*args: int) -> range:
+    """``range`` for templates: at most :data:`MAX_RANGE` items."""
+    numbers = range(*args)
+    try:
+        size = len(numbers)
+    except OverflowError:
+        size = MAX_RANGE + 1
+    if size > MAX_RANGE:
+        raise TemplateLimitError(f"range() of more than {MAX_RANGE:,} items is not allowed in templates")
+    return numbers
+
+
+class BoundedNamespace(JinjaNamespace):
+    """``namespace()`` whose attributes cannot grow past :data:`MAX_SEQUENCE` (the one way a
+    loop can carry a value out of itself, e.g. doubling a string each time round)."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _check_count(value, f"namespace value {name!r}")
+        super().__setitem__(name, value)
+
+
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    skip = 2 if getattr(function, "jinja_pass_arg", None) else 1  # (context,) value, then sizes
+
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args[skip:], *kwargs.values()):
+            _check_count(value, f"{name} argument")
+        return function(*args, **kwargs)
+
+    return bounded
+
+
+def _bounded_format(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_format(value)
+        return function(value, *args, **kwargs)
+
+    return bounded
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with the size of what a template can make bounded (see module doc)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = bounded_range
+        self.globals["namespace"] = BoundedNamespace
+        for name in _SIZED_FILTERS:
+            self.filters[name] = _bounded_filter(name, self.filters[name])
+        self.filters["format"] = _bounded_format(self.filters["format"])
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            _check_product(left, right)
+        elif operator == "**":
+            _check_power(left, right)
+        elif operator == "%":
+            _check_format(left)
+        result = super().call_binop(context, operator, left, right)
+        if operator == "+":
+            _check_count(result, "the result of +")
+        return result
+
+    def call(
+        __self,  # noqa: N805 - Jinja's own signature (double underscores: no keyword clashes)
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if __obj is not bounded_range:  # range() names its own limit
+            for value in (*args, *kwargs.values()):
+                _check_count(value, "argument")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``'...'.format`` / ``format_map``: the format string's widths are checked first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format(value.__self__)
+        return wrapped
+
+
+def _check_product(left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):
+        if abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+            raise TemplateLimitError(f"a product wider than {MAX_INT_BITS:,} bits is not allowed in templates")
+        return
+    for sequence, times in ((left, right), (right, left)):
+        size = _sized(sequence)
+        if size is not None and _is_int(times) and size * times > MAX_SEQUENCE:
+            raise TemplateLimitError(
+                f"repeating {size:,} items {times:,} times is too much (templates may make up to {MAX_SEQUENCE:,})"
+            )
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    integers = _is_int(base) and _is_int(exponent) and abs(base) > 1 and exponent > 0
+    if integers and (abs(base).bit_length() - 1) * exponent > MAX_INT_BITS:  # a lower bound of its width
+        raise TemplateLimitError(f"a power wider than {MAX_INT_BITS:,} bits is too large for a template")
+
+
 def _autoescape(name: str | None) -> bool:
     return bool(name and name.endswith(".html.j2"))
 
@@ -92,7 +256,7 @@ def text_to_html(text: str) -> Markup:
 
 
 def _environment(root: Path, finalize: Any = None) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         loader=FileSystemLoader(str(root)),
         undefined=FriendlyUndefined,
         autoescape=_autoescape,
@@ -127,7 +291,7 @@ class TemplateSet:
 
     def _render(self, template_name: str, context: dict[str, Any], env: SandboxedEnvironment | None = None) -> str:
         try:
-            return (env or self.env).get_template(template_name).render(context)
+            return self._bounded_output(template_name, context, env or self.env)
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(
                 ConfigIssue(
@@ -137,6 +301,31 @@ class TemplateSet:
         except TemplateError as exc:
             filename, line = self._template_frame(exc, template_name)
             raise TemplateRenderError(ConfigIssue(filename, line, "", _describe(exc))) from None
+        except (ArithmeticError, LookupError, TypeError, ValueError, MemoryError, RecursionError) as exc:
+            # Python's own errors inside a template (1/0, 2.0**99999, deep recursion): the
+            # owner's mistake, told as file:line like any other, never a traceback.
+            filename, line = self._template_frame(exc, template_name)
+            raise TemplateRenderError(ConfigIssue(filename, line, "", f"{type(exc).__name__}: {exc}")) from None
+
+    def _bounded_output(self, template_name: str, context: dict[str, Any], env: SandboxedEnvironment) -> str:
+        """The template's text, produced piece by piece and stopped at :data:`MAX_OUTPUT`
+        characters (a loop printing a long value 10,000 times never fills the memory)."""
+        template = env.get_template(template_name)
+        pieces: list[str] = []
+        size = 0
+        for piece in template.generate(context):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise TemplateRenderError(
+                    ConfigIssue(
+                        self._shown(template.filename, template_name),
+                        None,
+                        "",
+                        f"renders more than {MAX_OUTPUT:,} characters (a loop or a repeated value that runs away?)",
+                    )
+                )
+            pieces.append(piece)
+        return "".join(pieces)
 
     def _shown(self, filename: str | None, template_name: str) -> str:
         path = Path(filename) if filename else self.root / template_name

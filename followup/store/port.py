@@ -23,6 +23,12 @@ MessageStatus = Literal[
 # "unconfirmed": the provider's answer was lost and it cannot be asked (SMTP); not resent.
 TERMINAL = frozenset({"sent", "failed", "cancelled", "expired", "suppressed", "unconfirmed"})
 
+# Messages to the clinic or its owner (not to a client) are outbox rows without a client,
+# under a reserved campaign name; ``client_external_id`` reads CLINIC for them.
+CLINIC = "(clinic)"
+REPLY_FORWARD = "reply_forward"  # a client's text, forwarded to the clinic's email (in core RESERVED_NAMES)
+CLINIC_CAMPAIGNS = frozenset({REPLY_FORWARD})
+
 
 @dataclass(frozen=True)
 class MessageRow:
@@ -31,8 +37,8 @@ class MessageRow:
     campaign: str
     step: str
     step_index: int
-    client_id: int
-    client_external_id: str
+    client_id: int | None  # None: a message to the clinic/owner, sent to ``to_address``
+    client_external_id: str  # CLINIC for a message to the clinic/owner
     session_id: int | None
     session_external_id: str | None
     channel: str
@@ -55,6 +61,13 @@ class MessageRow:
     body: str | None
     sent_at: datetime | None
     fell_back: bool
+    to_address: str | None = None
+
+    @property
+    def to_clinic(self) -> bool:
+        """A message to the clinic or its owner, not to a client: no consent, send window or
+        caps apply (its expiry does)."""
+        return self.client_id is None
 
     def facts(self) -> MessageFacts:
         return MessageFacts(
@@ -67,6 +80,23 @@ class MessageRow:
             session_external_id=self.session_external_id,
             fell_back=self.fell_back,
         )
+
+
+@dataclass(frozen=True)
+class ClinicMessage:
+    """An email to the clinic or its owner (a forwarded reply; later the weekly digest),
+    rendered when it is put in the outbox and sent by the dispatcher like any message.
+    ``key`` makes it idempotent (a replayed webhook adds nothing)."""
+
+    key: str
+    campaign: str  # one of CLINIC_CAMPAIGNS
+    step: str
+    to: str
+    subject: str
+    text: str
+    due_at: datetime
+    expires_at: datetime
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +163,18 @@ class MessageQuery:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SendSlot:
+    """A sender's answer before a send: go at ``at`` (a slot now taken), or, when
+    ``paused_until`` is set, do not send before then (no slot taken).  ``fault``: an account
+    fault the owner was alerted to and no send has cleared yet."""
+
+    at: datetime
+    paused_until: datetime | None = None
+    reason: str | None = None
+    fault: str | None = None
+
+
 class PlanningStore(Protocol):
     """What planning needs: each client's state in, the plan's rows out."""
 
@@ -165,6 +207,11 @@ class OutboxStore(Protocol):
         dispatcher's duplicate guard."""
         ...
 
+    def enqueue_to_clinic(self, message: ClinicMessage, now: datetime) -> int | None:
+        """Put an email to the clinic/owner in the outbox (scheduled, due ``message.due_at``,
+        no client); its id, or None when a message with this key exists already."""
+        ...
+
     def messages(self, query: MessageQuery) -> list[MessageRow]: ...
 
     def events(self, message_id: int) -> list[tuple[datetime, str, str]]: ...
@@ -172,6 +219,24 @@ class OutboxStore(Protocol):
     def next_due(self) -> datetime | None: ...
 
     def counts(self) -> dict[str, int]: ...
+
+    def claim_send_slot(self, sender: str, now: datetime, interval: timedelta) -> SendSlot:
+        """The sender's next free slot (at or after ``now``), taken under a row lock so that
+        all workers together keep ``interval`` between sends; nothing is taken while the sender
+        is paused, nor written when ``interval`` is zero."""
+        ...
+
+    def pause_sender(
+        self, sender: str, until: datetime, now: datetime, *, reason: str, fault: bool, message_id: int | None = None
+    ) -> bool:
+        """Pause the sender for every worker until ``until`` (never shortening a longer pause).
+        With ``fault`` (an account fault): True when no fault was outstanding, i.e. the owner
+        must be alerted now; a ``owner_alert`` event is then stored on ``message_id``."""
+        ...
+
+    def clear_sender_fault(self, sender: str, now: datetime) -> None:
+        """A message went out: the sender's account fault is over."""
+        ...
 
 
 class IntakeStore(Protocol):
@@ -227,6 +292,14 @@ class ConsentStore(Protocol):
 
     def suppressed(self, address: str, channel: str) -> set[str]: ...
 
+    def lift_suppression(
+        self, address: str, channel: str, now: datetime, *, source: str, wording: str = ""
+    ) -> dict[int, list[str]] | None:
+        """Undo the address's opt-outs (START after STOP): each client on it gets back the
+        consent flags ("sms_care", ...) it had before, nothing more; {client id: flags
+        switched on}, or None when the address was not suppressed."""
+        ...
+
     def enforce_suppressions(self, client_id: int, now: datetime) -> list[str]: ...
 
     def opted_out_by_client(self, client_id: int) -> set[str]: ...
@@ -239,10 +312,12 @@ class InboundStore(Protocol):
         self, sid: str, client_id: int | None, sender: str, body: str, now: datetime, kind: str, keyword: str | None
     ) -> bool: ...
 
-    def mark_forwarded(self, sender: str, now: datetime) -> None: ...
+    def mark_forwarded(self, sid: str, now: datetime) -> None:
+        """The text with this MessageSid was put in the outbox for the clinic (``forwarded_at``)."""
+        ...
 
     def advance_delivery_status(
-        self, message_id: int, status: str, rank: dict[str, int], now: datetime
+        self, message_id: int, status: str, rank: dict[str, int], now: datetime, *, sid: str | None = None
     ) -> int | None: ...
 
 

@@ -90,7 +90,8 @@ sessions = Table(
     Index("ix_sessions_client_start", "client_id", "start_at"),
 )
 
-# The outbox: the one source of truth for every message, planned or sent.
+# The outbox: the one source of truth for every message, planned or sent.  A message to the
+# clinic or its owner (a forwarded reply) has no client: ``to_address`` says where it goes.
 messages = Table(
     "messages",
     metadata,
@@ -99,7 +100,7 @@ messages = Table(
     Column("campaign", String(100), nullable=False),
     Column("step", String(100), nullable=False),
     Column("step_index", Integer, nullable=False),
-    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False, index=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=True, index=True),  # NULL: to the clinic
     Column("session_id", Integer, ForeignKey("sessions.id"), nullable=True),
     Column("channel", String(16), nullable=False),  # sms | email | preferred (as planned)
     Column("sent_channel", String(8), nullable=True),  # what it went out as
@@ -122,6 +123,7 @@ messages = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Column("delivery_status", String(16), nullable=True),
     Column("fell_back", Boolean, nullable=False, default=False),
+    Column("to_address", String(320), nullable=True),  # messages to the clinic/owner only
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # The claim query: WHERE status = 'scheduled' AND next_attempt_at <= now ORDER BY next_attempt_at, id.
@@ -193,6 +195,9 @@ suppressions = Table(
     Column("source", String(500), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    # JSON {client id: {"sms_care": true, ...}}: the consent flags this suppression switched off,
+    # as each client on the address had them before; START puts exactly those back.
+    Column("consent_before", Text, nullable=False, default="{}"),
     Index("ux_suppressions_address", "address", "channel", "purpose", unique=True),
 )
 
@@ -203,4 +208,20 @@ booking_refreshes = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UTCDateTime, nullable=False, index=True),
     Column("source", String(500), nullable=False),
+)
+
+# One row per sender (a Twilio number or Messaging Service), shared by every worker: the next
+# free send slot (the rate, claimed under a row lock), a pause every worker honours (a 429's
+# Retry-After, an account fault), and the account fault the owner was alerted to (cleared by
+# the next message that goes out).
+sender_slots = Table(
+    "sender_slots",
+    metadata,
+    Column("sender", String(200), primary_key=True),
+    Column("next_slot_at", UTCDateTime, nullable=False),
+    Column("paused_until", UTCDateTime, nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Column("fault", Text, nullable=True),
+    Column("fault_since", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

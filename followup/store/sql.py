@@ -8,6 +8,7 @@ honours the row locks, SQLite ignores the clause and relies on ``BEGIN IMMEDIATE
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -25,14 +26,17 @@ from followup.logfmt import logfmt
 from followup.store import migrate
 from followup.store.engine import make_engine
 from followup.store.port import (
+    CLINIC,
     TERMINAL,
     ClientMatch,
     ClientState,
+    ClinicMessage,
     Finish,
     MessageQuery,
     MessageRow,
     Outcome,
     PlanChanges,
+    SendSlot,
 )
 from followup.store.schema import (
     UTCDateTime,
@@ -43,6 +47,7 @@ from followup.store.schema import (
     delivery_events,
     inbound_messages,
     messages,
+    sender_slots,
     sessions,
     suppressions,
 )
@@ -300,10 +305,42 @@ class SqlStore:
         condition = clients.c.phone == address if channel == "sms" else func.lower(clients.c.email) == address
         return [int(r[0]) for r in conn.execute(select(clients.c.id).where(condition).order_by(clients.c.id))]
 
+    @staticmethod
+    def _flags_before(
+        conn: Connection, address: str, channel: str, purpose: str, ids: Iterable[int]
+    ) -> dict[str, dict[str, bool]]:
+        """{client id: {"sms_care": bool, ...}}: the flags a suppression for ``purpose`` covers."""
+        names = [f"{channel}_{f}" for f in (("care", "marketing") if purpose == "all" else ("marketing",))]
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        rows = conn.execute(
+            select(clients.c.id, *(clients.c[f"consent_{n}"] for n in names)).where(clients.c.id.in_(wanted))
+        ).all()
+        return {str(r[0]): {n: bool(v) for n, v in zip(names, r[1:], strict=True)} for r in rows}
+
+    def _snapshot_into(self, conn: Connection, address: str, channel: str, purpose: str, ids: Iterable[int]) -> None:
+        """Add clients not yet in a suppression's consent snapshot (the first STOP's values win)."""
+        row = conn.execute(
+            select(suppressions.c.id, suppressions.c.consent_before).where(
+                suppressions.c.address == address, suppressions.c.channel == channel, suppressions.c.purpose == purpose
+            )
+        ).first()
+        if row is None:
+            return
+        before: dict[str, dict[str, bool]] = json.loads(row[1] or "{}")
+        missing = [i for i in ids if str(i) not in before]
+        if missing:
+            before |= self._flags_before(conn, address, channel, purpose, missing)
+            conn.execute(
+                update(suppressions).where(suppressions.c.id == row[0]).values(consent_before=json.dumps(before))
+            )
+
     def _suppress(
         self, conn: Connection, address: str, channel: str, purpose: str, now: datetime, *, source: str, detail: str
     ) -> bool:
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        ids = self._ids_at(conn, address, channel)
         statement = (
             dialect_insert(suppressions)
             .values(
@@ -313,11 +350,53 @@ class SqlStore:
                 source=source[:500],
                 detail=detail[:2000],
                 created_at=now,
+                consent_before=json.dumps(self._flags_before(conn, address, channel, purpose, ids)),
             )
             .on_conflict_do_nothing(index_elements=["address", "channel", "purpose"])
             .returning(suppressions.c.id)
         )
-        return bool(conn.execute(statement).fetchall())
+        created = bool(conn.execute(statement).fetchall())
+        if not created:
+            self._snapshot_into(conn, address, channel, purpose, ids)
+        return created
+
+    def lift_suppression(
+        self, address: str, channel: str, now: datetime, *, source: str, wording: str = ""
+    ) -> dict[int, list[str]] | None:
+        """Undo every suppression of this address (a START after a STOP): each client on it gets
+        back exactly the flags the suppressions switched off and they had before (the oldest
+        suppression's snapshot wins), each change written to the ledger.  Returns {client id:
+        flags switched back on}, or None when the address was not suppressed (nothing changes)."""
+        key = address if channel == "sms" else address.lower()
+        restored: dict[int, list[str]] = {}
+        with self.transaction(), self._begin() as conn:
+            rows = conn.execute(
+                select(suppressions.c.id, suppressions.c.consent_before)
+                .where(suppressions.c.address == key, suppressions.c.channel == channel)
+                .order_by(suppressions.c.id.desc())
+            ).all()
+            if not rows:
+                return None
+            before: dict[int, dict[str, bool]] = {}
+            for _, snapshot in rows:  # newest first: an older snapshot overrides a newer one
+                for client_id, flags in json.loads(snapshot or "{}").items():
+                    before.setdefault(int(client_id), {}).update(flags)
+            conn.execute(delete(suppressions).where(suppressions.c.id.in_([int(r[0]) for r in rows])))
+            for client_id in self._ids_at(conn, key, channel):
+                on = sorted(flag for flag, allowed in before.get(client_id, {}).items() if allowed)
+                if not on:
+                    continue
+                conn.execute(
+                    update(clients)
+                    .where(clients.c.id == client_id)
+                    .values(**{f"consent_{flag}": True for flag in on}, updated_at=now)
+                )
+                purposes = {flag.split("_", 1)[1] for flag in on}
+                purpose = "all" if len(purposes) == 2 else purposes.pop()
+                self.log_consent(client_id, channel, purpose, "opt_in", now, source=source, wording=wording)
+                restored[client_id] = on
+        log.info(logfmt("suppression_lifted", channel=channel, clients=len(restored), source=source))
+        return restored
 
     def suppress(
         self, address: str, channel: str, purpose: str, now: datetime, *, source: str, detail: str = ""
@@ -360,6 +439,7 @@ class SqlStore:
                     flags = ("care", "marketing") if purpose == "all" else ("marketing",)
                     if not any(row[f"consent_{channel}_{f}"] for f in flags):
                         continue
+                    self._snapshot_into(conn, address, channel, str(purpose), [client_id])
                     conn.execute(
                         update(clients)
                         .where(clients.c.id == client_id)
@@ -431,23 +511,34 @@ class SqlStore:
             )
             return bool(conn.execute(statement).fetchall())
 
-    def mark_forwarded(self, sender: str, now: datetime) -> None:
+    def mark_forwarded(self, sid: str, now: datetime) -> None:
         with self._begin() as conn:
             conn.execute(
                 update(inbound_messages)
-                .where(inbound_messages.c.from_number == sender, inbound_messages.c.forwarded_at.is_(None))
+                .where(inbound_messages.c.message_sid == sid, inbound_messages.c.forwarded_at.is_(None))
                 .values(forwarded_at=now)
             )
 
-    def advance_delivery_status(self, message_id: int, status: str, rank: dict[str, int], now: datetime) -> int | None:
+    def advance_delivery_status(
+        self, message_id: int, status: str, rank: dict[str, int], now: datetime, *, sid: str | None = None
+    ) -> int | None:
         """Move a message's delivery status forward only (callbacks arrive in any order).
-        Returns the message's client id, or None for an unknown message."""
+        Returns the message's client id, or None for an unknown message.  With ``sid`` (the
+        callback's MessageSid), a message whose stored provider id is set and differs is left
+        alone (None, logged): a callback only ever changes the message it is about."""
         with self._begin() as conn:
             row = conn.execute(
-                select(messages.c.delivery_status, messages.c.client_id).where(messages.c.id == message_id)
+                select(messages.c.delivery_status, messages.c.client_id, messages.c.provider_id).where(
+                    messages.c.id == message_id
+                )
             ).first()
             if row is None:
                 return None
+            if sid is not None and row[2] is not None and row[2] != sid:
+                log.warning(logfmt("status_sid_mismatch", m=message_id, stored=row[2], callback=sid))
+                return None
+            if row[1] is None:
+                return None  # a message to the clinic (email): no client, no SMS callbacks
             if row[0] is None or rank[status] > rank.get(row[0], -1):
                 conn.execute(
                     update(messages).where(messages.c.id == message_id).values(delivery_status=status, updated_at=now)
@@ -636,6 +727,40 @@ class SqlStore:
                 self._event(conn, row["id"], now, "cancelled", reason)
         return changes
 
+    def enqueue_to_clinic(self, message: ClinicMessage, now: datetime) -> int | None:
+        """See :meth:`followup.store.port.OutboxStore.enqueue_to_clinic`."""
+        require_aware(now, "now")
+        values: dict[str, Any] = {
+            "idempotency_key": message.key,
+            "campaign": message.campaign,
+            "step": message.step,
+            "step_index": 0,
+            "client_id": None,
+            "session_id": None,
+            "channel": "email",
+            "purpose": "care",
+            "priority": "clinic",
+            "due_at": message.due_at,
+            "expires_at": message.expires_at,
+            "status": "scheduled",
+            "why": message.why[:300],
+            "attempts": 0,
+            "next_attempt_at": message.due_at,
+            "fell_back": False,
+            "to_address": message.to,
+            "subject": message.subject,
+            "body": message.text,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._begin() as conn:
+            rows = conn.execute(self._insert_message, values).fetchall()
+            if not rows:
+                return None
+            message_id = int(rows[0][0])
+            self._event(conn, message_id, now, "scheduled", f"to {message.to}")
+            return message_id
+
     def _insert_ignore(self, conn: Connection, values: dict[str, Any]) -> int:
         # One statement built once, values as parameters: building insert().values(**row) per
         # message made SQLAlchemy compute a cache key each time (70% of planning, bench/).
@@ -647,7 +772,10 @@ class SqlStore:
     def _select_rows(self) -> Any:
         # Correlated primary-key lookups rather than joins: without statistics SQLite may put
         # the clients table on the outside of a join and scan it for every claim.
-        client_ref = select(clients.c.external_id).where(clients.c.id == messages.c.client_id).scalar_subquery()
+        client_ref = func.coalesce(
+            select(clients.c.external_id).where(clients.c.id == messages.c.client_id).scalar_subquery(),
+            literal(CLINIC),  # a message to the clinic/owner has no client
+        )
         session_ref = select(sessions.c.external_id).where(sessions.c.id == messages.c.session_id).scalar_subquery()
         return select(messages, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
 
@@ -683,6 +811,7 @@ class SqlStore:
             body=row["body"],
             sent_at=row["sent_at"],
             fell_back=bool(row["fell_back"]),
+            to_address=row["to_address"],
         )
 
     def claim_due(self, now: datetime, limit: int, worker: str) -> list[MessageRow]:
@@ -804,6 +933,73 @@ class SqlStore:
 
     def _event(self, conn: Connection, message_id: int, now: datetime, kind: str, detail: str) -> None:
         conn.execute(insert(delivery_events).values(message_id=message_id, at=now, kind=kind, detail=detail[:2000]))
+
+    # --- senders: the shared rate and pauses ----------------------------------------
+
+    def _sender_row(self, conn: Connection, sender: str, now: datetime) -> Any:
+        """The sender's row, created if missing, locked until commit (FOR UPDATE on PostgreSQL;
+        on SQLite every transaction is BEGIN IMMEDIATE, one writer at a time)."""
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        conn.execute(
+            dialect_insert(sender_slots)
+            .values(sender=sender, next_slot_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["sender"])
+        )
+        return (
+            conn.execute(select(sender_slots).where(sender_slots.c.sender == sender).with_for_update()).mappings().one()
+        )
+
+    def claim_send_slot(self, sender: str, now: datetime, interval: timedelta) -> SendSlot:
+        """See :meth:`followup.store.port.OutboxStore.claim_send_slot`."""
+        require_aware(now, "now")
+        with self._begin() as conn:
+            if interval <= timedelta(0):
+                row = conn.execute(select(sender_slots).where(sender_slots.c.sender == sender)).mappings().first()
+                if row is None:
+                    return SendSlot(at=now)
+            else:
+                row = self._sender_row(conn, sender, now)
+            if row["paused_until"] is not None and row["paused_until"] > now:
+                return SendSlot(
+                    at=now, paused_until=row["paused_until"], reason=row["pause_reason"], fault=row["fault"]
+                )
+            if interval <= timedelta(0):
+                return SendSlot(at=now, fault=row["fault"])
+            slot = max(row["next_slot_at"], now)
+            conn.execute(
+                update(sender_slots)
+                .where(sender_slots.c.sender == sender)
+                .values(next_slot_at=slot + interval, updated_at=now)
+            )
+            return SendSlot(at=slot, fault=row["fault"])
+
+    def pause_sender(
+        self, sender: str, until: datetime, now: datetime, *, reason: str, fault: bool, message_id: int | None = None
+    ) -> bool:
+        """See :meth:`followup.store.port.OutboxStore.pause_sender`."""
+        require_aware(until, "until")
+        with self._begin() as conn:
+            row = self._sender_row(conn, sender, now)
+            values: dict[str, Any] = {"updated_at": now}
+            if row["paused_until"] is None or row["paused_until"] < until:
+                values |= {"paused_until": until, "pause_reason": reason[:2000]}
+            alert = fault and row["fault"] is None
+            if alert:
+                values |= {"fault": reason[:2000], "fault_since": now}
+            conn.execute(update(sender_slots).where(sender_slots.c.sender == sender).values(**values))
+            if alert and message_id is not None:
+                self._event(
+                    conn, message_id, now, "owner_alert", f"{sender} paused until {until.isoformat()}: {reason}"
+                )
+            return alert
+
+    def clear_sender_fault(self, sender: str, now: datetime) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                update(sender_slots)
+                .where(sender_slots.c.sender == sender, sender_slots.c.fault.is_not(None))
+                .values(fault=None, fault_since=None, updated_at=now)
+            )
 
     # --- reading ------------------------------------------------------------------
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hmac
 import html
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.core.keywords import classify
-from followup.core.tokens import BadTokenError, verify
+from followup.core.tokens import BadTokenError, TokenData, verify
 from followup.logfmt import logfmt
 from followup.web.api import api_router
 from followup.web.context import WebContext
@@ -28,17 +30,112 @@ from followup.web.inbound import InboundService
 log = logging.getLogger("followup.web")
 
 
+async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """A small JSON answer (``{"detail": ...}``, as FastAPI's errors), sent straight over ASGI."""
+    body = json.dumps({"detail": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Pure ASGI middleware: every request body is counted *while it streams in*, on every
+    route, and refused with 413 as soon as the count passes ``max_bytes``, before any
+    handler has parsed it.
+
+    A declared ``Content-Length`` over the limit is refused before a byte is read.  A
+    chunked body (no length) is counted in :meth:`__call__`'s ``receive``: past the limit the
+    413 goes out at once, the application is told the client has gone (``http.disconnect``)
+    and whatever it still tries to send is dropped.  So a 300 MB chunked upload costs one
+    chunk of memory, not 300 MB.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _answer(send, 413, "request body too large")
+            return
+        count = 0
+        refused = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal count, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                count += len(message.get("body", b""))
+                if count > self.max_bytes:
+                    refused = True
+                    if not started:
+                        await _answer(send, 413, "request body too large")
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 is out; the application's own answer comes too late
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # The application saw the "disconnect" it was handed (ClientDisconnect): expected.
+
+
+class BearerGate:
+    """Pure ASGI middleware: requests under ``prefix`` (the ingest API) need
+    ``Authorization: Bearer <token>``, checked in constant time from the headers alone,
+    *before* the body is read; without it: 401 and the body is never looked at."""
+
+    def __init__(self, app: ASGIApp, token: Callable[[], str], prefix: str = "/api/") -> None:
+        self.app = app
+        self.token = token
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(self.prefix) and not self._authorised(scope):
+            await _answer(send, 401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+            return
+        await self.app(scope, receive, send)
+
+    def _authorised(self, scope: Scope) -> bool:
+        return bearer_matches(dict(scope["headers"]).get(b"authorization", b"").decode("latin-1"), self.token())
+
+
+def bearer_matches(header: str, expected: str) -> bool:
+    """``Authorization: Bearer <expected>`` (scheme case-insensitive); never with no token set."""
+    scheme, _, given = header.strip().partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 def create_app(context: WebContext) -> FastAPI:
     settings = context.clinic.settings
     app = FastAPI(title="followup", version="1", summary="Webhooks, unsubscribe pages and ingest API of followup")
     inbound = InboundService(context)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > settings.web_max_body_bytes):
-            return PlainTextResponse("request body too large", status_code=413)
-        return await call_next(request)
+    def api_token() -> str:
+        return settings.api_token.get_secret_value() if settings.api_token else ""
+
+    # Added last runs first: the token is checked, then the body counted, then FastAPI.
+    app.add_middleware(BodyLimit, max_bytes=settings.web_max_body_bytes)
+    app.add_middleware(BearerGate, token=api_token)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
@@ -87,45 +184,106 @@ def create_app(context: WebContext) -> FastAPI:
             status_code=status,
         )
 
-    def _token(token: str) -> tuple[int, str] | None:
+    def _token(token: str) -> tuple[int, TokenData] | None:
         try:
             data = verify(settings.signing_key(), token, now=context.now())
         except BadTokenError:
             return None
+        if data.purpose != "unsubscribe" or data.channel != "email":
+            return None
         client_id = context.store.find_client_id(external_id=data.client)
-        return (client_id, data.client) if client_id is not None and data.purpose == "unsubscribe" else None
+        return None if client_id is None else (client_id, data)
+
+    invalid = (
+        "Link not valid",
+        "<p>This link is not valid or has expired. Reply to any of our emails and we will take you off the list.</p>",
+    )
+
+    def _form(token: str, scope: str, label: str) -> str:
+        return (
+            f"<form method='post' action='/u/{html.escape(token)}'>"
+            f"<input type='hidden' name='scope' value='{scope}'>"
+            f"<button type='submit'>{label}</button></form>"
+        )
+
+    def _choices(token: str, client_id: int) -> str:
+        """What the page offers: marketing first (the link's own scope), then, as a separate
+        explicit choice, every email (reminders and aftercare too)."""
+        consent = context.store.client_state(client_id).client.consent
+        parts = []
+        if consent.email_marketing:
+            parts.append(
+                "<p>Stop tips and offers by email? Appointment reminders and aftercare notes "
+                "will still reach you.</p>" + _form(token, "marketing", "Unsubscribe from tips and offers")
+            )
+        else:
+            parts.append("<p>You are unsubscribed from tips and offers by email.</p>")
+        if consent.email_care:
+            parts.append(
+                "<p>Or stop <strong>all</strong> emails from us, including appointment reminders and "
+                "aftercare notes.</p>" + _form(token, "all", "Stop all emails")
+            )
+        elif not consent.email_marketing:
+            parts = ["<p>You are unsubscribed from all our emails.</p>"]
+        return "".join(parts)
 
     @app.get("/u/{token}", response_class=HTMLResponse, include_in_schema=False)
     def unsubscribe_page(token: str) -> HTMLResponse:
-        if _token(token) is None:
-            return _page(
-                "Link not valid",
-                "<p>This link is not valid or has expired. Reply to any of our "
-                "emails and we will take you off the list.</p>",
-                400,
-            )
-        return _page(
-            "Unsubscribe",
-            "<p>Stop receiving emails from us?</p>"
-            f"<form method='post' action='/u/{html.escape(token)}'>"
-            "<button type='submit'>Unsubscribe</button></form>",
-        )
-
-    @app.post("/u/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def unsubscribe(token: str) -> HTMLResponse:
-        """The confirm button and RFC 8058 one-click (``List-Unsubscribe=One-Click``): no cookies."""
+        """The page behind every email's link: a marketing email's unsubscribes from
+        marketing; a care email's is a preferences page.  Looking changes nothing."""
         found = _token(token)
         if found is None:
-            return _page("Link not valid", "<p>This link is not valid or has expired.</p>", 400)
+            return _page(*invalid, 400)
+        client_id, data = found
+        title = "Unsubscribe" if data.scope == "marketing" else "Email preferences"
+        return _page(title, _choices(token, client_id))
+
+    @app.post("/u/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+        """The page's buttons and RFC 8058 one-click (``List-Unsubscribe=One-Click``; no cookies,
+        no confirmation), as the ``List-Unsubscribe`` header (RFC 2369) of marketing email points
+        here.  Without an explicit ``scope=all`` only marketing email stops: one click never
+        stops reminders and aftercare.  Repeating an opt-out says "already" and changes (and
+        records) nothing."""
+        found = _token(token)
+        if found is None:
+            return _page(*invalid, 400)
+        client_id, data = found
+        try:
+            form = await request.form()
+        except Exception:  # a malformed body is a one-click with nothing else in it
+            form = None
+        choice = str(form.get("scope", "")) if form is not None else ""
+        one_click = form is not None and str(form.get("List-Unsubscribe", "")) == "One-Click"
+        purpose = "all" if choice == "all" else "marketing"
+        consent = context.store.client_state(client_id).client.consent
+        if purpose == "all" and not consent.email_care and not consent.email_marketing:
+            return _page("Already unsubscribed", "<p>You were already unsubscribed from all our emails.</p>")
+        if purpose == "marketing" and not consent.email_marketing:
+            return _page(
+                "Already unsubscribed",
+                "<p>You were already unsubscribed from tips and offers by email.</p>" + _choices(token, client_id),
+            )
+        how = "one-click unsubscribe" if one_click else "unsubscribe page"
+        what = "stop all email" if purpose == "all" else "stop marketing email"
+        where = "marketing email" if data.scope == "marketing" else "care email (preferences link)"
         context.store.record_consent(
-            found[0], "email", "all", "opt_out", context.now(), source="link", wording="unsubscribe link in email"
+            client_id, "email", purpose, "opt_out", context.now(), source="link", wording=f"{how}: {what} ({where})"
         )
-        return _page("Unsubscribed", "<p>Done: you will not receive any more emails from us.</p>")
+        if purpose == "all":
+            return _page("Unsubscribed", "<p>Done: you will not receive any more emails from us.</p>")
+        return _page(
+            "Unsubscribed",
+            "<p>Done: you will get no more tips or offers by email. Appointment reminders and "
+            "aftercare notes still come by email.</p>" + _choices(token, client_id),
+        )
 
     bearer = HTTPBearer(auto_error=False)
 
     def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        expected = settings.api_token.get_secret_value() if settings.api_token else ""
+        """Also checked by :class:`BearerGate` before the body is read; kept here so the
+        published OpenAPI schema names the bearer scheme."""
+        expected = api_token()
         given = credentials.credentials if credentials else ""
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from followup.channels.base import Outgoing
-from followup.core.keywords import Keyword
+from followup.core.keywords import Keyword, normalise
 from followup.logfmt import logfmt
-from followup.rendering.templates import RenderedEmail, text_to_html
+from followup.store.port import REPLY_FORWARD, ClinicMessage
 from followup.timeutil import zone
 from followup.web.context import WebContext
 
 log = logging.getLogger("followup.inbound")
+
+# A reply forwarded to the clinic is retried until this long after it arrived, then expires
+# (the text itself stays stored in inbound_messages).
+FORWARD_EXPIRY = timedelta(days=7)
 
 # Delivery statuses only move forward, whatever order Twilio's callbacks arrive in.
 STATUS_RANK = {
@@ -25,7 +29,10 @@ STATUS_RANK = {
     "read": 5,
 }
 # Final failures that mean: stop texting this number.
-NUMBER_DEAD = {"21610", "30005", "30006", "21614", "21211"}
+# 21610 unsubscribed, 30004 blocked by the recipient, 30005 unknown/inactive, 30006 landline or
+# unreachable carrier, 21614 not a mobile, 21211 invalid: stop texting the number, for every
+# client on it (https://www.twilio.com/docs/api/errors).
+NUMBER_DEAD = {"21610", "30004", "30005", "30006", "21614", "21211"}
 
 
 class InboundService:
@@ -35,32 +42,78 @@ class InboundService:
 
     def handle(self, form: dict[str, str], keyword: Keyword) -> str | None:
         """Record the text (once per MessageSid); act on keywords; forward replies.
-        Returns the SMS to answer with, if any."""
+        Returns the SMS to answer with, if any.
+
+        ``form`` is Twilio's webhook form (MessageSid, From, Body, OptOutType...); ``keyword``
+        is :func:`followup.core.keywords.classify` of its Body.  STOP stops every client on the
+        number (one confirmation); START/YES/UNSTOP only undo an earlier STOP of the number
+        (otherwise they are an ordinary reply); nothing here ever grants consent that was not
+        given before.
+
+        All of it is one transaction: the text, a consent change and the outbox row that
+        forwards it to the clinic are stored together or not at all (a webhook Twilio retries
+        after a failure is then handled afresh)."""
+        with self.context.store.transaction():
+            return self._handle(form, keyword)
+
+    def _handle(self, form: dict[str, str], keyword: Keyword) -> str | None:
         store, now = self.context.store, self.context.now()
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
         sender = form.get("From", "")
         body = form.get("Body", "")
         client_id = store.find_client_id(phone=sender) if sender else None
-        kind = "reply" if keyword.meaning == "reply" else "keyword"
-        if not sid or not store.record_inbound(sid, client_id, sender, body, now, kind, keyword.word):
+        meaning = keyword.meaning
+        if meaning == "start" and not (sender and store.suppressed(sender, "sms")):
+            meaning = "reply"  # "Yes" from a number that never said STOP answers a person, not us
+        kind = "reply" if meaning == "reply" else "keyword"
+        word = keyword.word if kind == "keyword" else None
+        if not sid or not store.record_inbound(sid, client_id, sender, body, now, kind, word):
             log.info(logfmt("inbound_replayed", sid=sid))
             return None  # a replayed webhook changes nothing (and gets no second reply)
         # Twilio's Advanced Opt-Out already answered STOP/START/HELP: record, do not reply twice.
         answered = bool(form.get("OptOutType"))
         settings = self.settings
-        log.info(logfmt("inbound", sid=sid, client_id=client_id, meaning=keyword.meaning))
-        if keyword.meaning == "reply":
-            self.forward(client_id, sender, body)
-            return None
-        if keyword.meaning == "help":
-            return None if answered else settings.help_reply()
-        if keyword.meaning == "extra":
-            template = settings.keywords_extra[next(k for k in settings.keywords_extra if k.upper() == keyword.word)]
-            return template.format(
-                booking_url=settings.booking_url,
-                business_phone=settings.business_phone,
-                business_name=settings.business_name,
+        log.info(
+            logfmt(
+                "inbound",
+                sid=sid,
+                client_id=client_id,
+                meaning=meaning,
+                possible_opt_out=keyword.possible_opt_out or None,
             )
+        )
+        if meaning == "reply":
+            self.forward(sid, client_id, sender, body, possible_opt_out=keyword.possible_opt_out)
+            return None
+        if meaning == "help":
+            return None if answered else settings.help_reply()
+        if meaning == "extra":
+            template = next((t for k, t in settings.keywords_extra.items() if normalise(k) == keyword.word), None)
+            if template is not None:
+                return template.format(
+                    booking_url=settings.booking_url,
+                    business_phone=settings.business_phone,
+                    business_name=settings.business_name,
+                )
+        elif meaning in ("stop", "stop_marketing"):
+            return self._stop(client_id, sender, body, meaning, sid, answered)
+        elif meaning == "start":
+            lifted = store.lift_suppression(sender, "sms", now, source="keyword", wording=body)
+            if lifted is not None:
+                resubscribed = f"{settings.business_short_name}: you are resubscribed to texts."
+                return None if answered else resubscribed + " Reply HELP for help, STOP to stop."
+        # A meaning not handled above (or a START that lost a race with another START) never
+        # falls through to consent: a person at the clinic reads it.
+        log.warning(logfmt("keyword_forwarded", sid=sid, meaning=meaning))
+        self.forward(sid, client_id, sender, body)
+        return None
+
+    def _stop(
+        self, client_id: int | None, sender: str, body: str, meaning: str, sid: str, answered: bool
+    ) -> str | None:
+        """STOP (everything) or STOP TIPS (marketing) from ``sender``: every client on the number,
+        or the number alone when it is no client yet; one reply."""
+        store, settings, now = self.context.store, self.settings, self.context.now()
         stopped = (
             f"{settings.business_short_name}: you are unsubscribed and will get no more texts from us. "
             "Reply START to resubscribe."
@@ -68,30 +121,28 @@ class InboundService:
         if client_id is None:
             # Not a client we know (yet): the number goes on the suppression list, so a client
             # imported later with it is never texted; a STOP is always acknowledged.
-            log.warning(logfmt("keyword_from_unknown_number", sid=sid, meaning=keyword.meaning))
-            if sender and keyword.meaning in ("stop", "stop_marketing"):
-                scope = "all" if keyword.meaning == "stop" else "marketing"
+            log.warning(logfmt("keyword_from_unknown_number", sid=sid, meaning=meaning))
+            if sender:
+                scope = "all" if meaning == "stop" else "marketing"
                 store.suppress(sender, "sms", scope, now, source="keyword", detail=body)
-            return stopped if keyword.meaning == "stop" and not answered else None
-        if keyword.meaning == "stop":
+            return stopped if meaning == "stop" and not answered else None
+        if meaning == "stop":
             store.record_consent(client_id, "sms", "all", "opt_out", now, source="keyword", wording=body)
             return None if answered else stopped
-        if keyword.meaning == "stop_marketing":
-            store.record_consent(client_id, "sms", "marketing", "opt_out", now, source="keyword", wording=body)
-            return (
-                f"{settings.business_short_name}: no more tips or offers. You will still get appointment "
-                "reminders and aftercare. Reply STOP to stop all texts."
-            )
-        # start
-        store.record_consent(client_id, "sms", "all", "opt_in", now, source="keyword", wording=body)
+        store.record_consent(client_id, "sms", "marketing", "opt_out", now, source="keyword", wording=body)
         return (
-            None
-            if answered
-            else (f"{settings.business_short_name}: you are resubscribed to texts. Reply HELP for help, STOP to stop.")
+            f"{settings.business_short_name}: no more tips or offers. You will still get appointment "
+            "reminders and aftercare. Reply STOP to stop all texts."
         )
 
-    def forward(self, client_id: int | None, sender: str, body: str) -> None:
-        """A reply for a human: email it to the clinic with who sent it and their last visit."""
+    def forward(
+        self, sid: str, client_id: int | None, sender: str, body: str, *, possible_opt_out: bool = False
+    ) -> int | None:
+        """A reply for a human: queue an email to the clinic (an outbox row, sent, retried and
+        recorded by the dispatcher) with who sent it and their last visit; ``possible_opt_out``
+        (it reads like "please stop texting me") says so in the subject and the text, since
+        followup has not opted them out.  Idempotent by the inbound ``sid``; returns the
+        outbox row's id (None when it was queued before)."""
         store, settings, now = self.context.store, self.settings, self.context.now()
         who, last = sender, "no session on record"
         if client_id is not None:
@@ -103,25 +154,29 @@ class InboundService:
                 local = s.start.astimezone(zone(state.client.timezone))
                 last = f"{s.service} with {s.therapist or 'staff'} on {local:%a %b %d, %I:%M %p}"
         text = f"{who} replied by text:\n\n{body}\n\nLast session: {last}\nReply to them at {sender}.\n"
-        channel = self.context.email
-        if channel is None:
-            log.warning(logfmt("reply_not_forwarded", reason="no email channel", sender=sender))
-            return
-        outgoing = Outgoing(
-            message_id=0,
-            key=f"reply/{sender}/{now.timestamp():.0f}",
-            channel="email",
+        subject = f"Text from {who}: {body[:40]}"
+        if possible_opt_out:
+            subject = f"Possible opt-out: {subject}"
+            text = (
+                "POSSIBLE OPT-OUT: this reads like a request to stop texting, but it is not a keyword, so "
+                "followup has NOT opted them out. If they want no more texts, record it "
+                "(followup clients optout ... --channel sms) or ask them to reply STOP.\n\n" + text
+            )
+        message = ClinicMessage(
+            key=f"clinic/{REPLY_FORWARD}/{sid}",
+            campaign=REPLY_FORWARD,
+            step="possible_opt_out" if possible_opt_out else "reply",
             to=settings.business_email,
-            purpose="care",
-            expires_at=now,
-            client_external_id="clinic",
-            campaign="inbound",
-            step="reply",
-            at=now,
-            email=RenderedEmail(subject=f"Text from {who}: {body[:40]}", text=text, html=str(text_to_html(text))),
+            subject=subject,
+            text=text,
+            due_at=now,
+            expires_at=now + FORWARD_EXPIRY,
+            why=f"text {sid} from {sender}",
         )
-        channel.send(outgoing)
-        store.mark_forwarded(sender, now)
+        message_id = store.enqueue_to_clinic(message, now)
+        store.mark_forwarded(sid, now)
+        log.info(logfmt("reply_queued_for_clinic", sid=sid, m=message_id, possible_opt_out=possible_opt_out or None))
+        return message_id
 
     def status(self, message_id: str, form: dict[str, str]) -> None:
         store, now = self.context.store, self.context.now()
@@ -130,8 +185,11 @@ class InboundService:
         if not message_id.isdigit() or status not in STATUS_RANK:
             log.warning(logfmt("status_ignored", m=message_id, status=status))
             return
-        client_id = store.advance_delivery_status(int(message_id), status, STATUS_RANK, now)
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        # Only the message this callback is about: a stored provider id must be the MessageSid.
+        client_id = store.advance_delivery_status(int(message_id), status, STATUS_RANK, now, sid=sid)
         if client_id is None:
+            log.warning(logfmt("status_not_applied", m=message_id, sid=sid, status=status))
             return
         log.info(logfmt("delivery_status", m=message_id, status=status, code=code or None))
         if status in ("undelivered", "failed") and code in NUMBER_DEAD:

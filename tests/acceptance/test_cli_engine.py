@@ -290,7 +290,7 @@ def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = followup(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0004" in result.stdout
+    assert "database at revision 0006" in result.stdout
     assert (tmp_path / "followup.db").exists()
 
 

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from followup.channels.base import Outgoing
+from followup.channels.dryrun import DryRunChannel
 from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
 from followup.config.loader import load_clinic
 from followup.core.domain import Client, Session
 from followup.core.rules import SendWindow
 from followup.engine.dispatch import Dispatcher
 from followup.engine.planning import replan_all
-from followup.exceptions import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
+from followup.exceptions import AccountError, PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
 from followup.rendering.templates import RenderedEmail
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
@@ -240,9 +246,132 @@ def test_tls_and_login(tmp_path: Path, mode: str) -> None:
         SmtpEmailChannel(good).send(email())
         assert len(box.received) == 1
         wrong = SmtpConfig(**{**good.__dict__, "password": "nope"})
-        with pytest.raises(PermanentDeliveryError, match="login refused"):
+        # An account fault, not the recipient's (issue 11): the channel pauses, messages stay scheduled.
+        with pytest.raises(AccountError, match="login refused"):
             SmtpEmailChannel(wrong).send(email(n=2))
         untrusted = SmtpConfig(**{**good.__dict__, "ca_file": None})
         with pytest.raises(TransientDeliveryError, match="cannot connect"):
             SmtpEmailChannel(untrusted).send(email(n=3))
         assert len(box.received) == 1
+
+
+# --- the compliance headers, as bytes on the wire and in the dry-run files ------------------
+
+LONG_LINK = (
+    "https://followup.shoreline-nmt.example/u/" + "djJ8dW5zdWJzY3JpYmV8YzF8ZW1haWx8" * 3 + ".VF4GYU_zf7xuC0ImCzKV3HHhKX"
+)
+
+
+@contextmanager
+def raw_smtp_server() -> Iterator[tuple[int, list[bytes]]]:
+    """aiosmtpd keeping each message's bytes exactly as they arrived."""
+    from aiosmtpd.controller import Controller
+
+    received: list[bytes] = []
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(bytes(envelope.original_content or envelope.content))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def _header_block(raw: bytes) -> bytes:
+    return raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+
+
+def test_list_unsubscribe_arrives_as_plain_ascii_folded_only_between_its_entries() -> None:
+    """RFC 2369 / RFC 8058: providers look for ``<https://`` in the raw header; the standard
+    library's default folding used to send ``=?utf-8?q?=3Chttps...`` instead."""
+    with raw_smtp_server() as (port, received):
+        smtp = SmtpEmailChannel(
+            SmtpConfig(
+                host="127.0.0.1",
+                port=port,
+                tls="none",
+                sender="Shoreline NMT <hello@shoreline-nmt.example>",
+                unsubscribe_mailto="frontdesk@shoreline-nmt.example",
+            )
+        )
+        smtp.send(replace(email("marketing"), unsubscribe_url=LONG_LINK))
+    (raw,) = received
+    head = _header_block(raw)
+    assert b"List-Unsubscribe: <https://" in head
+    assert b"=?utf-8?" not in head.split(b"List-Unsubscribe:", 1)[1].split(b"\nX-", 1)[0]
+    assert (
+        b"List-Unsubscribe: <" + LONG_LINK.encode() + b">,\r\n <mailto:frontdesk@shoreline-nmt.example"
+        b"?subject=unsubscribe>\r\n" in head
+    )
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["List-Unsubscribe"] == f"<{LONG_LINK}>, <mailto:frontdesk@shoreline-nmt.example?subject=unsubscribe>"
+
+
+def test_dry_run_eml_carries_exactly_the_headers_live_mail_does(tmp_path: Path) -> None:
+    config = SmtpConfig(
+        host="127.0.0.1",
+        tls="none",
+        sender="Shoreline NMT <hello@shoreline-nmt.example>",
+        reply_to="frontdesk@shoreline-nmt.example",
+        unsubscribe_mailto="frontdesk@shoreline-nmt.example",
+    )
+    for purpose in ("marketing", "care"):
+        message = replace(email(purpose), unsubscribe_url=LONG_LINK)
+        with raw_smtp_server() as (port, received):
+            SmtpEmailChannel(replace(config, port=port)).send(message)
+        dry = DryRunChannel("email", tmp_path / purpose, mail=config)
+        dry.send(message)
+        (eml,) = (tmp_path / purpose / "email").glob("*.eml")
+        live_mail = message_from_bytes(received[0], policy=policy.default)
+        dry_mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        names = [k for k in live_mail if k not in ("Message-ID", "Content-Type")]  # both unique per message
+        assert names == [k for k in dry_mail if k not in ("Message-ID", "Content-Type")]
+        assert [str(live_mail[k]) for k in names] == [str(dry_mail[k]) for k in names]
+        assert live_mail.get_content_type() == dry_mail.get_content_type() == "multipart/alternative"
+        assert dry_mail["Message-ID"].endswith("@shoreline-nmt.example>")
+        has_list = b"List-Unsubscribe: <https://" in _header_block(eml.read_bytes())
+        assert has_list == (purpose == "marketing")
+        assert ("List-Unsubscribe-Post" in dry_mail) == (purpose == "marketing")
+
+
+def test_dry_run_without_smtp_settings_uses_the_senders_address_as_live_does(tmp_path: Path) -> None:
+    """Live delivery defaults Reply-To and the unsubscribe ``mailto:`` to the business email,
+    the dry-run sender's address."""
+    dry = DryRunChannel("email", tmp_path, sender="Shoreline NMT <frontdesk@shoreline-nmt.example>")
+    dry.send(email("marketing"))
+    (eml,) = (tmp_path / "email").glob("*.eml")
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert mail["Reply-To"] == "frontdesk@shoreline-nmt.example"
+    assert mail["List-Unsubscribe"] == (
+        "<https://followup.example/u/TOKEN>, <mailto:frontdesk@shoreline-nmt.example?subject=unsubscribe>"
+    )
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "bounce"),
+    [
+        (550, "5.1.1 <ana@example.com>: Recipient address rejected: User unknown", True),
+        (550, "No such user here", True),
+        (553, "5.1.3 Bad recipient address syntax", True),
+        (550, "5.7.1 Message rejected as spam", False),  # policy, not the address
+        (552, "5.2.2 Mailbox full", False),
+        (451, "4.1.1 try again later", False),
+    ],
+)
+def test_a_hard_bounce_at_rcpt_suppresses_the_address_and_nothing_else_does(code: int, text: str, bounce: bool) -> None:
+    from followup.channels.smtp_email import classify_smtp
+    from followup.exceptions import RecipientOptedOutError
+
+    error = classify_smtp(code, text, "RCPT")
+    assert isinstance(error, RecipientOptedOutError) is bounce
+    assert not isinstance(classify_smtp(code, text, "DATA"), RecipientOptedOutError)

@@ -22,7 +22,7 @@ from followup.core.campaigns import Campaign
 from followup.core.domain import Client, Consent, Session
 from followup.core.planner import Planned, PlanResult, plan_client
 from followup.store import migrate
-from followup.store.port import Finish, MessageQuery, MessageRow, PlanChanges
+from followup.store.port import CLINIC, REPLY_FORWARD, ClinicMessage, Finish, MessageQuery, MessageRow, PlanChanges
 from followup.store.schema import metadata
 from followup.store.sql import SqlStore
 from followup.timeutil import UTC, zone
@@ -153,7 +153,7 @@ def same_instant(got: datetime | None, want: datetime) -> bool:
 def test_upgrade_twice_is_harmless_and_keeps_data(store: SqlStore) -> None:
     client_id = add_client(store)
     store.upgrade()
-    assert migrate.current(store.engine) == "0004"
+    assert migrate.current(store.engine) == "0006"
     assert store.client_ids() == [client_id]
     assert store.client_external_id(client_id) == "c1"
 
@@ -169,7 +169,7 @@ def test_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
     try:
         assert migrate.current(fresh.engine) is None
         fresh.upgrade()
-        assert migrate.current(fresh.engine) == "0004"
+        assert migrate.current(fresh.engine) == "0006"
     finally:
         fresh.close()
 
@@ -788,6 +788,7 @@ def test_finish_by_another_worker_changes_nothing(store: SqlStore) -> None:
     assert store.finish(m.id, "w2", outcome, NOW) is False
     assert all_rows(store) == before
     assert store.events(m.id) == []
+    assert m.client_id is not None
     assert store.client_state(m.client_id).tips == []
 
 
@@ -806,6 +807,7 @@ def test_finish_sent_with_a_tip_records_the_tip(store: SqlStore) -> None:
     first, second = store.claim_due(NOW, 2, "w1")
     assert store.finish(first.id, "w1", Finish(status="sent", tip_id="posture-one"), NOW)
     assert store.finish(second.id, "w1", Finish(status="failed", tip_id="sleep-one"), NOW)
+    assert first.client_id is not None
     assert store.client_state(first.client_id).tips == ["posture-one"]
     assert all_rows(store)[0].tip_id == "posture-one"
 
@@ -1073,3 +1075,57 @@ def test_finish_with_a_warning_records_it_before_the_outcome(store: SqlStore) ->
     assert store.finish(second.id, "w1", outcome, NOW)
     assert store.events(second.id) == [(NOW, "warning", warning), (NOW, "suppressed", "over segment limit")]
     assert all_rows(store)[1].status_reason == "over segment limit"
+
+
+# --- messages to the clinic/owner (no client) ----------------------------------------------
+
+
+def clinic_message(key: str = "clinic/reply_forward/SM1") -> ClinicMessage:
+    return ClinicMessage(
+        key=key,
+        campaign=REPLY_FORWARD,
+        step="reply",
+        to="frontdesk@example.com",
+        subject="Text from Maria",
+        text="Maria replied by text",
+        due_at=NOW,
+        expires_at=NOW + timedelta(days=7),
+    )
+
+
+def test_a_message_to_the_clinic_is_queued_once_by_its_key(store: SqlStore) -> None:
+    first = store.enqueue_to_clinic(clinic_message(), NOW)
+    assert first is not None
+    assert store.enqueue_to_clinic(clinic_message(), LATER) is None
+    (row,) = all_rows(store)
+    assert (row.id, row.client_id, row.client_external_id, row.to_address) == (
+        first,
+        None,
+        CLINIC,
+        "frontdesk@example.com",
+    )
+    assert (row.status, row.channel, row.subject, row.body) == (
+        "scheduled",
+        "email",
+        "Text from Maria",
+        "Maria replied by text",
+    )
+    assert row.next_attempt_at == NOW and row.expires_at == NOW + timedelta(days=7)
+    assert [kind for _, kind, _ in store.events(first)] == ["scheduled"]
+
+
+def test_a_message_to_the_clinic_is_claimed_finished_and_left_alone_by_client_queries(store: SqlStore) -> None:
+    ids = seed_due(store, 1)
+    cid = store.find_client_id(external_id="c1")
+    assert cid is not None
+    clinic_id = store.enqueue_to_clinic(clinic_message(), NOW)
+    assert {m.id for m in store.claim_due(NOW, 10, "w1")} == {ids[0], clinic_id}
+    assert clinic_id is not None
+    assert store.finish(clinic_id, "w1", Finish(status="sent", sent_channel="email", body="x"), NOW)
+    # Not this client's: its messages, traffic and bodies; replanning never cancels it.
+    assert [m.id for m in store.messages(MessageQuery(client_external_id="c1"))] == ids
+    assert store.traffic(cid, NOW, exclude=0).sent == ()
+    assert store.recent_bodies(cid, "email", NOW - timedelta(days=1), exclude=0) == []
+    store.apply_plan(cid, plan(), NOW)
+    assert all_rows(store)[-1].status == "sent"
+    assert store.advance_delivery_status(clinic_id, "delivered", {"delivered": 4}, NOW) is None

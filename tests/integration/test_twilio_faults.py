@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 from collections.abc import Iterator
@@ -11,13 +12,19 @@ from datetime import datetime, timedelta
 import pytest
 
 from followup.channels.base import Outgoing
-from followup.channels.twilio_sms import Pacer, TwilioConfig, TwilioSmsChannel, classify_twilio
+from followup.channels.twilio_sms import Pacer, TwilioConfig, TwilioSmsChannel, classify_twilio, retry_after
 from followup.config.loader import load_clinic
 from followup.core.domain import Client, Consent, Session
 from followup.core.rules import SendWindow
 from followup.engine.dispatch import Dispatcher
 from followup.engine.planning import replan_all
-from followup.exceptions import PermanentDeliveryError, TransientDeliveryError
+from followup.exceptions import (
+    AccountError,
+    PermanentDeliveryError,
+    RateLimitedError,
+    TransientDeliveryError,
+    UnknownOutcomeError,
+)
 from followup.store.port import MessageQuery, MessageRow
 from followup.store.sql import SqlStore
 from followup.testing import FixedClock, InMemoryChannel
@@ -40,6 +47,7 @@ def channel(base_url: str, timeout: float = 5.0, messaging_service_sid: str | No
         status_callback_base="https://followup.example",
         timeout=timeout,
         messaging_service_sid=messaging_service_sid,
+        messages_per_second=1000,  # the shared slot waits on real time: 1 ms a message here
     )
     return TwilioSmsChannel(config, pacer=Pacer(1000, sleep=lambda _s: None))
 
@@ -53,8 +61,30 @@ class Setup:
     dispatcher: Dispatcher
 
     def row(self) -> MessageRow:
-        (row,) = [m for m in self.store.messages(MessageQuery()) if m.step == "thanks"]
+        (row,) = [m for m in self.store.messages(MessageQuery()) if m.step == "thanks"][:1]
         return row
+
+    def thanks(self) -> list[MessageRow]:
+        return [m for m in self.store.messages(MessageQuery(order="id")) if m.step == "thanks"]
+
+    def second_client(self, clinic_dispatcher: Dispatcher) -> None:
+        """Another client whose "thanks" is due at the same time: a batch of two on one sender."""
+        client_id, _ = self.store.upsert_client(
+            Client(external_id="c2", first_name="Ana", phone="+13055550102", email="a@example.com"), T0
+        )
+        self.store.upsert_session(
+            Session(
+                external_id="s2",
+                client_external_id="c2",
+                start=T0 - timedelta(hours=1),
+                end=T0,
+                service="NMT 60",
+                status="completed",
+            ),
+            client_id,
+            T0,
+        )
+        replan_all(self.store, clinic_dispatcher.clinic, T0)
 
     def run_at(self, moment: datetime) -> dict[str, int]:
         self.clock.set(moment)
@@ -109,18 +139,35 @@ def setup(sqlite_url: str, make_clinic: ClinicFactory, request: pytest.FixtureRe
     store.close()
 
 
-def test_three_500s_then_201_goes_out_exactly_once_later(setup: Setup) -> None:
-    setup.twilio.script = [Answer(500), Answer(500), Answer(503)]
+def test_three_5xx_never_queued_are_reconciled_then_sent_exactly_once(setup: Setup) -> None:
+    setup.twilio.script = [Answer(500), Answer(502), Answer(503)]
+    assert setup.run_at(DUE).get("unknown") == 1
     moment = DUE
-    for _ in range(3):
-        assert setup.run_at(moment).get("retry") == 1
-        moment = setup.row().next_attempt_at
-    assert moment > DUE
-    assert setup.run_at(moment).get("sent") == 1
-    assert len(setup.twilio.posts) == 4 and len(setup.twilio.accepted) == 1
+    for _ in range(2):
+        moment += timedelta(minutes=2)
+        counts = setup.run_at(moment)
+        assert counts.get("reconciled_retry") == 1 and counts.get("unknown") == 1, counts
+    counts = setup.run_at(moment + timedelta(minutes=2))
+    assert counts.get("reconciled_retry") == 1 and counts.get("sent") == 1, counts
+    assert len(setup.twilio.posts) == 4 and len(setup.twilio.accepted) == 1 and setup.twilio.lists == 3
     row = setup.row()
     assert row.status == "sent" and row.provider_id == setup.twilio.accepted[0]["sid"] and row.attempts == 4
     assert setup.run_at(moment + timedelta(hours=1)) == {}
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_after_twilio_accepted_is_sent_once(setup: Setup, status: int) -> None:
+    """Issue 11: a gateway answered 504 after Twilio had queued the SMS; it went out three times."""
+    setup.twilio.script = [Answer(status, accept=True), Answer(status, accept=True), Answer(status, accept=True)]
+    assert setup.run_at(DUE).get("unknown") == 1
+    assert setup.row().status == "unknown"
+    counts = setup.run_at(DUE + timedelta(minutes=2))
+    assert counts.get("reconciled_sent") == 1, counts
+    for hours in (1, 2, 3):
+        setup.run_at(DUE + timedelta(hours=hours))
+    assert len(setup.twilio.posts) == 1 and len(setup.twilio.accepted) == 1
+    row = setup.row()
+    assert row.status == "sent" and row.provider_id == setup.twilio.accepted[0]["sid"]
 
 
 def test_21610_unsubscribed_is_not_retried_and_records_the_opt_out(setup: Setup) -> None:
@@ -145,12 +192,74 @@ def test_permanent_codes_fail_without_retry(setup: Setup, status: int, code: int
     assert row.status == "failed" and str(code) in (row.error or "")
 
 
-@pytest.mark.parametrize(("status", "code"), [(429, 20429), (429, None), (500, None), (502, None)])
-def test_rate_limits_and_server_errors_retry(setup: Setup, status: int, code: int | None) -> None:
-    setup.twilio.script = [Answer(status, code)]
-    assert setup.run_at(DUE).get("retry") == 1
-    assert setup.run_at(setup.row().next_attempt_at).get("sent") == 1
+@pytest.mark.parametrize(
+    ("code", "retry_after"), [(20429, "600"), (None, "600"), (20429, "Thu, 03 Dec 2026 20:10:00 GMT")]
+)
+def test_429_with_retry_after_pauses_the_sender_for_the_batch(setup: Setup, code: int | None, retry_after: str) -> None:
+    setup.second_client(setup.dispatcher)
+    setup.twilio.script = [Answer(429, code, retry_after=retry_after)]
+    counts = setup.run_at(DUE)  # DUE is 15:00 New York = 20:00 UTC: Retry-After ends at 20:10 UTC
+    assert counts.get("paused") == 2, counts
+    assert len(setup.twilio.posts) == 1  # the rest of the batch did not post
+    rows = setup.thanks()
+    assert {r.status for r in rows} == {"scheduled"}
+    assert {r.next_attempt_at for r in rows} == {DUE + timedelta(seconds=600)}
+    for seconds in (1, 60, 300, 599):
+        assert setup.run_at(DUE + timedelta(seconds=seconds)) == {}
+    assert len(setup.twilio.posts) == 1
+    assert setup.run_at(DUE + timedelta(seconds=600)).get("sent") == 2
+    assert len(setup.twilio.posts) == 3 and len(setup.twilio.accepted) == 2 and not setup.email.sent
+
+
+def test_429_without_retry_after_waits_the_default_pause(setup: Setup) -> None:
+    setup.twilio.script = [Answer(429, 20429)]
+    assert setup.run_at(DUE).get("paused") == 1
+    assert setup.row().next_attempt_at == DUE + timedelta(minutes=1)
+    assert setup.run_at(DUE + timedelta(minutes=1)).get("sent") == 1
     assert len(setup.twilio.accepted) == 1
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (401, None), (403, 20403), (400, 21606), (400, 20005)])
+def test_account_fault_pauses_keeps_messages_and_alerts_the_owner_once(
+    setup: Setup, caplog: pytest.LogCaptureFixture, status: int, code: int | None
+) -> None:
+    setup.second_client(setup.dispatcher)
+    setup.twilio.script = [Answer(status, code)] * 3
+    caplog.set_level(logging.INFO)
+    counts = setup.run_at(DUE)
+    assert counts.get("paused") == 2 and not counts.get("failed") and not counts.get("fallback"), counts
+    assert len(setup.twilio.posts) == 1 and not setup.email.sent  # no email instead, no second post
+    rows = setup.thanks()
+    assert {r.status for r in rows} == {"scheduled"}
+    assert {r.next_attempt_at for r in rows} == {DUE + timedelta(minutes=15)}
+    assert setup.run_at(DUE + timedelta(minutes=10)) == {}
+    # Still broken 15 minutes later, and again: the owner was told once, not at every retry.
+    setup.run_at(DUE + timedelta(minutes=15))
+    setup.run_at(DUE + timedelta(minutes=30))
+    assert len(setup.twilio.posts) == 3
+    alerts = [r for r in caplog.records if r.levelno == logging.ERROR and "owner_alert" in r.getMessage()]
+    assert len(alerts) == 1, [r.getMessage() for r in alerts]
+    assert "FOLLOWUP_TWILIO_ACCOUNT_SID" in alerts[0].getMessage()
+    stored = [e for r in rows for e in setup.store.events(r.id) if e[1] == "owner_alert"]
+    assert len(stored) == 1
+    # Fixed: everything goes out at the next try, and a later fault is told again.
+    assert setup.run_at(DUE + timedelta(minutes=45)).get("sent") == 2
+    assert {r.status for r in setup.thanks()} == {"sent"} and not setup.email.sent
+    assert setup.store.claim_send_slot(setup.dispatcher.channels["sms"].sender_key(), DUE, timedelta(0)).fault is None
+
+
+def test_failed_lookup_keeps_the_message_unknown_and_never_resends_blindly(setup: Setup) -> None:
+    setup.twilio.script = [Answer(504, accept=True)]
+    setup.twilio.list_script = [Answer(503), Answer(401, 20003)]
+    assert setup.run_at(DUE).get("unknown") == 1
+    assert setup.run_at(DUE + timedelta(minutes=2)).get("lookup_failed") == 1  # 503 to the question
+    row = setup.row()
+    assert row.status == "unknown" and row.next_attempt_at > DUE + timedelta(minutes=2)
+    assert setup.run_at(row.next_attempt_at).get("lookup_failed") == 1  # 401: the sender pauses 15 min
+    row = setup.row()
+    assert row.status == "unknown" and row.next_attempt_at >= DUE + timedelta(minutes=15)
+    assert setup.run_at(row.next_attempt_at).get("reconciled_sent") == 1
+    assert len(setup.twilio.posts) == 1 and setup.twilio.lists == 3
 
 
 def test_slow_answer_is_reconciled_not_resent(setup: Setup) -> None:
@@ -233,9 +342,25 @@ def test_pacer_keeps_to_the_rate() -> None:
 
 def test_classification_table() -> None:
     assert isinstance(classify_twilio(400, 21610, ""), PermanentDeliveryError)
-    assert isinstance(classify_twilio(429, None, ""), TransientDeliveryError)
-    assert isinstance(classify_twilio(503, None, ""), TransientDeliveryError)
-    assert isinstance(classify_twilio(400, 20429, ""), TransientDeliveryError)
+    assert isinstance(classify_twilio(429, None, ""), RateLimitedError)
+    assert isinstance(classify_twilio(400, 20429, ""), RateLimitedError)
+    assert isinstance(classify_twilio(429, None, ""), TransientDeliveryError)  # a pause is still transient
+    for status in (500, 502, 503, 504):
+        assert isinstance(classify_twilio(status, None, ""), UnknownOutcomeError)
+    for status, code in ((401, 20003), (403, None), (400, 20005), (400, 21606), (400, 21212), (400, 21660)):
+        assert isinstance(classify_twilio(status, code, ""), AccountError)
     unknown_code = classify_twilio(400, 99999, "odd")
     assert isinstance(unknown_code, PermanentDeliveryError) and "odd" in str(unknown_code)
     assert "FOLLOWUP_TWILIO_ACCOUNT_SID" in str(classify_twilio(401, 20003, "auth"))
+    limited = classify_twilio(429, 20429, "", timedelta(seconds=600))
+    assert isinstance(limited, RateLimitedError) and limited.pause == timedelta(seconds=600)
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    now = datetime(2026, 12, 3, 20, 0, tzinfo=zone("UTC"))
+    assert retry_after({"Retry-After": "600"}, now) == timedelta(seconds=600)
+    assert retry_after({"retry-after": "Thu, 03 Dec 2026 20:10:00 GMT"}, now) == timedelta(minutes=10)
+    assert retry_after({"Retry-After": "Thu, 03 Dec 2026 19:00:00 GMT"}, now) == timedelta(0)
+    assert retry_after({"Retry-After": "99999999"}, now) == timedelta(days=1)
+    assert retry_after({"Retry-After": "soon"}, now) is None
+    assert retry_after({}, now) is None and retry_after(None, now) is None

@@ -19,14 +19,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from followup.channels.base import Channel
+from followup.channels.memory import InMemoryChannel
 from followup.channels.smtp_email import SmtpConfig, SmtpEmailChannel
 from followup.config.loader import ClinicConfig, load_clinic
 from followup.config.settings import Settings
-from followup.core.domain import Client, Consent, Session
+from followup.core.domain import ChannelName, Client, Consent, Session
+from followup.engine.dispatch import Dispatcher, DispatchStats
 from followup.rendering.compose import unsubscribe_url
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
-from followup.timeutil import zone
+from followup.timeutil import FixedClock, zone
 from followup.web.app import create_app
 from followup.web.context import WebContext
 from tests.conftest import REPO
@@ -45,6 +48,12 @@ class Web:
     clinic: ClinicConfig
     box: Mailbox
     client_id: int
+    email: SmtpEmailChannel  # the SMTP channel to ``box``, for the dispatcher
+
+    def dispatch(self, at: datetime = NOW) -> DispatchStats:
+        """Run the dispatcher once at ``at``: what the webhook queued for the clinic goes out."""
+        channels: dict[ChannelName, Channel] = {"sms": InMemoryChannel("sms"), "email": self.email}
+        return Dispatcher(self.store, self.clinic, channels, FixedClock(at)).run_once()
 
     def twilio(
         self, path: str, params: dict[str, str], *, sign_url: str | None = None, signature: str | None = None
@@ -126,7 +135,7 @@ def web(sqlite_url: str) -> Iterator[Web]:
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        yield Web(f"http://127.0.0.1:{port}", store, clinic, box, client_id)
+        yield Web(f"http://127.0.0.1:{port}", store, clinic, box, client_id, email)
         server.should_exit = True
         thread.join(timeout=10)
     store.close()
@@ -211,6 +220,9 @@ def test_keyword_table(web: Web, body: str, meaning: str) -> None:
         assert "Msg & data rates may apply" in text and "+1 305 555 0142" in text
     if meaning == "extra":
         assert "https://shoreline-nmt.example/book" in reply.text
+    queued = web.store.messages(MessageQuery(statuses=("scheduled",)))
+    assert [m.campaign for m in queued] == (["reply_forward"] if meaning == "reply" else [])
+    web.dispatch()
     forwarded = [m for m in web.box.received if m["To"] == "frontdesk@shoreline-nmt.example"]
     assert bool(forwarded) == (meaning == "reply")
 
@@ -218,6 +230,8 @@ def test_keyword_table(web: Web, body: str, meaning: str) -> None:
 def test_a_question_reaches_the_clinic_mailbox_with_name_and_last_session(web: Web) -> None:
     reply = web.sms("Can I come Thursday?", "SM8")
     assert reply.status_code == 200 and "<Message>" not in reply.text
+    assert web.box.received == []  # queued in the outbox, not emailed from the webhook
+    assert web.dispatch()["sent"] == 1
     (mail,) = web.box.received
     assert mail["To"] == "frontdesk@shoreline-nmt.example"
     text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
@@ -239,6 +253,8 @@ def test_replayed_webhook_changes_nothing(web: Web) -> None:
     first = web.sms("Can I come Thursday?", "SM9")
     again = web.sms("Can I come Thursday?", "SM9")
     assert first.status_code == again.status_code == 200
+    assert len(web.store.messages(MessageQuery())) == 1  # one outbox row for the clinic
+    web.dispatch()
     assert len(web.box.received) == 1
     web.sms("STOP", "SM10")
     web.sms("START", "SM11")
@@ -310,7 +326,8 @@ def test_one_click_unsubscribe_from_a_sent_emails_header(web: Web) -> None:
     done = requests.post(local, data={"List-Unsubscribe": "One-Click"}, timeout=10)  # RFC 8058, no cookies
     assert done.status_code == 200 and "Done" in done.text
     consent = web.consent()
-    assert not consent.email_marketing and not consent.email_care and consent.sms_care
+    # Issue 11: a marketing email's one-click stops marketing email only; reminders keep coming.
+    assert not consent.email_marketing and consent.email_care and consent.sms_care
     assert web.store.consent_history(web.client_id)[-1]["source"] == "link"
 
 

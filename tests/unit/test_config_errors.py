@@ -198,3 +198,21 @@ def test_bad_time_zone_in_settings_file(make_clinic: ClinicFactory) -> None:
     config, templates = make_clinic(toml=MINI_TOML.replace("America/New_York", "America/Miami_Beach"))
     (found,) = errors(config, templates)
     assert found.startswith("config/followup.toml:1: default_timezone: 'America/Miami_Beach' is not an IANA time zone")
+
+
+def test_a_campaign_may_not_take_a_reserved_name(make_clinic: ClinicFactory) -> None:
+    from followup.config.loader import load_clinic
+    from followup.exceptions import ConfigError
+
+    campaigns = """\
+reply_forward:
+  description: Mine.
+  purpose: care
+  trigger: session_completed
+  steps:
+    - {offset: 2h, template: thanks}
+"""
+    config, templates = make_clinic(campaigns=campaigns)
+    with pytest.raises(ConfigError) as caught:
+        load_clinic(config, templates, env_file=None)
+    assert any(i.key == "reply_forward" and "reserved" in i.message and i.line == 1 for i in caught.value.issues)

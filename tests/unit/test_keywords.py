@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from followup.core.keywords import Keyword, KeywordTable, classify, help_text
+from followup.config.settings import DEFAULT_HELP, DEFAULT_START, DEFAULT_STOP, DEFAULT_STOP_MARKETING
+from followup.core.keywords import Keyword, KeywordTable, classify, help_text, normalise
 
 # The word lists a Miami clinic ships with: English and Spanish, plus a BOOK shortcut.
 TABLE = KeywordTable(
@@ -41,7 +42,6 @@ def test_keywords_match_the_whole_message_ignoring_case_and_spacing(text: str, e
 @pytest.mark.parametrize(
     "text",
     [
-        "Stop please",  # a sentence is for a human to read, not an opt-out
         "Can I move my Thursday appointment to 4pm?",
         "Thanks Maria, my neck feels so much better!",
         "STOPTIPS",
@@ -66,7 +66,9 @@ def test_words_configured_in_lower_case_still_match() -> None:
 
 
 def test_empty_table_makes_everything_a_reply() -> None:
-    assert classify("STOP", KeywordTable()) == Keyword("reply")
+    # ...but a STOP still reaches a person flagged, even from a clinic that emptied its lists.
+    assert classify("STOP", KeywordTable()) == Keyword("reply", possible_opt_out=True)
+    assert classify("See you Thursday", KeywordTable()) == Keyword("reply")
 
 
 def test_help_reply_says_who_how_often_and_how_to_stop() -> None:
@@ -76,3 +78,108 @@ def test_help_reply_says_who_how_often_and_how_to_stop() -> None:
     assert "up to 3 msgs/day" in text
     assert "Msg & data rates may apply" in text
     assert text.endswith("Reply STOP to stop, STOP TIPS to stop tips only.")
+
+
+# The lists followup ships with (config/settings.py), as the web app hands them over.
+SHIPPED = KeywordTable(
+    stop_marketing=tuple(DEFAULT_STOP_MARKETING),
+    stop=tuple(DEFAULT_STOP),
+    start=tuple(DEFAULT_START),
+    help=tuple(DEFAULT_HELP),
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Stop.", "STOP!", "Opt out", "Unsubscribe.", "STOP 🙏", '"stop"', "\uff33\uff34\uff2f\uff30", "\u201cStop\u201d"],
+)
+def test_stop_as_people_type_it_on_a_phone(text: str) -> None:
+    assert classify(text, SHIPPED).meaning == "stop"
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("STOP ALL", "STOP ALL"),
+        ("stopall", "STOPALL"),
+        ("opt-out", "OPT OUT"),
+        ("OptOut", "OPTOUT"),
+        ("Revoke", "REVOKE"),
+        ("quit", "QUIT"),
+        ("end.", "END"),
+        ("Cancel", "CANCEL"),
+        ("Parar", "PARAR"),
+        ("¡Baja!", "BAJA"),
+        ("cancelar", "CANCELAR"),
+        ("ALTO", "ALTO"),
+    ],
+)
+def test_twilio_and_ctia_standard_stop_words_and_spanish_ones(text: str, word: str) -> None:
+    assert classify(text, SHIPPED) == Keyword("stop", word)
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning", "word"),
+    [
+        ("Start", "start", "START"),
+        ("yes!", "start", "YES"),
+        ("UNSTOP", "start", "UNSTOP"),
+        ("Comenzar", "start", "COMENZAR"),
+        ("Sí", "start", "SI"),
+        ("help?", "help", "HELP"),
+        ("Info", "help", "INFO"),
+        ("¿Ayuda?", "help", "AYUDA"),
+        ("Stop tips.", "stop_marketing", "STOP TIPS"),
+    ],
+)
+def test_start_help_and_stop_tips_as_typed(text: str, meaning: str, word: str) -> None:
+    assert classify(text, SHIPPED) == Keyword(meaning, word)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Stop please",
+        "please stop texting me",
+        "No more messages",
+        "unsubscribe me please",
+        "Ya no me manden mensajes",
+        "Don't text me again",
+        "Por favor no me envíen más mensajes",
+        "Remove me from your list",
+        "Quiero darme de baja",
+    ],
+)
+def test_asking_to_stop_in_words_is_a_reply_flagged_for_a_person(text: str) -> None:
+    # Never an opt-out by itself (a person decides), never a plain reply either.
+    assert classify(text, SHIPPED) == Keyword("reply", possible_opt_out=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I cancel my Thursday appointment and come Friday?",  # CANCEL inside a sentence: a booking
+        "The pain is at the end of my shoulder blade",
+        "Yes, 4pm works for me",
+        "Gracias, nos vemos el jueves",
+        "STOPTIPS",
+    ],
+)
+def test_ordinary_replies_are_not_flagged(text: str) -> None:
+    assert classify(text, SHIPPED) == Keyword("reply")
+
+
+def test_normalise_drops_what_a_phone_adds_around_the_word() -> None:
+    assert normalise('  "Stop." 🙏 ') == "STOP"
+    assert normalise("\uff33\uff34\uff2f\uff30") == "STOP"  # full-width
+    assert normalise("opt-out!!") == "OPT OUT"
+    assert normalise("Don\u2019t  text") == "DONT TEXT"
+    assert normalise("envíen más") == "ENVIEN MAS"
+    assert normalise("🙏") == ""
+
+
+def test_an_empty_or_emoji_only_text_matches_no_keyword() -> None:
+    # An empty configured word must not turn every emoji-only text into a keyword.
+    table = KeywordTable(stop=("STOP", "🛑"))
+    assert classify("🙏", table) == Keyword("reply")
+    assert classify("", table) == Keyword("reply")

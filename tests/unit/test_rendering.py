@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from followup.checker import run_check
 from followup.config.loader import ClinicConfig, load_clinic
 from followup.core.domain import ChannelName, Client, Session
 from followup.core.sms_encoding import analyse
 from followup.core.tokens import verify
+from followup.exceptions import TemplateRenderError
 from followup.rendering.compose import Composed, compose
 from followup.rendering.context import zone_label
 from followup.rendering.examples import (
@@ -21,6 +26,7 @@ from followup.rendering.examples import (
     sample_session,
     worst_case_client,
 )
+from followup.rendering.templates import MAX_OUTPUT
 from followup.timeutil import zone
 from tests.conftest import REPO, ClinicFactory
 
@@ -329,3 +335,107 @@ def test_check_shipped_templates_stay_within_the_limit_with_worst_case_data() ->
         assert row.max_segments <= limit, (template, row.worst_case)
         assert row.worst_case.encoding == "GSM-7", template
         assert WORST_FIRST_NAME not in row.worst_case.text  # transliterated: Marie-Noelle
+
+
+# --- bounded rendering: owners edit templates; none may exhaust memory or crash check -------
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 'x' * 10**9 }}", "repeating 1 items 1,000,000,000 times"),
+        ("{{ 10**9 * 'x' }}", "repeating 1 items 1,000,000,000 times"),
+        ("{{ [0] * 10**9 }}", "repeating 1 items"),
+        ("{{ range(10**9)|list }}", "range() of more than 10,000 items"),
+        ("{{ range(10**30)|list }}", "range() of more than 10,000 items"),
+        ("{{ (2**3000) * (2**3000) }}", "wider than 4,096 bits"),
+        ("{{ 7 ** 100000 }}", "a power wider than 4,096 bits"),
+        ("{{ 2.0 ** 99999 }}", "OverflowError"),
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        ("{{ '%*s' % (10**9, 'x') }}", "format width '*'"),
+        ("{{ '%999999999s' % 'x' }}", "format width '999999999'"),
+        ("{{ '%999999999s'|format('x') }}", "format width '999999999'"),
+        ("{{ '{:>999999999}'.format(1) }}", "format width '999999999'"),
+        ("{{ 'x'.ljust(10**9) }}", "argument 1000000000 is too large"),
+        ("{{ 'x'|center(10**9) }}", "center argument 1000000000"),
+        ("{{ 'x'|indent(10**9) }}", "indent argument"),
+        ("{{ [1]|slice(10**9)|list }}", "slice argument"),
+        (
+            "{% set ns = namespace(x='x') %}{% for i in range(40) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+            "namespace value 'x' of 131,072 characters",
+        ),
+        ("{% set s = 'y' * 90000 %}{{ s + s }}", "the result of +"),
+    ],
+)
+def test_runaway_templates_are_refused_with_file_and_line(
+    make_clinic: ClinicFactory, template: str, message: str
+) -> None:
+    clinic = clinic_from(*make_clinic(templates={"thanks/sms.j2": template + "\n"}))
+    began = time.monotonic()
+    with pytest.raises(TemplateRenderError) as caught:
+        render(clinic, sample_client("en"), "sms")
+    assert time.monotonic() - began < 5
+    issue = caught.value.issue
+    assert str(issue.file).endswith("thanks/sms.j2") and issue.line == 1, issue
+    assert message in issue.message, issue.message
+
+
+def test_output_is_capped_even_when_each_piece_is_small(make_clinic: ClinicFactory) -> None:
+    loop = "{% for i in range(10000) %}{{ 'y' * 1000 }}{% endfor %}"  # 10 MB of small pieces
+    clinic = clinic_from(*make_clinic(templates={"thanks/email.txt.j2": loop + "\n"}))
+    with pytest.raises(TemplateRenderError) as caught:
+        render(clinic, sample_client("en"), "email")
+    assert str(caught.value.issue.file).endswith("thanks/email.txt.j2")
+    assert f"renders more than {MAX_OUTPUT:,} characters" in caught.value.issue.message
+
+
+def test_ordinary_arithmetic_and_formatting_still_work(make_clinic: ClinicFactory) -> None:
+    template = (
+        "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 3 * 4 }} {{ range(3)|list }} {{ '%05.1f'|format(3.14159) }} "
+        "{{ '%s-%s' % ('a', 'b') }} {{ [1] * 2 }} {{ '{:>4}'.format(7) }} {{ 'x'|center(5) }}|"
+        "{% set ns = namespace(n=0) %}{% for i in range(100) %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}"
+    )
+    clinic = clinic_from(*make_clinic(templates={"thanks/sms.j2": template + "\n"}))
+    out = render(clinic, sample_client("en"), "sms")
+    assert out.sms == "ababab 1024 12 [0, 1, 2] 003.1 a-b [1, 1] 7 x |4950"
+
+
+def test_followup_check_names_a_runaway_template_without_a_traceback(make_clinic: ClinicFactory) -> None:
+    config, templates = make_clinic(templates={"thanks/sms.j2": "Hi\n{{ 'x' * 10**9 }}\n"})
+    report = run_check(clinic_from(config, templates))
+    found = [i for i in report.issues if str(i.file).endswith("thanks/sms.j2") and i.line == 2]
+    assert found and "repeating" in found[0].message
+    done = subprocess.run(
+        [sys.executable, "-m", "followup", "check", "--config", str(config), "--templates", str(templates)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.parent,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "thanks/sms.j2:2:" in output and "Traceback" not in output
+
+
+def test_marketing_and_care_emails_link_to_different_pages() -> None:
+    clinic = clinic_from(REPO / "config", REPO / "templates")
+    client = sample_client("en")
+    for campaign, scope, words in (
+        ("rebook_nudge", "marketing", "Unsubscribe from tips and offers"),
+        ("pre_visit_reminder", "preferences", "Manage your email preferences"),
+    ):
+        out = compose(
+            clinic,
+            client=client,
+            session=sample_session(client),
+            visit_count=1,
+            campaign_name=campaign,
+            step_index=0,
+            channel="email",
+            now=SAMPLE_NOW,
+        )
+        assert out.email is not None and out.unsubscribe_url is not None
+        assert f"{words}: {out.unsubscribe_url}" in out.email.text and words in out.email.html
+        token = out.unsubscribe_url.rsplit("/u/", 1)[1]
+        assert verify(clinic.settings.signing_key(), token, now=SAMPLE_NOW).scope == scope

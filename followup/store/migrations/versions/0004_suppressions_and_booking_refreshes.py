@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=500), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("created_at", followup.store.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("consent_before", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ux_suppressions_address", "suppressions", ["address", "channel", "purpose"], unique=True)
