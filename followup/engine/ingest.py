@@ -139,7 +139,7 @@ def import_clients(
                 client = replace(client, consent=replace(client.consent, **dict.fromkeys(locked, False)))
             client_id, outcome = store.upsert_client(replace(client, external_id=external_id), now)
             summary.count(outcome)
-            _ledger_import(store, client_id, before, client.consent, now, row.consent_sources)
+            record_consent_changes(store, client_id, before, client.consent, now, row.consent_sources)
             # A number or address that opted out stays out, whoever is imported with it later.
             store.enforce_suppressions(client_id, now)
             if progress:
@@ -147,11 +147,18 @@ def import_clients(
     return summary
 
 
-def _ledger_import(
-    store: Store, client_id: int, before: Consent | None, after: Consent, now: datetime, sources: Mapping[str, str]
+def record_consent_changes(
+    store: Store,
+    client_id: int,
+    before: Consent | None,
+    after: Consent,
+    now: datetime,
+    sources: Mapping[str, str],
+    *,
+    via: str = "import",
 ) -> None:
-    """Consent the import granted or withdrew goes into the ledger with its true source:
-    ``FILE:ROW:COLUMN`` when a column said so, ``default`` when nothing in the file did."""
+    """Marketing consent an import or API call granted or withdrew goes into the ledger with its
+    true source: ``FILE:ROW:COLUMN`` (or ``api``) when the data said so, ``default`` when nothing did."""
     for flag in ("sms_marketing", "email_marketing"):
         new = getattr(after, flag)
         source = sources.get(flag, "default")
@@ -167,9 +174,7 @@ def _ledger_import(
             "opt_in" if new else "opt_out",
             now,
             source=source,
-            wording="import: no column said otherwise"
-            if source == "default"
-            else "import: the export's consent column",
+            wording=f"{via}: nothing said otherwise" if source == "default" else f"{via}: the client's answer",
         )
 
 

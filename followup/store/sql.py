@@ -363,16 +363,21 @@ class SqlStore:
     def lift_suppression(
         self, address: str, channel: str, now: datetime, *, source: str, wording: str = ""
     ) -> dict[int, list[str]] | None:
-        """Undo every suppression of this address (a START after a STOP): each client on it gets
-        back exactly the flags the suppressions switched off and they had before (the oldest
-        suppression's snapshot wins), each change written to the ledger.  Returns {client id:
-        flags switched back on}, or None when the address was not suppressed (nothing changes)."""
+        """Undo the STOP of this address (a START after a STOP): each client on it gets back
+        exactly the flags they had before the STOP (the oldest STOP's snapshot wins), each change
+        written to the ledger.  A STOP TIPS (a "marketing" suppression) is not undone: START
+        answers STOP only.  Returns {client id: flags switched back on}, or None when the
+        address had no STOP (nothing changes; the text is an ordinary reply)."""
         key = address if channel == "sms" else address.lower()
         restored: dict[int, list[str]] = {}
         with self.transaction(), self._begin() as conn:
             rows = conn.execute(
                 select(suppressions.c.id, suppressions.c.consent_before)
-                .where(suppressions.c.address == key, suppressions.c.channel == channel)
+                .where(
+                    suppressions.c.address == key,
+                    suppressions.c.channel == channel,
+                    suppressions.c.purpose == "all",
+                )
                 .order_by(suppressions.c.id.desc())
             ).all()
             if not rows:

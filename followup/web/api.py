@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from followup.core.domain import Client, Consent, Session
+from followup.engine.ingest import record_consent_changes
 from followup.engine.planning import replan_client
 from followup.intake.dates import start_at
 from followup.intake.values import phone_e164
@@ -118,16 +119,28 @@ def api_router(context: WebContext) -> APIRouter:
             preferred_channel=body.preferred_channel or ("sms" if phone else "email"),
             consent=Consent(sms_marketing=body.sms_marketing, email_marketing=body.email_marketing),
         )
+        said = body.model_fields_set
+        sources = {flag: ("api" if flag in said else "default") for flag in ("sms_marketing", "email_marketing")}
         found = store.find_client_id(external_id=body.external_id)
-        if found is not None:
+        before = store.client_state(found).client.consent if found is not None else None
+        if found is not None and before is not None:
             locked = store.opted_out_by_client(found)
             values = {
-                flag: (getattr(client.consent, flag) and flag not in locked)
+                # what the call did not say stays as recorded; care has no field here
+                flag: (
+                    getattr(before, flag)
+                    if flag.endswith("_care") or sources.get(flag) == "default"
+                    else getattr(client.consent, flag)
+                )
+                and flag not in locked
                 for flag in ("sms_care", "sms_marketing", "email_care", "email_marketing")
             }
             client = Client(**{**client.__dict__, "consent": Consent(**values)})
-        client_id, outcome = store.upsert_client(client, now)
-        store.enforce_suppressions(client_id, now)  # an opted-out number stays out, whatever the API says
+        with store.transaction():  # the client row and its ledger rows together, or neither
+            client_id, outcome = store.upsert_client(client, now)
+            # every grant or withdrawal in the consent ledger, as an import records it
+            record_consent_changes(store, client_id, before, client.consent, now, sources, via="api")
+            store.enforce_suppressions(client_id, now)  # an opted-out number stays out, whatever the API says
         return Stored(external_id=body.external_id, outcome=outcome)
 
     @router.post("/sessions", response_model=Stored, summary="Create or update a session by external id")

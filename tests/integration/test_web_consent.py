@@ -116,12 +116,20 @@ def test_start_never_switches_on_care_the_client_had_refused(web: Web) -> None:
     assert _consent(web, carlos) == Consent(sms_care=False, sms_marketing=False)
 
 
-def test_stop_tips_then_stop_then_start_restores_marketing_too(web: Web) -> None:
+def test_stop_tips_then_stop_then_start_gives_back_what_was_there_just_before_the_stop(web: Web) -> None:
     web.sms("STOP TIPS", "SM-t1")
     web.sms("STOP", "SM-t2")
     assert web.consent() == Consent(sms_care=False, sms_marketing=False)
     web.sms("START", "SM-t3")
-    assert web.consent() == Consent(sms_care=True, sms_marketing=True)
+    # START answers STOP only: the client's earlier STOP TIPS still stands (a newcomer trial found it undone).
+    assert web.consent() == Consent(sms_care=True, sms_marketing=False)
+
+
+def test_start_after_stop_tips_alone_is_an_ordinary_reply(web: Web) -> None:
+    web.sms("STOP TIPS", "SM-u1")
+    reply = web.sms("START", "SM-u2")
+    assert "<Message>" not in reply.text
+    assert web.consent() == Consent(sms_care=True, sms_marketing=False)
 
 
 def test_shared_number_stop_stops_both_with_one_reply_and_start_restores_each(web: Web) -> None:
