@@ -104,6 +104,26 @@ def worker(db_url: str, config: Path, templates: Path, outbox: Path, *, once: bo
     return Worker(proc, log)
 
 
+def run_until_sent(
+    store: SqlStore, workers: list[Worker], sent: int, *, deadline_s: float, output_timeout: float
+) -> list[str]:
+    """Wait until ``sent`` messages are sent (or a worker dies, or the deadline passes), then stop
+    every worker with SIGTERM and return their logs; each must have exited 0."""
+    deadline = time.monotonic() + deadline_s
+    try:
+        while time.monotonic() < deadline:
+            if store.counts().get("sent", 0) >= sent or any(w.proc.poll() is not None for w in workers):
+                break
+            time.sleep(0.25)
+    finally:
+        for w in workers:
+            w.proc.send_signal(signal.SIGTERM)
+        outputs = [w.output(timeout=output_timeout) for w in workers]
+    for w, log in zip(workers, outputs, strict=True):
+        assert w.proc.returncode == 0, log[-3000:]
+    return outputs
+
+
 def assert_each_sent_once(store: SqlStore, outbox: Path) -> None:
     lines = (outbox / "sms.jsonl").read_text(encoding="utf-8").splitlines()
     keys = Counter(json.loads(line)["key"] for line in lines)
@@ -136,18 +156,7 @@ def _run_workers(db_url: str, make_clinic: ClinicFactory, tmp_path: Path, proces
     outbox.mkdir()
     # Long-running workers, as deployed: their dispatch ticks overlap from the first second.
     workers = [worker(db_url, config, templates, outbox, once=False) for _ in range(processes)]
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            if store.counts().get("sent", 0) >= MESSAGES or any(w.proc.poll() is not None for w in workers):
-                break
-            time.sleep(0.25)
-    finally:
-        for w in workers:
-            w.proc.send_signal(signal.SIGTERM)
-        outputs = [w.output(timeout=120) for w in workers]
-    for w, log in zip(workers, outputs, strict=True):
-        assert w.proc.returncode == 0, log[-3000:]
+    outputs = run_until_sent(store, workers, MESSAGES, deadline_s=300, output_timeout=120)
     assert_each_sent_once(store, outbox)
     busy = [log.count("event=sent ") for log in outputs]
     assert sum(busy) == MESSAGES

@@ -18,8 +18,6 @@ refusing it.  Over the whole run the delays cannot add up: the average rate must
 from __future__ import annotations
 
 import os
-import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,7 +29,7 @@ from followup.engine.planning import replan_all
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
 from tests.conftest import MINI_TOML, ClinicFactory
-from tests.integration.test_concurrency import noon_zone, worker
+from tests.integration.test_concurrency import noon_zone, run_until_sent, worker
 from tests.integration.twilio_standin import ACCOUNT, twilio_standin
 
 RATE = 2.0
@@ -91,18 +89,7 @@ def test_four_workers_share_one_rate(db_url: str, make_clinic: ClinicFactory, tm
             "FOLLOWUP_WORKER_BATCH_SIZE": "2",  # small batches: all four workers get some
         }
         workers = [worker(db_url, config, templates, outbox, once=False, **live) for _ in range(WORKERS)]
-        deadline = time.monotonic() + 120
-        try:
-            while time.monotonic() < deadline:
-                if store.counts().get("sent", 0) >= MESSAGES or any(w.proc.poll() is not None for w in workers):
-                    break
-                time.sleep(0.25)
-        finally:
-            for w in workers:
-                w.proc.send_signal(signal.SIGTERM)
-            outputs = [w.output(timeout=60) for w in workers]
-    for w, log in zip(workers, outputs, strict=True):
-        assert w.proc.returncode == 0, log[-3000:]
+        outputs = run_until_sent(store, workers, MESSAGES, deadline_s=120, output_timeout=60)
     rows = [m for m in store.messages(MessageQuery()) if m.step == "thanks"]
     trouble = [line for log in outputs for line in log.splitlines() if "event=sent " not in line and "event=" in line]
     assert {m.status for m in rows} == {"sent"}, (twilio.too_fast, trouble[-20:])
