@@ -25,7 +25,7 @@ Priority = Literal["tip", "nudge", "aftercare", "reminder"]
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Names followup's own messages to the clinic use in the outbox (a forwarded reply, the owner's
 # digest): an owner's campaign may not take them.
-RESERVED_NAMES = frozenset({"reply_forward", "owner_digest"})
+RESERVED_NAMES = frozenset({"reply_forward", "owner_alert", "owner_digest"})
 
 
 def _offset(value: Any) -> Offset:

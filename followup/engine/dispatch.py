@@ -76,7 +76,7 @@ from followup.exceptions import (
 from followup.logfmt import logfmt
 from followup.rendering.compose import Composed, compose
 from followup.rendering.templates import RenderedEmail, text_to_html
-from followup.store.port import ClientState, Finish, MessageRow, SendSlot, Store
+from followup.store.port import OWNER_ALERT, ClientState, ClinicMessage, Finish, MessageRow, SendSlot, Store
 from followup.timeutil import Clock, zone
 
 log = logging.getLogger("followup.dispatch")
@@ -479,6 +479,36 @@ class Dispatcher:
                     "messages stay scheduled and go out once it works",
                 )
             )
+            if account:
+                self._email_owner(provider.name, sender, exc, until, now)
+
+    def _email_owner(self, channel: str, sender: str, exc: ChannelPausedError, until: datetime, now: datetime) -> None:
+        """The owner hears of an account fault by email too, through the outbox (once per fault:
+        the key names the fault's first pause)."""
+        settings = self.clinic.settings
+        shown = until.astimezone(zone(settings.default_timezone)).strftime("%a %b %d, %I:%M %p %Z")
+        text = (
+            f"followup could not send by {channel} ({sender}): {exc}\n\n"
+            "This is a problem with the provider account (credentials, balance or sender number), "
+            "not with any client. Nothing is lost: messages stay scheduled and go out once it works; "
+            f"followup tries again after {shown}.\n\n"
+            "Check the settings named in the README, section Live delivery, then run "
+            "`followup send-test` to confirm.\n"
+        )
+        self.store.enqueue_to_clinic(
+            ClinicMessage(
+                key=f"clinic/{OWNER_ALERT}/{channel}/{now.isoformat()}",
+                campaign=OWNER_ALERT,
+                step=channel,
+                to=settings.business_email,
+                subject=f"followup: {channel} paused - the provider refused our account",
+                text=text,
+                due_at=now,
+                expires_at=now + timedelta(days=7),
+                why=f"{channel} paused by an account fault",
+            ),
+            now,
+        )
 
     def _last_guards(
         self,

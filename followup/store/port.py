@@ -27,7 +27,8 @@ TERMINAL = frozenset({"sent", "failed", "cancelled", "expired", "suppressed", "u
 # under a reserved campaign name; ``client_external_id`` reads CLINIC for them.
 CLINIC = "(clinic)"
 REPLY_FORWARD = "reply_forward"  # a client's text, forwarded to the clinic's email (in core RESERVED_NAMES)
-CLINIC_CAMPAIGNS = frozenset({REPLY_FORWARD})
+OWNER_ALERT = "owner_alert"  # a channel paused by an account fault: the owner must act
+CLINIC_CAMPAIGNS = frozenset({REPLY_FORWARD, OWNER_ALERT})
 
 
 @dataclass(frozen=True)

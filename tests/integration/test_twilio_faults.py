@@ -228,7 +228,12 @@ def test_account_fault_pauses_keeps_messages_and_alerts_the_owner_once(
     caplog.set_level(logging.INFO)
     counts = setup.run_at(DUE)
     assert counts.get("paused") == 2 and not counts.get("failed") and not counts.get("fallback"), counts
-    assert len(setup.twilio.posts) == 1 and not setup.email.sent  # no email instead, no second post
+    assert len(setup.twilio.posts) == 1  # no second post
+    # No email instead of the texts; the one email is the owner's alert, to the clinic.
+    assert [(m.to, m.campaign) for m in setup.email.sent] in (
+        [],
+        [(setup.dispatcher.clinic.settings.business_email, "owner_alert")],
+    )
     rows = setup.thanks()
     assert {r.status for r in rows} == {"scheduled"}
     assert {r.next_attempt_at for r in rows} == {DUE + timedelta(minutes=15)}
@@ -244,7 +249,10 @@ def test_account_fault_pauses_keeps_messages_and_alerts_the_owner_once(
     assert len(stored) == 1
     # Fixed: everything goes out at the next try, and a later fault is told again.
     assert setup.run_at(DUE + timedelta(minutes=45)).get("sent") == 2
-    assert {r.status for r in setup.thanks()} == {"sent"} and not setup.email.sent
+    assert {r.status for r in setup.thanks()} == {"sent"}
+    owner = [m for m in setup.email.sent if m.campaign == "owner_alert"]
+    assert [m.to for m in owner] == [setup.dispatcher.clinic.settings.business_email]  # told by email, once
+    assert len(setup.email.sent) == len(owner)  # no client got an email instead of a text
     assert setup.store.claim_send_slot(setup.dispatcher.channels["sms"].sender_key(), DUE, timedelta(0)).fault is None
 
 
