@@ -9,7 +9,6 @@ import typer
 
 from followup.cli.common import ConfigOpt, TemplatesOpt, fail, load, out
 from followup.cli.logs import configure_logging
-from followup.cli.serve import serve_in_background, web_server
 from followup.engine.demo_data import load_sample_data
 from followup.engine.worker import SystemClock, Worker, WorkerTiming
 from followup.exceptions import ConfigError
@@ -66,6 +65,9 @@ def command(
         )
         return
     if serve and settings.web_port:
+        # FastAPI and uvicorn only where the web app is served (a cron `run --once` never pays them)
+        from followup.cli.serve import serve_in_background, web_server  # noqa: PLC0415
+
         serve_in_background(web_server(clinic, store, settings.web_host, settings.web_port))
         out.print(
             f"web app on http://{settings.web_host}:{settings.web_port} (public: {settings.public_base_url})",
