@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -32,13 +33,20 @@ def replan_client(store: Store, clinic: ClinicConfig, client_id: int, now: datet
     return changes
 
 
-def replan(store: Store, clinic: ClinicConfig, client_ids: Iterable[int], now: datetime) -> PlanChanges:
+def replan(
+    store: Store, clinic: ClinicConfig, client_ids: Iterable[int], now: datetime, stop: threading.Event | None = None
+) -> PlanChanges:
+    """Plan each client in turn; a set ``stop`` ends the loop after the client in hand (each
+    client is planned in its own transaction, so stopping leaves nothing half-written)."""
     total = PlanChanges()
     for client_id in client_ids:
+        if stop is not None and stop.is_set():
+            total.interrupted = True
+            break
         total += replan_client(store, clinic, client_id, now)
     return total
 
 
-def replan_all(store: Store, clinic: ClinicConfig, now: datetime) -> PlanChanges:
+def replan_all(store: Store, clinic: ClinicConfig, now: datetime, stop: threading.Event | None = None) -> PlanChanges:
     """The periodic scan: no_rebook / lapsed moments arrive with time, and edited campaigns re-plan."""
-    return replan(store, clinic, store.client_ids(), now)
+    return replan(store, clinic, store.client_ids(), now, stop)

@@ -72,10 +72,10 @@ class Worker:
         )
 
     def scan(self) -> None:
-        changes = replan_all(self.store, self.clinic, self.clock.now())
+        changes = replan_all(self.store, self.clinic, self.clock.now(), self.stop)  # a signal ends it promptly
         log.info(
             logfmt(
-                "scan",
+                "scan_interrupted" if changes.interrupted else "scan",
                 created=changes.created,
                 updated=changes.updated,
                 cancelled=changes.cancelled,
@@ -90,8 +90,20 @@ class Worker:
         return stats
 
     def once(self) -> DispatchStats:
+        """One scan and one dispatch (cron); Ctrl-C or SIGTERM ends either after the client or
+        message in hand, with nothing half-written."""
+        self._on_signals()
         self.scan()
         return self.dispatch()
+
+    def _on_signals(self) -> None:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info(logfmt("stopping", signal=signal.Signals(signum).name))
+            self.stop.set()  # the scan and the dispatcher finish the client/message in hand, then return
+
+        if threading.current_thread() is threading.main_thread():  # signals can only be set there
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
 
     def run_forever(self) -> None:
         # The scheduler ticks in background threads; the main thread only waits for a signal,
@@ -120,12 +132,7 @@ class Worker:
             next_run_time=now + timedelta(seconds=1),
         )
 
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info(logfmt("stopping", signal=signal.Signals(signum).name))
-            self.stop.set()  # the dispatcher finishes the message in hand, then returns
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        self._on_signals()
         log.info(
             logfmt(
                 "started",

@@ -126,6 +126,7 @@ class PlanChanges:
     updated: int = 0
     cancelled: int = 0
     revived: int = 0
+    interrupted: bool = False  # a stop was asked for before every client was planned
 
     def __iadd__(self, other: PlanChanges) -> PlanChanges:
         self.created += other.created
