@@ -7,8 +7,6 @@ half-written; with ``strict`` a single bad row rejects the whole file.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,6 +15,7 @@ from followup.config.loader import ClinicConfig
 from followup.core.domain import Consent
 from followup.engine.planning import replan
 from followup.intake import ClientRow, ParseResult, RowError, SessionRow
+from followup.intake.values import name_key
 from followup.store.port import Outcome, Store
 
 Progress = Callable[[int], None]
@@ -54,17 +53,10 @@ class _RollbackError(Exception):
     pass
 
 
-def _name_key(name: str) -> str:
-    """Names compared as people write them: case, accents and punctuation aside (Valentina Gutiérrez
-    is Valentina Gutierrez)."""
-    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return re.sub(r"\W+", "", bare.casefold())
-
-
 def _auto_id(row: ClientRow) -> str:
     """A stable id for a client the file gives no id for: their email, else phone, with their
     first name (a family shares a phone, and sometimes an email)."""
-    basis = f"{row.client.email or row.client.phone or ''}|{_name_key(row.client.first_name)}"
+    basis = f"{row.client.email or row.client.phone or ''}|{name_key(row.client.first_name)}"
     return "auto-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 
@@ -82,7 +74,7 @@ def _same_person(store: Store, row: ClientRow) -> tuple[int | None, str | None]:
         if not value:
             continue
         sharing = store.clients_with(**{kind: value})
-        named = [m for m in sharing if _name_key(m.first_name) == _name_key(client.first_name)]
+        named = [m for m in sharing if name_key(m.first_name) == name_key(client.first_name)]
         if len(named) == 1:
             return named[0].id, None
         if len(named) > 1:
@@ -187,16 +179,16 @@ def _session_owner(store: Store, row: SessionRow) -> tuple[int | None, str | Non
     sharing = store.clients_with(**{kind: ref})
     if len(sharing) <= 1:
         return (sharing[0].id if sharing else None), None
-    name = _name_key(row.client_name)
+    name = name_key(row.client_name)
     if name:
         named = [
             m
             for m in sharing
             if name
             in (
-                _name_key(m.first_name),
-                _name_key(f"{m.first_name}{m.last_name}"),
-                _name_key(f"{m.last_name}{m.first_name}"),
+                name_key(m.first_name),
+                name_key(f"{m.first_name}{m.last_name}"),
+                name_key(f"{m.last_name}{m.first_name}"),
             )
         ]
         if len(named) == 1:

@@ -9,8 +9,6 @@ identifies the client (no id, phone or email that reads) or it has no name.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +18,16 @@ from followup.core.domain import ChannelName, Client, Consent
 from followup.intake.mapping import CLIENT_ALIASES, CLIENT_FIELDS, CLIENT_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRow, ParseResult, RowError
-from followup.intake.rows import Duplicates, Key, Row, parse_file
-from followup.intake.values import CHANNELS, consent_word, email_address, language_code, phone_e164, timezone_name
+from followup.intake.rows import Deferred, Duplicates, Key, Row, parse_file
+from followup.intake.values import (
+    CHANNELS,
+    consent_word,
+    email_address,
+    language_code,
+    name_key,
+    phone_e164,
+    timezone_name,
+)
 from followup.timeutil import zone
 
 V = TypeVar("V")
@@ -151,15 +157,10 @@ def identity_keys(item: ClientRow) -> list[Key]:
     if item.external_id:
         return [("external id", "external_id", client.external_id)]
     if client.email:  # a couple may share an email too: the first name tells them apart
-        return [("email and first name", "email", f"{client.email}|{_name_key(client.first_name)}")]
+        return [("email and first name", "email", f"{client.email}|{name_key(client.first_name)}")]
     if client.phone:
-        return [("phone and first name", "phone", f"{client.phone}|{_name_key(client.first_name)}")]
+        return [("phone and first name", "phone", f"{client.phone}|{name_key(client.first_name)}")]
     return []
-
-
-def _name_key(name: str) -> str:
-    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return re.sub(r"\W+", "", bare.casefold())
 
 
 def read_clients(
@@ -193,12 +194,14 @@ def read_clients(
         return found.label, found.mapping("clients")
 
     start_mapping = {**(preset.mapping("clients") if preset else {}), **(mapping or {})}
-    rules = _Deferred(
-        lambda: _ClientRules(
-            region=default_region,
-            timezone=zone(default_timezone).key,
-            language=default_language,
-            consent_values=chosen[0].consent_values if chosen else {},
+    rules = Deferred[ClientRow](
+        lambda: (
+            _ClientRules(
+                region=default_region,
+                timezone=zone(default_timezone).key,
+                language=default_language,
+                consent_values=chosen[0].consent_values if chosen else {},
+            ).build
         )
     )
     duplicates = Duplicates[ClientRow](identity_keys, lambda item: item.client)
@@ -213,16 +216,3 @@ def read_clients(
         aliases=CLIENT_ALIASES,
         detect_preset=_detect if preset is None else None,
     )
-
-
-class _Deferred:
-    """The row rules, made at the first row (after the header has picked a preset's words)."""
-
-    def __init__(self, make: Callable[[], _ClientRules]) -> None:
-        self._make = make
-        self._rules: _ClientRules | None = None
-
-    def build(self, row: Row) -> ClientRow | None:
-        if self._rules is None:
-            self._rules = self._make()
-        return self._rules.build(row)

@@ -165,3 +165,16 @@ def parse_file(
         result.errors += row.errors
         result.warnings += row.warnings
     return result
+
+
+class Deferred(Generic[T]):
+    """Row rules made at the first row, once the header has picked a preset (and its words)."""
+
+    def __init__(self, make: Callable[[], Callable[[Row], T | None]]) -> None:
+        self._make = make
+        self._build: Callable[[Row], T | None] | None = None
+
+    def build(self, row: Row) -> T | None:
+        if self._build is None:
+            self._build = self._make()
+        return self._build(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,7 +16,7 @@ from followup.intake.dates import duration_of, elapsed, end_at, join_date_time, 
 from followup.intake.mapping import SESSION_ALIASES, SESSION_FIELDS, SESSION_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRefKind, ParseResult, SessionRow
-from followup.intake.rows import Duplicates, Key, Row, parse_file
+from followup.intake.rows import Deferred, Duplicates, Key, Row, parse_file
 from followup.intake.values import email_address, phone_e164
 from followup.timeutil import UTC, zone
 
@@ -244,12 +244,14 @@ def read_sessions(
         return found.label, found.mapping("sessions")
 
     start_mapping = {**(preset.mapping("sessions") if preset else {}), **(mapping or {})}
-    rules = _DeferredRules(
-        lambda: _SessionRules(
-            region=default_region,
-            timezone=zone(default_timezone).key,
-            focus_areas=focus_areas,
-            status_values=chosen[0].status_values if chosen else {},
+    rules = Deferred[SessionRow](
+        lambda: (
+            _SessionRules(
+                region=default_region,
+                timezone=zone(default_timezone).key,
+                focus_areas=focus_areas,
+                status_values=chosen[0].status_values if chosen else {},
+            ).build
         )
     )
     duplicates = Duplicates[SessionRow](_session_keys, lambda item: item.session)
@@ -264,16 +266,3 @@ def read_sessions(
         aliases=SESSION_ALIASES,
         detect_preset=_detect if preset is None else None,
     )
-
-
-class _DeferredRules:
-    """The row rules, made at the first row (after the header has picked a preset's words)."""
-
-    def __init__(self, make: Callable[[], _SessionRules]) -> None:
-        self._make = make
-        self._rules: _SessionRules | None = None
-
-    def build(self, row: Row) -> SessionRow | None:
-        if self._rules is None:
-            self._rules = self._make()
-        return self._rules.build(row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Mapping
 
 import phonenumbers
@@ -158,3 +159,10 @@ def timezone_name(raw: str, default: str) -> str:
     if not text:
         return default
     return zone(_RAILS_ZONES.get(" ".join(text.split()).casefold(), text)).key
+
+
+def name_key(name: str) -> str:
+    """Names compared as people write them: case, accents and punctuation aside
+    (``Valentina Gutiérrez`` is ``valentinagutierrez``, as is ``Valentina Gutierrez``)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return re.sub(r"\W+", "", bare.casefold())
