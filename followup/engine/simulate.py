@@ -2,10 +2,10 @@
 
 The data is copied into an in-memory SQLite store; then the *same* planner, rules,
 rendering and dispatcher as the worker run on a :class:`followup.timeutil.FixedClock`
-that jumps from one event to the next (a message due, a session ending, the hourly
-scan).  Channels are the in-memory fakes.  One assumption the real world does not need:
-a session still marked booked when its end passes is treated as completed (in
-production the booking system says so).
+that jumps from one event to the next (a message due, a session ending): nothing happens
+between two events, so nothing is computed there.  Channels are the in-memory fakes.  One
+assumption the real world does not need: a session still marked booked when its end passes
+is treated as completed (in production the booking system says so).
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName
 from followup.core.rules import Caps, SendWindow
 from followup.engine.dispatch import Backoff, Dispatcher
-from followup.engine.planning import replan, replan_all
+from followup.engine.planning import plan_pending, replan
 from followup.store.port import TERMINAL, MessageQuery, Store
 from followup.timeutil import FixedClock, require_aware, zone
-
-SCAN_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -85,24 +83,28 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
         max_staleness=timedelta(0),  # the simulation assumes booking data as fresh as it is now
         rng=random.Random(0),  # noqa: S311 - repeatable jitter
     )
+    plan_pending(store, clinic, start)  # the copy is planned with these campaigns, as a worker would at start
     now = start
-    next_scan = start
     while now < end:
-        ended = store.booked_sessions_ended(now)
-        for external_id, _client in ended:
-            store.set_session_status(external_id, "completed", now)
-        if ended:
-            replan(store, clinic, sorted({client for _, client in ended}), now)
-        if now >= next_scan:
-            replan_all(store, clinic, now)
-            next_scan = now + SCAN_EVERY
-        dispatcher.run_once()
-        upcoming = [t for t in (next_scan, store.next_due(), store.next_session_end(now)) if t is not None and t > now]
+        advance(store, clinic, dispatcher, now)
+        upcoming = [t for t in (store.next_due(), store.next_session_end(now)) if t is not None and t > now]
         if not upcoming:
             break
         now = min(*upcoming, end)
         clock.set(now)
     return collect(store, done_before, end)
+
+
+def advance(store: Store, clinic: ClinicConfig, dispatcher: Dispatcher, now: datetime) -> None:
+    """One moment of the simulation: sessions whose end has passed are completed (the booking
+    system's part, assumed) and their clients re-planned, as an import would; then whatever is
+    due goes out through the worker's dispatcher."""
+    ended = store.booked_sessions_ended(now)
+    for external_id, _client in ended:
+        store.set_session_status(external_id, "completed", now)
+    if ended:
+        replan(store, clinic, sorted({client for _, client in ended}), now)
+    dispatcher.run_once()
 
 
 def collect(store: Store, done_before: set[int], end: datetime) -> list[SimulatedMessage]:

@@ -1,4 +1,4 @@
-"""``followup run``: APScheduler ticks the dispatcher and the planning scan.
+"""``followup run``: APScheduler ticks the dispatcher and the campaign check.
 
 APScheduler holds no message: its jobs only say "look at the outbox now".  Everything
 to send is in the ``messages`` table, so a restart loses nothing: overdue messages still
@@ -23,9 +23,10 @@ from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName
 from followup.core.rules import Caps, SendWindow
 from followup.engine.dispatch import Dispatcher, DispatchStats
-from followup.engine.planning import replan_all
+from followup.engine.planning import plan_pending
 from followup.logfmt import logfmt
 from followup.store.port import Store
+from followup.timeutil import Clock
 
 log = logging.getLogger("followup.worker")
 
@@ -52,11 +53,12 @@ class Worker:
         clinic: ClinicConfig,
         channels: Mapping[ChannelName, Channel],
         timing: WorkerTiming | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.clinic = clinic
         self.timing = timing or WorkerTiming()
-        self.clock = SystemClock()
+        self.clock: Clock = clock or SystemClock()  # another clock only in tests
         self.stop = threading.Event()
         settings = clinic.settings
         self.dispatcher = Dispatcher(
@@ -72,10 +74,17 @@ class Worker:
         )
 
     def scan(self) -> None:
-        changes = replan_all(self.store, self.clinic, self.clock.now(), self.stop)  # a signal ends it promptly
+        """Re-plan every client if the campaigns changed since the last pass (a stopped pass
+        resumes); otherwise one row read.  Everything else is planned when its data changes."""
+        result = plan_pending(self.store, self.clinic, self.clock.now(), self.stop)  # a signal ends it promptly
+        if not result.ran:
+            return
+        changes = result.changes
         log.info(
             logfmt(
                 "scan_interrupted" if changes.interrupted else "scan",
+                clients=result.clients,
+                remaining=result.remaining,
                 created=changes.created,
                 updated=changes.updated,
                 cancelled=changes.cancelled,

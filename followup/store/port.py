@@ -137,6 +137,16 @@ class PlanChanges:
 
 
 @dataclass(frozen=True)
+class PlanPass:
+    """How far a pass of the planner over every client has got (see ``plan_passes``)."""
+
+    fingerprint: str  # the campaign configuration it plans with
+    cursor: int  # the last client id planned; the pass resumes after it
+    started_at: datetime
+    finished_at: datetime | None = None  # set once every client is planned
+
+
+@dataclass(frozen=True)
 class Finish:
     """The outcome of one claimed message, recorded atomically with its event."""
 
@@ -185,6 +195,26 @@ class PlanningStore(Protocol):
     def client_state(self, client_id: int) -> ClientState: ...
 
     def apply_plan(self, client_id: int, result: PlanResult, now: datetime) -> PlanChanges: ...
+
+    def client_states(self, client_ids: Sequence[int]) -> list[ClientState]:
+        """The state of each client, in the order given (unknown ids left out), in a fixed
+        number of queries."""
+        ...
+
+    def apply_plans(self, plans: Sequence[tuple[int, PlanResult]], now: datetime) -> dict[int, PlanChanges]:
+        """:meth:`apply_plan` for a batch of ``(client id, plan)``, in one transaction;
+        the changes per client id."""
+        ...
+
+    def client_ids_after(self, after: int, limit: int) -> list[int]:
+        """Up to ``limit`` client ids greater than ``after``, ascending."""
+        ...
+
+    def count_clients_after(self, after: int) -> int: ...
+
+    def plan_pass(self, name: str) -> PlanPass | None: ...
+
+    def save_plan_pass(self, name: str, state: PlanPass, now: datetime) -> None: ...
 
 
 class OutboxStore(Protocol):

@@ -225,3 +225,19 @@ sender_slots = Table(
     Column("fault_since", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# How far the planner has got with the campaigns as they are now: one row per kind of pass
+# ("campaigns").  ``fingerprint`` identifies the campaign configuration the pass plans with;
+# ``cursor`` is the last client id planned with it (the pass goes by increasing id, so an
+# interrupted pass resumes after it); ``finished_at`` is set once every client is planned,
+# after which a worker's periodic check costs one row read.
+plan_passes = Table(
+    "plan_passes",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("cursor", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

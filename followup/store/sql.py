@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from followup.core.domain import Client, Consent, Session
 from followup.core.planner import PlanResult
 from followup.core.rules import Traffic
 from followup.logfmt import logfmt
-from followup.store import migrate
+from followup.store import migrate, planning_sql
 from followup.store.engine import make_engine
 from followup.store.port import (
     CLINIC,
@@ -36,6 +36,7 @@ from followup.store.port import (
     MessageRow,
     Outcome,
     PlanChanges,
+    PlanPass,
     SendSlot,
 )
 from followup.store.schema import (
@@ -47,6 +48,7 @@ from followup.store.schema import (
     delivery_events,
     inbound_messages,
     messages,
+    plan_passes,
     sender_slots,
     sessions,
     suppressions,
@@ -57,9 +59,6 @@ log = logging.getLogger("followup.store")
 
 _CLIENT_COLUMNS = ("first_name", "last_name", "phone", "email", "timezone", "language", "preferred_channel")
 _CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
-# Planner-made cancellations may be undone when the plan wants the message again
-# (a rebooking that is itself cancelled brings the nudges back).
-_PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned", "a later visit")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -70,7 +69,7 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-_COPIED = (clients, sessions, messages, delivery_events, client_tips, suppressions, booking_refreshes)
+_COPIED = (clients, sessions, messages, delivery_events, client_tips, suppressions, booking_refreshes, plan_passes)
 
 
 class SqlStore:
@@ -638,99 +637,34 @@ class SqlStore:
     # --- planning ---------------------------------------------------------------
 
     def apply_plan(self, client_id: int, result: PlanResult, now: datetime) -> PlanChanges:
+        return self.apply_plans([(client_id, result)], now)[client_id]
+
+    def apply_plans(self, plans: Sequence[tuple[int, PlanResult]], now: datetime) -> dict[int, PlanChanges]:
+        """See :func:`followup.store.planning_sql.apply_plans`."""
         require_aware(now, "now")
-        changes = PlanChanges()
         with self._begin() as conn:
-            session_ids = {
-                r[0]: r[1]
-                for r in conn.execute(
-                    select(sessions.c.external_id, sessions.c.id).where(sessions.c.client_id == client_id)
-                )
-            }
-            existing = {
-                r["idempotency_key"]: r
-                for r in conn.execute(select(messages).where(messages.c.client_id == client_id)).mappings()
-            }
-            planned_keys = set()
-            for plan in result.planned:
-                planned_keys.add(plan.key)
-                row = existing.get(plan.key)
-                if row is None:
-                    if plan.expires_at <= now:
-                        continue  # too late already (e.g. importing last year's sessions): never create
-                    inserted = self._insert_ignore(
-                        conn,
-                        {
-                            "idempotency_key": plan.key,
-                            "campaign": plan.campaign,
-                            "step": plan.step,
-                            "step_index": plan.step_index,
-                            "client_id": client_id,
-                            "session_id": session_ids.get(plan.session_external_id)
-                            if plan.session_external_id
-                            else None,
-                            "channel": plan.channel,
-                            "purpose": plan.purpose,
-                            "priority": plan.priority,
-                            "due_at": plan.due_at,
-                            "expires_at": plan.expires_at,
-                            "status": "scheduled",
-                            "why": plan.why,
-                            "attempts": 0,
-                            "next_attempt_at": plan.due_at,
-                            "fell_back": False,
-                            "created_at": now,
-                            "updated_at": now,
-                        },
-                    )
-                    changes.created += inserted
-                    continue
-                revivable = (
-                    row["status"] == "cancelled"
-                    and (row["status_reason"] or "").startswith(_PLANNER_REASONS)
-                    and plan.expires_at > now
-                )
-                if row["status"] != "scheduled" and not revivable:
-                    continue
-                new = {
-                    "due_at": plan.due_at,
-                    "expires_at": plan.expires_at,
-                    "why": plan.why,
-                    "priority": plan.priority,
-                    "purpose": plan.purpose,
-                    "step_index": plan.step_index,
-                }
-                if revivable:
-                    new |= {"status": "scheduled", "status_reason": None, "next_attempt_at": plan.due_at}
-                elif all(_same(row[k], v) for k, v in new.items()):
-                    continue
-                elif not _same(row["due_at"], plan.due_at):
-                    new["next_attempt_at"] = plan.due_at
-                done = conn.execute(
-                    update(messages)
-                    .where(messages.c.id == row["id"], messages.c.status == row["status"])
-                    .values(updated_at=now, **new)
-                ).rowcount
-                if revivable:
-                    changes.revived += done
-                else:
-                    changes.updated += done
-            for key, row in existing.items():
-                if row["status"] != "scheduled" or key in planned_keys:
-                    continue
-                if key in result.blocked:
-                    reason = result.blocked[key]
-                elif row["expires_at"] <= now:
-                    continue  # the dispatcher marks it expired
-                else:
-                    reason = "no longer planned (campaign or session changed)"
-                changes.cancelled += conn.execute(
-                    update(messages)
-                    .where(messages.c.id == row["id"], messages.c.status == "scheduled")
-                    .values(status="cancelled", status_reason=reason, updated_at=now)
-                ).rowcount
-                self._event(conn, row["id"], now, "cancelled", reason)
-        return changes
+            return planning_sql.apply_plans(conn, self.dialect, plans, now)
+
+    def client_states(self, client_ids: Sequence[int]) -> list[ClientState]:
+        with self._begin() as conn:
+            return planning_sql.client_states(conn, client_ids)
+
+    def client_ids_after(self, after: int, limit: int) -> list[int]:
+        with self._begin() as conn:
+            return planning_sql.client_ids_after(conn, after, limit)
+
+    def count_clients_after(self, after: int) -> int:
+        with self._begin() as conn:
+            return planning_sql.count_clients_after(conn, after)
+
+    def plan_pass(self, name: str) -> PlanPass | None:
+        with self._begin() as conn:
+            return planning_sql.plan_pass(conn, name)
+
+    def save_plan_pass(self, name: str, state: PlanPass, now: datetime) -> None:
+        require_aware(now, "now")
+        with self._begin() as conn:
+            planning_sql.save_plan_pass(conn, self.dialect, name, state, now)
 
     def enqueue_to_clinic(self, message: ClinicMessage, now: datetime) -> int | None:
         """See :meth:`followup.store.port.OutboxStore.enqueue_to_clinic`."""
@@ -765,12 +699,6 @@ class SqlStore:
             message_id = int(rows[0][0])
             self._event(conn, message_id, now, "scheduled", f"to {message.to}")
             return message_id
-
-    def _insert_ignore(self, conn: Connection, values: dict[str, Any]) -> int:
-        # One statement built once, values as parameters: building insert().values(**row) per
-        # message made SQLAlchemy compute a cache key each time (70% of planning, bench/).
-        # rowcount is -1 with RETURNING on psycopg: count the returned rows instead.
-        return len(conn.execute(self._insert_message, values).fetchall())
 
     # --- dispatching ------------------------------------------------------------
 

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from followup.store.migrate import head_revision
 from tests.conftest import REPO
+
+HEAD = head_revision()
 
 SAMPLE = REPO / "config" / "sample"
 DATA = REPO / "tests" / "data"
@@ -290,7 +293,7 @@ def test_simulate_leaves_the_database_untouched(tmp_path: Path) -> None:
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = followup(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0006" in result.stdout
+    assert f"database at revision {HEAD}" in result.stdout
     assert (tmp_path / "followup.db").exists()
 
 
