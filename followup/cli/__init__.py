@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clients": ("clients", "Look up a client; record an opt-out or opt-in by hand."),
     "run": ("run", "Run the worker (and serve the web app): plan, send due messages."),
     "serve": ("serve", "Serve the web app: Twilio webhooks, unsubscribe pages, ingest API."),
+    "replan": ("replan", "Re-plan every client after a campaign edit, in resumable batches."),
     "schedule": ("schedule", "What is planned for the coming days, and why."),
     "simulate": ("simulate", "Run the campaigns on a virtual clock over a copy of the data."),
     "send-test": ("sendtest", "Send one message to yourself through the configured channel."),

@@ -16,7 +16,9 @@ from followup.wiring import make_channels, open_store
 
 
 def command(
-    once: Annotated[bool, typer.Option("--once", help="One scan and one dispatch, then exit (for cron).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="One campaign check and one dispatch, then exit (for cron).")
+    ] = False,
     sample_data: Annotated[
         bool,
         typer.Option(
@@ -33,7 +35,7 @@ def command(
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
-    """Run the worker: re-plan hourly, send due messages every 30 s (FOLLOWUP_WORKER_* settings).
+    """Run the worker: send due messages every 30 s; re-plan after a campaign edit (FOLLOWUP_WORKER_*).
 
     Stop it with Ctrl-C or SIGTERM: the message in hand is finished first.
 
