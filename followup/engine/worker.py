@@ -46,6 +46,24 @@ class WorkerTiming:
     batch_size: int = 20
 
 
+class _PassProgress:
+    """A log line every ``every`` clients of a campaign pass, so a long one is visibly moving."""
+
+    def __init__(self, every: int = 5000) -> None:
+        self.every = every
+        self.total = 0
+        self.done = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        log.info(logfmt("replan_started", clients=total, reason="the campaigns changed since the last full pass"))
+
+    def advance(self, count: int) -> None:
+        before, self.done = self.done, self.done + count
+        if before // self.every != self.done // self.every:
+            log.info(logfmt("replan_progress", planned=self.done, of=self.total))
+
+
 class Worker:
     def __init__(
         self,
@@ -76,7 +94,10 @@ class Worker:
     def scan(self) -> None:
         """Re-plan every client if the campaigns changed since the last pass (a stopped pass
         resumes); otherwise one row read.  Everything else is planned when its data changes."""
-        result = plan_pending(self.store, self.clinic, self.clock.now(), self.stop)  # a signal ends it promptly
+        progress = _PassProgress()
+        result = plan_pending(  # a signal ends it after the batch in hand
+            self.store, self.clinic, self.clock.now(), self.stop, on_start=progress.start, on_batch=progress.advance
+        )
         if not result.ran:
             return
         changes = result.changes
