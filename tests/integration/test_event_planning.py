@@ -109,12 +109,18 @@ def test_an_event_plans_only_the_client_it_touches(db_url: str) -> None:
     store.close()
 
 
-def test_a_nudge_planned_ahead_is_cancelled_by_a_booking_that_lands_after_it(db_url: str) -> None:
+def one_client_planned(db_url: str) -> tuple[ClinicConfig, SqlStore, int]:
+    """The shipped campaigns and one client whose visit ended an hour ago, planned."""
     clinic = shipped()
     store = SqlStore.from_url(db_url)
     store.upgrade()
     [client_id] = seed(store, 1)
     plan_pending(store, clinic, NOW)
+    return clinic, store, client_id
+
+
+def test_a_nudge_planned_ahead_is_cancelled_by_a_booking_that_lands_after_it(db_url: str) -> None:
+    clinic, store, client_id = one_client_planned(db_url)
     nudges = [m for m in client_rows(store, "c0000") if m.campaign == "rebook_nudge"]
     assert nudges, "a rebook nudge is planned ahead, at the visit"
     assert all(m.status == "scheduled" and m.due_at > NOW + timedelta(days=7) for m in nudges)
@@ -135,11 +141,7 @@ def test_a_nudge_planned_ahead_is_cancelled_by_a_booking_that_lands_after_it(db_
 
 def test_a_booking_nobody_planned_for_still_stops_the_nudge_at_send_time(db_url: str) -> None:
     """The exit condition is checked when the nudge comes due, not only when it is planned."""
-    clinic = shipped()
-    store = SqlStore.from_url(db_url)
-    store.upgrade()
-    [client_id] = seed(store, 1)
-    plan_pending(store, clinic, NOW)
+    clinic, store, client_id = one_client_planned(db_url)
     [nudge, *_] = sorted(
         (m for m in client_rows(store, "c0000") if m.campaign == "rebook_nudge"), key=lambda m: m.due_at
     )
