@@ -28,18 +28,22 @@ CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
 # (a rebooking that is itself cancelled brings the nudges back).
 PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned", "a later visit")
 
-# The columns apply_plans compares and rewrites; one UPDATE shape for every changed row, so the
-# statement is compiled once (the row's own status and next attempt are written back unchanged
-# when only the timing text or priority moved).
+# The columns apply_plans compares and rewrites.  Two UPDATE shapes, each compiled once: one
+# that also moves the next attempt (the due time changed, or a revival), one that leaves it
+# alone, since the dispatcher may have deferred the message since the plan read it.
 _REPLANNED = ("due_at", "expires_at", "why", "priority", "purpose", "step_index", "status", "status_reason")
 
-_UPDATE = (
-    update(messages)
-    .where(messages.c.id == bindparam("b_id"), messages.c.status == bindparam("b_status"))
-    .values(
-        {name: bindparam(f"v_{name}") for name in (*_REPLANNED, "next_attempt_at", "updated_at")},
+
+def _update(*columns: str) -> Any:
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("b_id"), messages.c.status == bindparam("b_status"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
     )
-)
+
+
+_UPDATE_MOVED = _update(*_REPLANNED, "next_attempt_at", "updated_at")
+_UPDATE_KEPT = _update(*_REPLANNED, "updated_at")
 
 
 def _insert_planned(dialect: str) -> Any:
@@ -144,7 +148,6 @@ def apply_plans(
             messages.c.id,
             messages.c.client_id,
             messages.c.idempotency_key,
-            messages.c.next_attempt_at,
             *(messages.c[name] for name in _REPLANNED),
         ).where(messages.c.client_id.in_(ids))
     ).mappings():
@@ -207,14 +210,13 @@ def apply_plans(
             }
             if not revivable and all(_same(row[k], v) for k, v in new.items()):
                 continue
-            moved = revivable or not _same(row["due_at"], plan.due_at)
-            params = {f"v_{k}": v for k, v in new.items()}
-            params |= {
-                "v_next_attempt_at": plan.due_at if moved else row["next_attempt_at"],
+            params = {f"v_{k}": v for k, v in new.items()} | {
                 "v_updated_at": now,
                 "b_id": row["id"],
                 "b_status": row["status"],
             }
+            if revivable or not _same(row["due_at"], plan.due_at):
+                params["v_next_attempt_at"] = plan.due_at
             updates.append((client_id, params, revivable))
         for key, row in rows.items():
             if row["status"] != "scheduled" or key in planned_keys:
@@ -231,7 +233,7 @@ def apply_plans(
         for _message_id, client_id in conn.execute(_INSERTS[dialect], inserts):
             out[int(client_id)].created += 1
     for client_id, params, revived in updates:
-        done = conn.execute(_UPDATE, params).rowcount
+        done = conn.execute(_UPDATE_MOVED if "v_next_attempt_at" in params else _UPDATE_KEPT, params).rowcount
         if revived:
             out[client_id].revived += done
         else:

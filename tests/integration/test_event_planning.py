@@ -17,6 +17,7 @@ from sqlalchemy import event
 from followup.channels.memory import InMemoryChannel
 from followup.config.loader import ClinicConfig, load_clinic
 from followup.core.domain import ChannelName, Client, Session
+from followup.core.rules import SendWindow
 from followup.engine.demo_data import load_sample_data
 from followup.engine.dispatch import Dispatcher
 from followup.engine.planning import BATCH, plan_pending, replan
@@ -258,3 +259,30 @@ def test_simulate_and_the_worker_send_the_same_messages(tmp_path: Path) -> None:
     for a, b in zip(sent_sim, sent_work, strict=True):
         assert a[:4] == b[:4]
         assert timedelta(0) <= b[4] - a[4] < tick  # the worker sends at its first tick after the due time
+
+
+def test_a_campaign_edit_keeps_a_deferral_the_dispatcher_made(db_url: str, make_clinic: ClinicFactory) -> None:
+    """Re-planning rewrites what the plan says (priority, wording, timing); the next attempt
+    the dispatcher chose (here: the send window's next opening) moves only with the due time."""
+    config, templates = make_clinic()
+    clinic = load_clinic(config, templates)
+    store = SqlStore.from_url(db_url)
+    store.upgrade()
+    late = datetime(2026, 3, 2, 23, 30, tzinfo=MIAMI)  # the session ended at 21:25: thanks due 23:25
+    seed(store, 1, ended=NOW - late + timedelta(hours=2, minutes=5))
+    plan_pending(store, clinic, late)
+    channels: dict[ChannelName, InMemoryChannel] = {"sms": InMemoryChannel("sms"), "email": InMemoryChannel("email")}
+    Dispatcher(store, clinic, channels, FixedClock(late), worker="t", window=SendWindow()).run_once()
+    [thanks] = [m for m in rows(store).values() if m.step == "thanks"]
+    opening = datetime(2026, 3, 3, 9, 0, tzinfo=MIAMI)
+    assert thanks.status == "scheduled" and thanks.next_attempt_at == opening  # outside the window
+
+    text = (config / "campaigns.yaml").read_text()
+    edited = text.replace("  purpose: care\n", "  purpose: care\n  priority: reminder\n", 1)
+    (config / "campaigns.yaml").write_text(edited)
+    changes = plan_pending(store, load_clinic(config, templates), late + timedelta(minutes=1)).changes
+    assert changes.updated >= 1
+    [after] = [m for m in rows(store).values() if m.step == "thanks"]
+    assert after.priority == "reminder"
+    assert after.next_attempt_at == opening and after.due_at == thanks.due_at
+    store.close()
