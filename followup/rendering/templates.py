@@ -41,7 +41,7 @@ from jinja2.utils import Namespace as JinjaNamespace
 from markupsafe import Markup
 
 from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
-from followup.core.sms_encoding import smart_encode, transliterate
+from followup.core.sms_encoding import smart_encode, strip_accents, transliterate
 from followup.exceptions import ConfigIssue, TemplateRenderError
 
 
@@ -74,10 +74,15 @@ class RenderedEmail:
 
 
 class _Rendered(str):
-    """Text already rendered (the SMS body handed to the layout): not transliterated again,
-    so the owner's own wording passes through as written."""
+    """Text already rendered (the SMS body handed to the layout), or the clinic's own words
+    handed in as a value (a tip, a focus label, a date in the client's language): not
+    transliterated as an inserted value, so it follows ``[sms] accents`` like the template's
+    own words instead of always losing its accents."""
 
     __slots__ = ()
+
+
+Verbatim = _Rendered  # for rendering.context: the clinic's own words, not client data
 
 
 def _gsm7_value(value: Any) -> Any:
@@ -349,13 +354,15 @@ class TemplateSet:
         env = self.sms_env if kind == "sms" else self.env
         return self._render(self._pick(LAYOUT_DIR, LAYOUT_FILES[kind], language), {**context, **extra}, env)
 
-    def render_sms(self, name: str, language: str, context: dict[str, Any]) -> str:
+    def render_sms(self, name: str, language: str, context: dict[str, Any], *, strip: bool = True) -> str:
         """The SMS text: the template in the SMS layout, line breaks squashed (see README,
         Templates), inserted values in GSM-7 when transliterating, look-alikes replaced
-        when smart encoding is on."""
+        when smart encoding is on; with ``strip`` (``[sms] accents = "strip"``) the accents
+        GSM-7 lacks are taken off every letter, the template's own words included."""
         body = _Rendered(_squash(self.render_part(name, "sms", language, context)))
         text = _squash(self._layout("sms", language, context, body=body))
-        return smart_encode(text) if self.smart_encoding else text
+        text = smart_encode(text) if self.smart_encoding else text
+        return strip_accents(text) if strip else text
 
     def render_email(self, name: str, language: str, context: dict[str, Any]) -> RenderedEmail:
         subject = " ".join(self.render_part(name, "subject", language, context).split())
