@@ -74,7 +74,8 @@ MINI_TEMPLATES = {
     "tip_text/sms.j2": "{{ client.first_name }}: {{ tip.sms }}\n",
     # Spanish ("es" is in MINI_TOML's languages; check wants a version of every file).
     "_layouts/es/sms.j2": (
-        '{{ body }}{% if campaign.purpose == "marketing" %}{{ "\\n\\n" }}Responda PARAR para no recibir más.{% endif %}\n'
+        '{{ body }}{% if campaign.purpose == "marketing" %}{{ "\\n\\n" }}'
+        "Responda PARAR para no recibir más.{% endif %}\n"
     ),
     "_layouts/es/email.txt.j2": (
         "{{ body }}\n\n--\n{{ business.name }}\n{{ business.address }}\nDarse de baja: {{ links.unsubscribe }}\n"
@@ -85,7 +86,9 @@ MINI_TEMPLATES = {
     ),
     "thanks/es/sms.j2": "Hola {{ client.first_name }}, gracias por su {{ session.service }}.\n",
     "thanks/es/subject.j2": "Gracias, {{ client.first_name }}\n",
-    "thanks/es/email.txt.j2": "Hola, {{ client.first_name }}:\n\nLe esperamos el {{ session.day }} a las {{ session.time }}.\n",
+    "thanks/es/email.txt.j2": (
+        "Hola, {{ client.first_name }}:\n\nLe esperamos el {{ session.day }} a las {{ session.time }}.\n"
+    ),
     "tip_text/es/sms.j2": "{{ client.first_name }}: {{ tip.sms }}\n",
 }
 

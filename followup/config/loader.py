@@ -33,6 +33,7 @@ TIPS_TRANSLATION_GLOB = "tips.*.yaml"  # tips.es.yaml: the library in Spanish, b
 def tips_translation_file(config_dir: Path, language: str) -> Path:
     return config_dir / f"tips.{language}.yaml"
 
+
 _CHANNEL_PARTS: dict[str, tuple[Part, ...]] = {
     "sms": ("sms",),
     "email": ("subject", "text"),
@@ -299,10 +300,10 @@ def _load_tip_translation(path: Path, library: TipLibrary, issues: list[ConfigIs
         "categories": set(library.categories),
         "tips": {t.id for t in library.tips},
     }
-    given = {
-        "focus_areas": translation.focus_areas,
-        "categories": translation.categories,
-        "tips": translation.tips,
+    given: dict[str, list[str]] = {
+        "focus_areas": list(translation.focus_areas),
+        "categories": list(translation.categories),
+        "tips": list(translation.tips),
     }
     for section, entries in given.items():
         for key in entries:

@@ -8,18 +8,19 @@ the TOML file: files under ``config/`` are meant to be committed and shared.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from contextvars import ContextVar
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from followup.config.paths import shown_path
 from followup.core.durations import parse_duration
@@ -116,7 +117,10 @@ class Settings(BaseSettings):
     # Accents GSM-7 lacks (á í ó ú) in the whole SMS, the template's own words too: "strip"
     # (default: one GSM-7 segment holds 160 characters) or "keep" (UCS-2: 70).  One value for
     # every language (accents = "keep") or per language (accents = {es = "keep"}; "*" = others).
-    sms_accents: dict[str, Literal["keep", "strip"]] = Field(default_factory=lambda: {"*": "strip"})
+    # NoDecode: FOLLOWUP_SMS_ACCENTS=keep is a plain word, not JSON (JSON objects are read in _accents).
+    sms_accents: Annotated[dict[str, Literal["keep", "strip"]], NoDecode] = Field(
+        default_factory=lambda: dict[str, Literal["keep", "strip"]]({"*": "strip"})
+    )
 
     # The dispatcher's last guard: never the same body to the same client twice within this
     # ("24h", "2d"; "0" turns the guard off).
@@ -184,12 +188,19 @@ class Settings(BaseSettings):
     @field_validator("sms_accents", mode="before")
     @classmethod
     def _accents(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("{"):  # the environment's JSON object
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{value!r} is not a JSON object ({exc})") from None
         if isinstance(value, str):  # accents = "keep": every language
             return {"*": value.strip()}
         if isinstance(value, dict):
             for code in value:
                 if code != "*" and not re.fullmatch(r"[a-z]{2}", str(code)):
-                    raise ValueError(f"{code!r} is not a two-letter language code (examples: es, en, or * for the rest)")
+                    raise ValueError(
+                        f"{code!r} is not a two-letter language code (examples: es, en, or * for the rest)"
+                    )
         return value
 
     @field_validator("default_timezone")

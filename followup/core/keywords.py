@@ -106,9 +106,7 @@ def classify(text: str, table: KeywordTable) -> Keyword:
 
 # The default keywords that are Spanish words: a client who texts one reads Spanish (the
 # inbound handler may then set the client's language, see followup.web.inbound).
-SPANISH_KEYWORDS = frozenset(
-    {"PARAR", "BAJA", "CANCELAR", "ALTO", "COMENZAR", "ALTA", "SI", "AYUDA", "PARAR CONSEJOS"}
-)
+SPANISH_KEYWORDS = frozenset({"PARAR", "BAJA", "CANCELAR", "ALTO", "COMENZAR", "ALTA", "SI", "AYUDA", "PARAR CONSEJOS"})
 
 
 def keyword_language(word: str | None) -> str | None:

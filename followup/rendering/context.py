@@ -26,6 +26,7 @@ from followup.core.tips import Tip, TipLibrary
 from followup.rendering.templates import Namespace, Verbatim
 from followup.timeutil import require_aware, zone
 
+
 def babel_locale(language: str, region: str = "US") -> str:
     """The CLDR locale for ``language`` as the clinic's clients read it: the language in the
     clinic's region when CLDR has that variant (``es`` in ``US`` is ``es_US``: "3:30 p.m.",

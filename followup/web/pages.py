@@ -18,7 +18,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "invalid_title": "Link not valid",
         "invalid": (
-            "<p>This link is not valid or has expired. Reply to any of our emails and we will take you off the list.</p>"
+            "<p>This link is not valid or has expired. Reply to any of our emails and we will take you "
+            "off the list.</p>"
         ),
         "title_unsubscribe": "Unsubscribe",
         "title_preferences": "Email preferences",
@@ -117,4 +118,4 @@ def page_language(
     for code in accepted_languages(accept_language):
         if code in languages:
             return code
-    return client_language if client_language in languages else default_language
+    return client_language if client_language and client_language in languages else default_language

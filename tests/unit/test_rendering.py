@@ -280,7 +280,9 @@ def test_the_templates_own_words_are_not_transliterated(make_clinic: ClinicFacto
 def test_accents_strip_takes_them_off_the_templates_words_too(make_clinic: ClinicFactory) -> None:
     """The default ``accents = "strip"``: á í ó ú lose their accent everywhere in the SMS, the
     owner's words included; é ñ ü ¿ ¡ (GSM-7) stay, and so does an emoji the owner wrote."""
-    config, templates = make_clinic(templates={"thanks/sms.j2": "¡Hola {{ client.first_name }}! ¿Sí? Más té, Núñez 💆\n"})
+    config, templates = make_clinic(
+        templates={"thanks/sms.j2": "¡Hola {{ client.first_name }}! ¿Sí? Más té, Núñez 💆\n"}
+    )
     clinic = clinic_from(config, templates)
     out = render(clinic, _client("Zoë"), "sms", session_of=sample_client("en"))
     assert out.sms == "¡Hola Zoe! ¿Si? Mas té, Nuñez 💆"
