@@ -8,8 +8,10 @@ strict undefined variables, so a typo fails ``followup check`` instead of sendin
 SMS are rendered in an environment of their own whose ``finalize`` hook spells every
 inserted value (``{{ ... }}``) in GSM-7 (:func:`followup.core.sms_encoding.transliterate`)
 when ``[sms] transliterate`` is on: a client's name never switches a text to UCS-2.  The
-template's own words are left as the owner wrote them (``check`` names any character
-that forces UCS-2).
+template's own words (and the clinic's words handed in as values: tips, labels, dates, see
+:data:`Verbatim`) follow ``[sms] accents``: "strip" (the default) takes the accents GSM-7
+lacks off the whole rendered text (``más`` -> ``mas``), "keep" leaves them as written
+(``check`` names any character that forces UCS-2 and prices both choices).
 
 Owners edit templates, so rendering is bounded as well as sandboxed (:class:`BoundedSandbox`):
 ``range`` yields at most :data:`MAX_RANGE` items; ``*``, ``**`` and ``+`` refuse results

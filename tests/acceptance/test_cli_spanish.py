@@ -182,3 +182,22 @@ def test_clients_set_language(tmp_path: Path) -> None:
         refused = followup(tmp_path, "clients", "set-language", "c-1001", bad)
         assert refused.returncode == 1 and why in refused.stderr, refused.stderr
     assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
+
+
+def test_init_ships_english_and_spanish(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "followup", "init", str(tmp_path / "clinic")],
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config, templates = tmp_path / "clinic" / "config", tmp_path / "clinic" / "templates"
+    assert 'languages = ["en", "es"]' in (config / "followup.toml").read_text(encoding="utf-8")
+    assert (config / "tips.es.yaml").is_file() and (templates / "_layouts" / "es" / "sms.j2").is_file()
+    assert sorted(p.relative_to(templates) for p in templates.rglob("es/*.j2")) == sorted(
+        p.relative_to(REPO / "templates") for p in (REPO / "templates").rglob("es/*.j2")
+    )
