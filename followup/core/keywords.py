@@ -136,7 +136,7 @@ REPLIES: dict[str, dict[str, str]] = {
         "help": (
             "{name}: recordatorios de citas, cuidados después de la sesión y consejos de autocuidado, "
             "hasta {cap} mensajes al día. Pueden aplicarse tarifas de mensajes y datos. Llame al {phone}. "
-            "Responda PARAR para no recibir más, o PARAR CONSEJOS para dejar solo los consejos."
+            "Responda PARAR para no recibir más, o PARAR CONSEJOS si solo quiere dejar de recibir consejos."
         ),
         "stop": (
             "{short}: dimos de baja su número y no le enviaremos más mensajes de texto. "
