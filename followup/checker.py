@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import time
 
-from followup.config.loader import ClinicConfig
+from followup.config.loader import ClinicConfig, tips_translation_file
+from followup.config.paths import shown_path
+from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES
 from followup.core.campaigns import Campaign
 from followup.core.domain import ChannelName, Client, Session
-from followup.core.sms_encoding import SmsInfo, analyse
+from followup.core.sms_encoding import SmsInfo, analyse, strip_accents
 from followup.core.tips import Tip
 from followup.exceptions import ConfigIssue, TemplateRenderError
 from followup.rendering.compose import compose
@@ -49,6 +51,17 @@ class SmsRow:
     worst: SmsInfo | None = None
     typical: SmsInfo | None = None
     worst_case: SmsInfo | None = None
+    # The same texts with the other ``[sms] accents`` choice (``strip`` then means "as if
+    # stripped"): what keeping or stripping accents would cost, shown beside, never checked.
+    other_strip: bool | None = None
+    other_typical: SmsInfo | None = None
+    other_worst: SmsInfo | None = None
+
+    def add_other(self, info: SmsInfo, *, worst_case: bool = False) -> None:
+        if not worst_case and _costlier(info, self.other_typical):
+            self.other_typical = info
+        if _costlier(info, self.other_worst):
+            self.other_worst = info
 
     def add(self, info: SmsInfo, *, worst_case: bool = False) -> None:
         if worst_case:
@@ -164,6 +177,24 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                     if name not in row.campaigns:
                         row.campaigns.append(name)
                     row.add(analyse(composed.sms), worst_case=worst_case)
+                    if language != clinic.settings.languages[0]:
+                        # The price of the other [sms] accents choice, for the owner to weigh.
+                        other = not clinic.settings.strip_accents(language)
+                        again = compose(
+                            clinic,
+                            client=client,
+                            session=session,
+                            visit_count=3,
+                            campaign_name=name,
+                            step_index=index,
+                            channel=channel,
+                            now=SAMPLE_NOW,
+                            tip=tip,
+                            strip_accents=other,
+                        )
+                        assert again.sms is not None
+                        row.other_strip = other
+                        row.add_other(analyse(again.sms), worst_case=worst_case)
 
     by_cost = sorted(report.sms.values(), key=lambda r: -r.max_segments)
     for row in by_cost:
@@ -182,12 +213,50 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                 str(path),  # once per file: the worst language is shown first (sorted by segments below)
             )
 
+    for issue in missing_translations(clinic):
+        record(issue)
     for template in clinic.templates.names():
         if template not in used:
             report.warnings.append(f"template {template!r} is not used by any campaign")
-    for tip in clinic.tips.tips:
-        info = analyse(tip.sms.strip())
-        if info.segments > 1 or info.encoding != "GSM-7":
-            extra = f", forced by {', '.join(info.ucs2_chars)}" if info.ucs2_chars else ""
-            report.warnings.append(f"tip {tip.id!r}: SMS text is {info.segments} {info.encoding} segment(s){extra}")
+    for language in clinic.settings.languages:
+        for tip in clinic.tips.tips:
+            text = clinic.tips.localized(tip, language).sms.strip()
+            info = analyse(strip_accents(text) if clinic.settings.strip_accents(language) else text)
+            if info.segments > 1 or info.encoding != "GSM-7":
+                extra = f", forced by {', '.join(info.ucs2_chars)}" if info.ucs2_chars else ""
+                report.warnings.append(
+                    f"tip {tip.id!r} ({language}): SMS text is {info.segments} {info.encoding} segment(s){extra}"
+                )
     return report
+
+
+def missing_translations(clinic: ClinicConfig) -> list[ConfigIssue]:
+    """Every configured language but the first (the one ``templates/<name>/*`` and
+    ``tips.yaml`` are written in) needs its own version of every template file, layout and
+    tip: ``templates/<name>/<lang>/<file>`` and ``config/tips.<lang>.yaml``.  One issue per
+    missing file or tip, naming it; a client would otherwise get the first language's text."""
+    languages = clinic.settings.languages
+    issues: list[ConfigIssue] = []
+    root = clinic.templates.root
+    folders = [(LAYOUT_DIR, list(LAYOUT_FILES.values()))]
+    folders += [(name, list(PART_FILES.values())) for name in clinic.templates.names()]
+    for language in languages[1:]:
+        why = f"language {language!r} is in languages (followup.toml) but this has no {language} version"
+        for folder, filenames in folders:
+            for filename in filenames:
+                if (root / folder / filename).is_file() and not (root / folder / language / filename).is_file():
+                    issues.append(
+                        ConfigIssue(
+                            shown_path(root / folder / language / filename),
+                            None,
+                            "",
+                            f"missing: {why} of {folder}/{filename}",
+                        )
+                    )
+        path = tips_translation_file(clinic.config_dir, language)
+        if not path.is_file():
+            issues.append(ConfigIssue(shown_path(path), None, "", f"missing: {why} of tips.yaml"))
+            continue
+        for key in clinic.tips.untranslated(language):
+            issues.append(ConfigIssue(shown_path(path), None, key, f"missing: {why} of tips.yaml's {key}"))
+    return issues

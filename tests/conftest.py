@@ -72,6 +72,24 @@ MINI_TEMPLATES = {
     "thanks/subject.j2": "Thank you, {{ client.first_name }}\n",
     "thanks/email.txt.j2": "Hi {{ client.first_name }},\n\nSee you {{ session.day }} at {{ session.time }}.\n",
     "tip_text/sms.j2": "{{ client.first_name }}: {{ tip.sms }}\n",
+    # Spanish ("es" is in MINI_TOML's languages; check wants a version of every file).
+    "_layouts/es/sms.j2": (
+        '{{ body }}{% if campaign.purpose == "marketing" %}{{ "\\n\\n" }}'
+        "Responda PARAR para no recibir más.{% endif %}\n"
+    ),
+    "_layouts/es/email.txt.j2": (
+        "{{ body }}\n\n--\n{{ business.name }}\n{{ business.address }}\nDarse de baja: {{ links.unsubscribe }}\n"
+    ),
+    "_layouts/es/email.html.j2": (
+        "<html><head><style>p { color: #123456; }</style></head><body>{{ body }}"
+        '<p>{{ business.address }}</p><a href="{{ links.unsubscribe }}">Darse de baja</a></body></html>\n'
+    ),
+    "thanks/es/sms.j2": "Hola {{ client.first_name }}, gracias por su {{ session.service }}.\n",
+    "thanks/es/subject.j2": "Gracias, {{ client.first_name }}\n",
+    "thanks/es/email.txt.j2": (
+        "Hola, {{ client.first_name }}:\n\nLe esperamos el {{ session.day }} a las {{ session.time }}.\n"
+    ),
+    "tip_text/es/sms.j2": "{{ client.first_name }}: {{ tip.sms }}\n",
 }
 
 MINI_TOML = """\
@@ -81,6 +99,23 @@ languages = ["en", "es"]
 [business]
 name = "Test Clinic"
 address = "1 Ocean Dr, Miami Beach, FL 33139"
+"""
+
+MINI_TIPS_ES = """\
+focus_areas:
+  neck_shoulders: Cuello y hombros
+  lower_back: Espalda baja
+categories:
+  posture: Postura
+  sleep: Sueño
+tips:
+  posture-one:
+    title: La pantalla a la altura de los ojos
+    sms: "Suba la pantalla a la altura de los ojos."
+  sleep-one:
+    title: La altura de la almohada
+    sms: "Elija una almohada que mantenga el cuello derecho."
+    email: "Un texto más largo sobre almohadas."
 """
 
 ClinicFactory = Callable[..., tuple[Path, Path]]
@@ -102,10 +137,14 @@ def make_clinic(tmp_path: Path) -> ClinicFactory:
         tips: str = MINI_TIPS,
         toml: str = MINI_TOML,
         templates: dict[str, str | None] | None = None,
+        tips_es: str | None = MINI_TIPS_ES,
     ) -> tuple[Path, Path]:
         config = tmp_path / "config"
         tdir = tmp_path / "templates"
         write_tree(config, {"campaigns.yaml": textwrap.dedent(campaigns), "tips.yaml": tips, "followup.toml": toml})
+        # MINI_TIPS_ES translates MINI_TIPS; a test with its own library brings its own (or none).
+        if tips_es is not None and (tips is MINI_TIPS or tips_es is not MINI_TIPS_ES):
+            write_tree(config, {"tips.es.yaml": tips_es})
         files = dict(MINI_TEMPLATES)
         for name, text in (templates or {}).items():
             if text is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from followup.checker import CheckReport, run_check
+from followup.checker import CheckReport, SmsRow, run_check
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
 from followup.core.sms_encoding import describe_char
 from followup.exceptions import ConfigError, issues_text
@@ -14,13 +14,14 @@ from followup.exceptions import ConfigError, issues_text
 def sms_table(report: CheckReport, limit: int) -> Table:
     """Per SMS template and language: the sample client's length range and segments, the
     worst case (segments and characters with worst-case data), the encoding of the costliest
-    rendering and what forced UCS-2."""
+    rendering, what forced UCS-2, and the same with the other ``[sms] accents`` choice."""
     table = Table(
         title=f"SMS templates (limit {limit} segments; worst case: long accented names, longest service and therapist)",
         title_justify="left",
     )
     right = ("chars", "segments", "worst case")
-    for column in ("template", "lang", "chars", "encoding", "segments", "worst case", "forces UCS-2", "campaigns"):
+    columns = ("template", "lang", "chars", "encoding", "segments", "worst case", "forces UCS-2", "other accents")
+    for column in (*columns, "campaigns"):
         table.add_column(column, justify="right" if column in right else "left")
     for (template, language), row in sorted(report.sms.items()):
         worst, typical = row.worst, row.typical
@@ -38,9 +39,19 @@ def sms_table(report: CheckReport, limit: int) -> Table:
             str(typical.segments),
             worst_case,
             " ".join(describe_char(c) for c in worst.ucs2_chars) or "-",
+            other_accents(row),
             ", ".join(row.campaigns),
         )
     return table
+
+
+def other_accents(row: SmsRow) -> str:
+    """What the text would cost with the other ``[sms] accents`` choice: ``keep: UCS-2 2 (3)``
+    (encoding, the sample's segments, the worst case's); ``-`` for the first language."""
+    typical, worst = row.other_typical, row.other_worst
+    if row.other_strip is None or typical is None or worst is None:
+        return "-"
+    return f"{'strip' if row.other_strip else 'keep'}: {worst.encoding} {typical.segments} ({worst.segments})"
 
 
 def command(config: ConfigOpt = None, templates: TemplatesOpt = None) -> None:

@@ -1,7 +1,8 @@
-"""``followup clients show|optout|optin``: a client's data and consent, for the owner."""
+"""``followup clients show|optout|optin|set-language``: a client's data, consent and language, for the owner."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,11 +12,14 @@ from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load
 from followup.cli.schedule import shown_time
 from followup.engine.lookup import find_client
 from followup.engine.worker import SystemClock
+from followup.intake.values import language_code
 from followup.store.port import MessageQuery, Store
 from followup.timeutil import zone
 from followup.wiring import open_store
 
-clients_app = typer.Typer(help="Look up a client; record an opt-out or opt-in by hand.", no_args_is_help=True)
+clients_app = typer.Typer(
+    help="Look up a client; record an opt-out or opt-in by hand; set their language.", no_args_is_help=True
+)
 Channel = Literal["sms", "email"]
 Purpose = Literal["all", "care", "marketing"]
 
@@ -112,6 +116,44 @@ def optin(
     Example: followup clients optin c-1001 --channel sms --purpose marketing --note "signed intake form 2026-12-01"
     """
     _change(ref, channel, purpose, "opt_in", note, config, templates)
+
+
+@clients_app.command("set-language")
+def set_language(
+    ref: Annotated[str, typer.Argument(help="External id, phone or email.")],
+    language: Annotated[str, typer.Argument(help="A code or name: es, es-US, Spanish, Español, en.")],
+    config: ConfigOpt = None,
+    templates: TemplatesOpt = None,
+) -> None:
+    """Set the language a client's messages, keyword replies and pages are written in.
+
+    It must be one of `languages` in followup.toml.  (An import whose file has a language
+    column sets it too; a Spanish keyword such as PARAR or AYUDA from a client whose
+    language is not set sets Spanish.)
+
+    Example: followup clients set-language c-1001 es
+    """
+    clinic = load(config, templates)
+    try:
+        code = language_code(language)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if code not in clinic.settings.languages:
+        err.print(
+            f"{language!r}: followup writes in {', '.join(clinic.settings.languages)} "
+            "(languages in followup.toml), so this client would get the default language",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INVALID)
+    store = open_store(clinic)
+    client_id = _find(store, ref, clinic.settings.default_region)
+    client = store.client_state(client_id).client
+    if client.language == code:
+        out.print(f"{client.full_name} ({client.external_id}): language already {code}", markup=False)
+        return
+    store.upsert_client(replace(client, language=code), SystemClock().now())
+    out.print(f"{client.full_name} ({client.external_id}): language {client.language} -> {code}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

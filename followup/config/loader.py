@@ -21,12 +21,18 @@ from followup.config.settings import Settings, load_settings
 from followup.config.template_files import PART_FILES, Part, TemplateFiles
 from followup.config.yamlfile import KeyPath, YamlDocument, format_key_path, load_yaml
 from followup.core.campaigns import NAME_RE, RESERVED_NAMES, Campaign
-from followup.core.tips import TipLibrary
+from followup.core.tips import TipLibrary, TipTranslation
 from followup.exceptions import ConfigError, ConfigIssue
 
 CAMPAIGNS_FILE = "campaigns.yaml"
 CAMPAIGNS_DIR = "campaigns"
 TIPS_FILE = "tips.yaml"
+TIPS_TRANSLATION_GLOB = "tips.*.yaml"  # tips.es.yaml: the library in Spanish, by tip id
+
+
+def tips_translation_file(config_dir: Path, language: str) -> Path:
+    return config_dir / f"tips.{language}.yaml"
+
 
 _CHANNEL_PARTS: dict[str, tuple[Part, ...]] = {
     "sms": ("sms",),
@@ -221,6 +227,16 @@ def load_tips(config_dir: Path, issues: list[ConfigIssue]) -> TipLibrary | None:
     issues.extend(doc.issues)
     if doc.data is None:
         return None
+    if isinstance(doc.data, dict) and "translations" in doc.data:
+        issues.append(
+            ConfigIssue(
+                doc.path,
+                doc.line_of(("translations",)),
+                "translations",
+                "unknown key (translations go in tips.<language>.yaml beside tips.yaml, e.g. tips.es.yaml)",
+            )
+        )
+        return None
     try:
         library = TipLibrary.model_validate(doc.data)
     except ValidationError as exc:
@@ -258,7 +274,49 @@ def load_tips(config_dir: Path, issues: list[ConfigIssue]) -> TipLibrary | None:
                         f"{area!r} is not a focus area (allowed: {', '.join(library.focus_areas)})",
                     )
                 )
-    return library
+    translations = {}
+    for translated in sorted(config_dir.glob(TIPS_TRANSLATION_GLOB)):
+        language = translated.name.split(".")[1]
+        found = _load_tip_translation(translated, library, issues)
+        if found is not None:
+            translations[language] = found
+    return library.model_copy(update={"translations": translations})
+
+
+def _load_tip_translation(path: Path, library: TipLibrary, issues: list[ConfigIssue]) -> TipTranslation | None:
+    """``tips.<lang>.yaml``: validated, and every id in it one of ``tips.yaml``'s (a
+    misspelt id would leave the real tip untranslated).  What it lacks is for ``check``."""
+    doc = load_yaml(path, shown_path(path))
+    issues.extend(doc.issues)
+    if doc.data is None:
+        return None
+    try:
+        translation = TipTranslation.model_validate(doc.data)
+    except ValidationError as exc:
+        issues.extend(validation_issues(doc, exc, TipTranslation))
+        return None
+    known = {
+        "focus_areas": set(library.focus_areas),
+        "categories": set(library.categories),
+        "tips": {t.id for t in library.tips},
+    }
+    given: dict[str, list[str]] = {
+        "focus_areas": list(translation.focus_areas),
+        "categories": list(translation.categories),
+        "tips": list(translation.tips),
+    }
+    for section, entries in given.items():
+        for key in entries:
+            if key not in known[section]:
+                issues.append(
+                    ConfigIssue(
+                        doc.path,
+                        doc.line_of((section, key)),
+                        f"{section}.{key}",
+                        f"{key!r} is not in tips.yaml's {section} (a misspelt id?)",
+                    )
+                )
+    return translation
 
 
 def campaign_problems(

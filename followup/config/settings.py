@@ -8,18 +8,19 @@ the TOML file: files under ``config/`` are meant to be committed and shared.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from contextvars import ContextVar
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from followup.config.paths import shown_path
 from followup.core.durations import parse_duration
@@ -102,7 +103,7 @@ class Settings(BaseSettings):
     default_timezone: str = "America/New_York"
     default_region: str = "US"
     default_language: str = "en"
-    languages: list[str] = Field(default_factory=lambda: ["en"])
+    languages: list[str] = Field(default_factory=lambda: ["en", "es"])
 
     send_window_start: time = time(9, 0)
     send_window_end: time = time(20, 0)
@@ -113,6 +114,13 @@ class Settings(BaseSettings):
     sms_max_segments: int = Field(3, ge=1, le=10)
     sms_smart_encoding: bool = True
     sms_transliterate: bool = True  # values inserted into SMS spelt in GSM-7 (Zoë -> Zoe, emoji dropped)
+    # Accents GSM-7 lacks (á í ó ú) in the whole SMS, the template's own words too: "strip"
+    # (default: one GSM-7 segment holds 160 characters) or "keep" (UCS-2: 70).  One value for
+    # every language (accents = "keep") or per language (accents = {es = "keep"}; "*" = others).
+    # NoDecode: FOLLOWUP_SMS_ACCENTS=keep is a plain word, not JSON (JSON objects are read in _accents).
+    sms_accents: Annotated[dict[str, Literal["keep", "strip"]], NoDecode] = Field(
+        default_factory=lambda: dict[str, Literal["keep", "strip"]]({"*": "strip"})
+    )
 
     # The dispatcher's last guard: never the same body to the same client twice within this
     # ("24h", "2d"; "0" turns the guard off).
@@ -177,6 +185,24 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings, _TomlSource(settings_cls))
 
+    @field_validator("sms_accents", mode="before")
+    @classmethod
+    def _accents(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("{"):  # the environment's JSON object
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{value!r} is not a JSON object ({exc})") from None
+        if isinstance(value, str):  # accents = "keep": every language
+            return {"*": value.strip()}
+        if isinstance(value, dict):
+            for code in value:
+                if code != "*" and not re.fullmatch(r"[a-z]{2}", str(code)):
+                    raise ValueError(
+                        f"{code!r} is not a two-letter language code (examples: es, en, or * for the rest)"
+                    )
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -232,8 +258,12 @@ class Settings(BaseSettings):
             extra=dict(self.keywords_extra),
         )
 
-    def help_reply(self) -> str:
-        return help_text(self.business_name, self.business_phone, self.cap_any_per_day)
+    def help_reply(self, language: str = "en") -> str:
+        return help_text(self.business_name, self.business_phone, self.cap_any_per_day, language)
+
+    def strip_accents(self, language: str) -> bool:
+        """Whether SMS in ``language`` lose the accents GSM-7 lacks (``[sms] accents``)."""
+        return self.sms_accents.get(language, self.sms_accents.get("*", "strip")) == "strip"
 
     def signing_key(self) -> str:
         """The key that signs links; the dev key only ever in dry-run."""

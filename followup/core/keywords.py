@@ -104,10 +104,63 @@ def classify(text: str, table: KeywordTable) -> Keyword:
     return Keyword("reply", possible_opt_out=_asks_to_stop(said, table))
 
 
-def help_text(business_name: str, business_phone: str, cap_per_day: int) -> str:
+# The default keywords that are Spanish words: a client who texts one reads Spanish (the
+# inbound handler may then set the client's language, see followup.web.inbound).
+SPANISH_KEYWORDS = frozenset({"PARAR", "BAJA", "CANCELAR", "ALTO", "COMENZAR", "ALTA", "SI", "AYUDA", "PARAR CONSEJOS"})
+
+
+def keyword_language(word: str | None) -> str | None:
+    """``"es"`` when ``word`` (as :func:`classify` returns it, normalised) is one of the
+    Spanish default keywords, else None (English words, and words like INFO shared by both)."""
+    return "es" if word is not None and word in SPANISH_KEYWORDS else None
+
+
+# What followup answers to a keyword, per language (usted in Spanish, as every message).
+# CTIA's Messaging Principles want HELP to name the sender, what it sends, how often, that
+# rates may apply and how to stop; STOP and START each get one confirmation.  Languages
+# without an entry get English.  Placeholders: {name} {short} {phone} {cap}.
+REPLIES: dict[str, dict[str, str]] = {
+    "en": {
+        "help": (
+            "{name}: appointment reminders, aftercare and self-care tips, up to {cap} msgs/day. "
+            "Msg & data rates may apply. Call {phone}. Reply STOP to stop, STOP TIPS to stop tips only."
+        ),
+        "stop": "{short}: you are unsubscribed and will get no more texts from us. Reply START to resubscribe.",
+        "stop_marketing": (
+            "{short}: no more tips or offers. You will still get appointment reminders and aftercare. "
+            "Reply STOP to stop all texts."
+        ),
+        "start": "{short}: you are resubscribed to texts. Reply HELP for help, STOP to stop.",
+    },
+    "es": {
+        "help": (
+            "{name}: recordatorios de citas, cuidados después de la sesión y consejos de autocuidado, "
+            "hasta {cap} mensajes al día. Pueden aplicarse tarifas de mensajes y datos. Llame al {phone}. "
+            "Responda PARAR para no recibir más, o PARAR CONSEJOS si solo quiere dejar de recibir consejos."
+        ),
+        "stop": (
+            "{short}: dimos de baja su número y no le enviaremos más mensajes de texto. "
+            "Si cambia de opinión, responda COMENZAR."
+        ),
+        "stop_marketing": (
+            "{short}: no le enviaremos más consejos ni ofertas. Seguirá recibiendo los recordatorios "
+            "de sus citas y los cuidados después de cada sesión. Responda PARAR para no recibir ningún mensaje."
+        ),
+        "start": (
+            "{short}: volverá a recibir nuestros mensajes de texto. Responda AYUDA si necesita ayuda, "
+            "o PARAR para no recibir más."
+        ),
+    },
+}
+
+
+def reply_text(kind: str, language: str, *, name: str, short: str, phone: str, cap: int) -> str:
+    """The keyword reply ``kind`` ("help", "stop", "stop_marketing", "start") in ``language``
+    (English when there is no such language); raises KeyError for an unknown ``kind``."""
+    table = REPLIES.get(language, REPLIES["en"])
+    return table[kind].format(name=name, short=short, phone=phone, cap=cap)
+
+
+def help_text(business_name: str, business_phone: str, cap_per_day: int, language: str = "en") -> str:
     """The HELP reply carriers require: who we are, what we send, how often, how to stop (CTIA)."""
-    return (
-        f"{business_name}: appointment reminders, aftercare and self-care tips, up to "
-        f"{cap_per_day} msgs/day. Msg & data rates may apply. Call {business_phone}. "
-        "Reply STOP to stop, STOP TIPS to stop tips only."
-    )
+    return reply_text("help", language, name=business_name, short=business_name, phone=business_phone, cap=cap_per_day)

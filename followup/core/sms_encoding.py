@@ -152,6 +152,25 @@ def transliterate(text: str) -> str:
     return result
 
 
+def strip_accents(text: str) -> str:
+    """``text`` with the accents GSM-7 lacks taken off letters: ``más`` -> ``mas``,
+    ``Día`` -> ``Dia``, ``Ñoño``, ``él`` and ``pingüino`` unchanged (GSM-7 has ``ñ é ü``, and
+    ``¿ ¡``).  Only letters change: emoji, symbols and other scripts stay as they are (the
+    owner chose them; ``check`` names what forces UCS-2).  This is ``[sms] accents = "strip"``,
+    applied to a whole SMS, the template's own words included.
+
+    Pure; returns a new string (``text`` itself when nothing changes).
+    """
+    out: list[str] = []
+    for ch in text:
+        if is_gsm7(ch) or not ch.isalpha():
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(base if base and all(is_gsm7(c) for c in base) else ch)
+    return "".join(out)
+
+
 def _segment_count(costs: list[int], single: int, multi: int) -> int:
     """Segments for characters costing ``costs`` units each: one segment up to ``single``
     units, else segments of ``multi`` units in which a character is never split."""

@@ -60,7 +60,11 @@ def compose(
     channel: ChannelName,
     now: datetime,
     tip: Tip | None = None,
+    strip_accents: bool | None = None,
 ) -> Composed:
+    """One step for one client, in the client's language when the clinic writes in it (else
+    the default).  ``strip_accents`` overrides ``[sms] accents`` for that language (``check``
+    prices Spanish SMS both ways); None: as configured."""
     campaign = clinic.campaigns[campaign_name]
     step = campaign.steps[step_index]
     language = client.language if client.language in clinic.settings.languages else clinic.settings.default_language
@@ -85,7 +89,12 @@ def compose(
             channel="sms",
             template=step.template,
             language=language,
-            sms=templates.render_sms(step.template, language, context),
+            sms=templates.render_sms(
+                step.template,
+                language,
+                context,
+                strip=clinic.settings.strip_accents(language) if strip_accents is None else strip_accents,
+            ),
         )
     return Composed(
         channel="email",

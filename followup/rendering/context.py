@@ -10,23 +10,29 @@ client's own zone: that is :mod:`followup.core.rules` and the planner.)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from babel.dates import format_date, format_time, get_timezone_name
+from babel import Locale, localedata
+from babel.dates import format_date, format_skeleton, format_time, get_timezone_name, match_skeleton
 
 from followup.config.settings import Settings
 from followup.core.campaigns import Campaign
 from followup.core.domain import Client, Session
 from followup.core.tips import Tip, TipLibrary
-from followup.rendering.templates import Namespace
+from followup.rendering.templates import Namespace, Verbatim
 from followup.timeutil import require_aware, zone
 
-_DAY_FORMAT = {"en": "EEEE, MMMM d", "es": "EEEE d 'de' MMMM"}
-_SHORT_DATE_FORMAT = {"en": "MMM d", "es": "d 'de' MMM"}
-_TIME_FORMAT = {"en": "h:mm a", "es": "H:mm"}
+
+def babel_locale(language: str, region: str = "US") -> str:
+    """The CLDR locale for ``language`` as the clinic's clients read it: the language in the
+    clinic's region when CLDR has that variant (``es`` in ``US`` is ``es_US``: "3:30 p.m.",
+    as Spanish is written in Miami, not Madrid's "15:30"), else the language alone."""
+    candidate = f"{language}_{region}"
+    return candidate if localedata.exists(candidate) else language
 
 
 def _plain(text: str) -> str:
@@ -34,16 +40,29 @@ def _plain(text: str) -> str:
     return text.replace("\u202f", " ").replace("\u00a0", " ")
 
 
-def local_day(moment: datetime, language: str) -> str:
-    return _plain(format_date(moment, _DAY_FORMAT.get(language, _DAY_FORMAT["en"]), locale=language))
+@functools.lru_cache(maxsize=32)
+def _day_pattern(locale: str) -> str:
+    """The locale's own pattern for weekday + day + month (CLDR skeleton ``MMMMEd``), with the
+    weekday spelt out: CLDR's pattern abbreviates it ("Thu"), a message reads better whole."""
+    skeletons = Locale.parse(locale).datetime_skeletons
+    pattern = str(skeletons[match_skeleton("MMMMEd", skeletons) or "MMMMEd"].pattern)
+    return re.sub(r"E{1,3}(?!E)", "EEEE", pattern)
 
 
-def local_short_date(moment: datetime, language: str) -> str:
-    return _plain(format_date(moment, _SHORT_DATE_FORMAT.get(language, _SHORT_DATE_FORMAT["en"]), locale=language))
+def local_day(moment: datetime, language: str, region: str = "US") -> str:
+    """``Thursday, December 10`` / ``jueves, 10 de diciembre`` (CLDR, no year)."""
+    locale = babel_locale(language, region)
+    return _plain(format_date(moment, _day_pattern(locale), locale=locale))
 
 
-def local_time(moment: datetime, language: str) -> str:
-    return _plain(format_time(moment, _TIME_FORMAT.get(language, _TIME_FORMAT["en"]), locale=language))
+def local_short_date(moment: datetime, language: str, region: str = "US") -> str:
+    """``Dec 10`` / ``10 dic`` (CLDR skeleton ``MMMd``)."""
+    return _plain(format_skeleton("MMMd", moment, locale=babel_locale(language, region)))
+
+
+def local_time(moment: datetime, language: str, region: str = "US") -> str:
+    """``3:30 PM`` / ``3:30 p.m.`` (CLDR's short time of the locale)."""
+    return _plain(format_time(moment, "short", locale=babel_locale(language, region)))
 
 
 _ABBREVIATION = re.compile(r"[A-Z]{2,5}")
@@ -82,10 +101,10 @@ def zone_label(moment: datetime) -> str:
     return _utc_offset(offset)
 
 
-def clinic_time(moment: datetime, client_tz: str, language: str) -> str:
+def clinic_time(moment: datetime, client_tz: str, language: str, region: str = "US") -> str:
     """``moment`` (in the clinic's zone) as the client reads it: ``3:00 PM`` when the
     client's zone shows the same wall time, else ``3:00 PM ET``."""
-    shown = local_time(moment, language)
+    shown = local_time(moment, language, region)
     if moment.utcoffset() != moment.astimezone(zone(client_tz)).utcoffset():
         shown = f"{shown} {zone_label(moment)}"
     return shown
@@ -128,43 +147,52 @@ def client_namespace(client: Client, visit_count: int) -> Namespace:
     )
 
 
-def session_namespace(session: Session, client: Client, library: TipLibrary | None, clinic_timezone: str) -> Namespace:
+def session_namespace(
+    session: Session, client: Client, library: TipLibrary | None, clinic_timezone: str, region: str = "US"
+) -> Namespace:
     """``session`` as templates see it: day, date and times in the clinic's zone
-    ``clinic_timezone`` (IANA), the times naming the zone when the client's reads differently."""
+    ``clinic_timezone`` (IANA), the times naming the zone when the client's reads differently;
+    focus labels and dates in the client's language (``client.language``, already one the
+    clinic writes in), dates in that language as written in ``region`` (the clinic's)."""
     tz = zone(clinic_timezone)
     start = require_aware(session.start, "session start").astimezone(tz)
     end = require_aware(session.end, "session end").astimezone(tz)
-    labels = [library.focus_areas.get(f, f) if library else f for f in session.focus_areas]
     lang = client.language
+    labels = [Verbatim(library.focus_label(f, lang)) if library else f for f in session.focus_areas]
     return Namespace(
         "session",
         {
             "service": session.service,
             "therapist": session.therapist,
             "focus_areas": labels,
-            "focus": ", ".join(labels),
+            "focus": Verbatim(", ".join(labels)) if library else ", ".join(labels),
             "start": start,
             "end": end,
-            "day": local_day(start, lang),
-            "date": local_short_date(start, lang),
-            "time": clinic_time(start, client.timezone, lang),
-            "end_time": clinic_time(end, client.timezone, lang),
+            # The clinic's words (CLDR's, in the client's language), not client data: they
+            # keep or lose accents with the template ([sms] accents), see templates.Verbatim.
+            "day": Verbatim(local_day(start, lang, region)),
+            "date": Verbatim(local_short_date(start, lang, region)),
+            "time": Verbatim(clinic_time(start, client.timezone, lang, region)),
+            "end_time": Verbatim(clinic_time(end, client.timezone, lang, region)),
             "duration_minutes": int((end - start).total_seconds() // 60),
             "status": session.status,
         },
     )
 
 
-def tip_namespace(tip: Tip, library: TipLibrary) -> Namespace:
+def tip_namespace(tip: Tip, library: TipLibrary, language: str = "") -> Namespace:
+    """``tip`` in ``language`` (its ``config/tips.<language>.yaml`` version; the library's own
+    text when there is none, which ``followup check`` reports)."""
+    shown = library.localized(tip, language)
     return Namespace(
         "tip",
         {
             "id": tip.id,
-            "title": tip.title,
+            "title": Verbatim(shown.title),
             "category": tip.category,
-            "category_label": library.categories.get(tip.category, tip.category),
-            "sms": tip.sms.strip(),
-            "email": tip.email_text,
+            "category_label": Verbatim(library.category_label(tip.category, language)),
+            "sms": Verbatim(shown.sms.strip()),
+            "email": Verbatim(shown.email_text),
         },
     )
 
@@ -207,7 +235,9 @@ def message_context(
         ),
     }
     if session is not None:
-        context["session"] = session_namespace(session, client, library, settings.default_timezone)
+        context["session"] = session_namespace(
+            session, client, library, settings.default_timezone, settings.default_region
+        )
     if tip is not None and library is not None:
-        context["tip"] = tip_namespace(tip, library)
+        context["tip"] = tip_namespace(tip, library, client.language)
     return context

@@ -8,8 +8,10 @@ strict undefined variables, so a typo fails ``followup check`` instead of sendin
 SMS are rendered in an environment of their own whose ``finalize`` hook spells every
 inserted value (``{{ ... }}``) in GSM-7 (:func:`followup.core.sms_encoding.transliterate`)
 when ``[sms] transliterate`` is on: a client's name never switches a text to UCS-2.  The
-template's own words are left as the owner wrote them (``check`` names any character
-that forces UCS-2).
+template's own words (and the clinic's words handed in as values: tips, labels, dates, see
+:data:`Verbatim`) follow ``[sms] accents``: "strip" (the default) takes the accents GSM-7
+lacks off the whole rendered text (``más`` -> ``mas``), "keep" leaves them as written
+(``check`` names any character that forces UCS-2 and prices both choices).
 
 Owners edit templates, so rendering is bounded as well as sandboxed (:class:`BoundedSandbox`):
 ``range`` yields at most :data:`MAX_RANGE` items; ``*``, ``**`` and ``+`` refuse results
@@ -41,7 +43,7 @@ from jinja2.utils import Namespace as JinjaNamespace
 from markupsafe import Markup
 
 from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
-from followup.core.sms_encoding import smart_encode, transliterate
+from followup.core.sms_encoding import smart_encode, strip_accents, transliterate
 from followup.exceptions import ConfigIssue, TemplateRenderError
 
 
@@ -74,10 +76,15 @@ class RenderedEmail:
 
 
 class _Rendered(str):
-    """Text already rendered (the SMS body handed to the layout): not transliterated again,
-    so the owner's own wording passes through as written."""
+    """Text already rendered (the SMS body handed to the layout), or the clinic's own words
+    handed in as a value (a tip, a focus label, a date in the client's language): not
+    transliterated as an inserted value, so it follows ``[sms] accents`` like the template's
+    own words instead of always losing its accents."""
 
     __slots__ = ()
+
+
+Verbatim = _Rendered  # for rendering.context: the clinic's own words, not client data
 
 
 def _gsm7_value(value: Any) -> Any:
@@ -349,13 +356,15 @@ class TemplateSet:
         env = self.sms_env if kind == "sms" else self.env
         return self._render(self._pick(LAYOUT_DIR, LAYOUT_FILES[kind], language), {**context, **extra}, env)
 
-    def render_sms(self, name: str, language: str, context: dict[str, Any]) -> str:
+    def render_sms(self, name: str, language: str, context: dict[str, Any], *, strip: bool = True) -> str:
         """The SMS text: the template in the SMS layout, line breaks squashed (see README,
         Templates), inserted values in GSM-7 when transliterating, look-alikes replaced
-        when smart encoding is on."""
+        when smart encoding is on; with ``strip`` (``[sms] accents = "strip"``) the accents
+        GSM-7 lacks are taken off every letter, the template's own words included."""
         body = _Rendered(_squash(self.render_part(name, "sms", language, context)))
         text = _squash(self._layout("sms", language, context, body=body))
-        return smart_encode(text) if self.smart_encoding else text
+        text = smart_encode(text) if self.smart_encoding else text
+        return strip_accents(text) if strip else text
 
     def render_email(self, name: str, language: str, context: dict[str, Any]) -> RenderedEmail:
         subject = " ".join(self.render_part(name, "subject", language, context).split())

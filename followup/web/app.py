@@ -26,6 +26,7 @@ from followup.logfmt import logfmt
 from followup.web.api import api_router
 from followup.web.context import WebContext
 from followup.web.inbound import InboundService
+from followup.web.pages import page_language, page_text
 
 log = logging.getLogger("followup.web")
 
@@ -174,14 +175,16 @@ def create_app(context: WebContext) -> FastAPI:
         inbound.status(message_id, form)
         return Response(status_code=204)
 
-    def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    def _page(title: str, body: str, language: str, status: int = 200) -> HTMLResponse:
         name = html.escape(settings.business_name)
         return HTMLResponse(
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<!DOCTYPE html><html lang='{html.escape(language)}'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'></head>"
             f"<body style='font-family:sans-serif;max-width:32em;margin:3em auto'><h1>{name}</h1>{body}"
             f"<p style='color:#666;font-size:small'>{html.escape(settings.business_address)}</p></body></html>",
             status_code=status,
+            headers={"Content-Language": language, "Vary": "Accept-Language"},
         )
 
     def _token(token: str) -> tuple[int, TokenData] | None:
@@ -194,49 +197,54 @@ def create_app(context: WebContext) -> FastAPI:
         client_id = context.store.find_client_id(external_id=data.client)
         return None if client_id is None else (client_id, data)
 
-    invalid = (
-        "Link not valid",
-        "<p>This link is not valid or has expired. Reply to any of our emails and we will take you off the list.</p>",
-    )
+    def _language(request: Request, client_id: int | None) -> str:
+        """The client's language, else the browser's (see :mod:`followup.web.pages`)."""
+        client = context.store.client_state(client_id).client.language if client_id is not None else None
+        header = request.headers.get("Accept-Language", "")
+        return page_language(client, header, settings.languages, settings.default_language)
+
+    def _invalid(request: Request) -> HTMLResponse:
+        language = _language(request, None)
+        return _page(page_text(language, "invalid_title"), page_text(language, "invalid"), language, 400)
 
     def _form(token: str, scope: str, label: str) -> str:
         return (
             f"<form method='post' action='/u/{html.escape(token)}'>"
             f"<input type='hidden' name='scope' value='{scope}'>"
-            f"<button type='submit'>{label}</button></form>"
+            f"<button type='submit'>{html.escape(label)}</button></form>"
         )
 
-    def _choices(token: str, client_id: int) -> str:
+    def _choices(token: str, client_id: int, language: str) -> str:
         """What the page offers: marketing first (the link's own scope), then, as a separate
         explicit choice, every email (reminders and aftercare too)."""
         consent = context.store.client_state(client_id).client.consent
+
+        def say(key: str) -> str:
+            return page_text(language, key)
+
         parts = []
         if consent.email_marketing:
-            parts.append(
-                "<p>Stop tips and offers by email? Appointment reminders and aftercare notes "
-                "will still reach you.</p>" + _form(token, "marketing", "Unsubscribe from tips and offers")
-            )
+            parts.append(say("offer_marketing") + _form(token, "marketing", say("button_marketing")))
         else:
-            parts.append("<p>You are unsubscribed from tips and offers by email.</p>")
+            parts.append(say("off_marketing"))
         if consent.email_care:
-            parts.append(
-                "<p>Or stop <strong>all</strong> emails from us, including appointment reminders and "
-                "aftercare notes.</p>" + _form(token, "all", "Stop all emails")
-            )
+            parts.append(say("offer_all") + _form(token, "all", say("button_all")))
         elif not consent.email_marketing:
-            parts = ["<p>You are unsubscribed from all our emails.</p>"]
+            parts = [say("off_all")]
         return "".join(parts)
 
     @app.get("/u/{token}", response_class=HTMLResponse, include_in_schema=False)
-    def unsubscribe_page(token: str) -> HTMLResponse:
+    def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
         """The page behind every email's link: a marketing email's unsubscribes from
-        marketing; a care email's is a preferences page.  Looking changes nothing."""
+        marketing; a care email's is a preferences page.  Looking changes nothing.  In the
+        client's language, else the browser's (``Accept-Language``)."""
         found = _token(token)
         if found is None:
-            return _page(*invalid, 400)
+            return _invalid(request)
         client_id, data = found
-        title = "Unsubscribe" if data.scope == "marketing" else "Email preferences"
-        return _page(title, _choices(token, client_id))
+        language = _language(request, client_id)
+        title = page_text(language, "title_unsubscribe" if data.scope == "marketing" else "title_preferences")
+        return _page(title, _choices(token, client_id, language), language)
 
     @app.post("/u/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def unsubscribe(token: str, request: Request) -> HTMLResponse:
@@ -247,8 +255,13 @@ def create_app(context: WebContext) -> FastAPI:
         records) nothing."""
         found = _token(token)
         if found is None:
-            return _page(*invalid, 400)
+            return _invalid(request)
         client_id, data = found
+        language = _language(request, client_id)
+
+        def say(key: str) -> str:
+            return page_text(language, key)
+
         try:
             form = await request.form()
         except Exception:  # a malformed body is a one-click with nothing else in it
@@ -258,11 +271,10 @@ def create_app(context: WebContext) -> FastAPI:
         purpose = "all" if choice == "all" else "marketing"
         consent = context.store.client_state(client_id).client.consent
         if purpose == "all" and not consent.email_care and not consent.email_marketing:
-            return _page("Already unsubscribed", "<p>You were already unsubscribed from all our emails.</p>")
+            return _page(say("title_already"), say("already_all"), language)
         if purpose == "marketing" and not consent.email_marketing:
             return _page(
-                "Already unsubscribed",
-                "<p>You were already unsubscribed from tips and offers by email.</p>" + _choices(token, client_id),
+                say("title_already"), say("already_marketing") + _choices(token, client_id, language), language
             )
         how = "one-click unsubscribe" if one_click else "unsubscribe page"
         what = "stop all email" if purpose == "all" else "stop marketing email"
@@ -271,12 +283,8 @@ def create_app(context: WebContext) -> FastAPI:
             client_id, "email", purpose, "opt_out", context.now(), source="link", wording=f"{how}: {what} ({where})"
         )
         if purpose == "all":
-            return _page("Unsubscribed", "<p>Done: you will not receive any more emails from us.</p>")
-        return _page(
-            "Unsubscribed",
-            "<p>Done: you will get no more tips or offers by email. Appointment reminders and "
-            "aftercare notes still come by email.</p>" + _choices(token, client_id),
-        )
+            return _page(say("title_done"), say("done_all"), language)
+        return _page(say("title_done"), say("done_marketing") + _choices(token, client_id, language), language)
 
     bearer = HTTPBearer(auto_error=False)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
-from followup.core.keywords import Keyword, normalise
+from followup.core.keywords import Keyword, keyword_language, normalise, reply_text
+from followup.core.sms_encoding import strip_accents
 from followup.logfmt import logfmt
 from followup.store.port import REPLY_FORWARD, ClinicMessage
 from followup.timeutil import zone
@@ -85,8 +87,9 @@ class InboundService:
         if meaning == "reply":
             self.forward(sid, client_id, sender, body, possible_opt_out=keyword.possible_opt_out)
             return None
+        language = self._language(client_id, keyword)
         if meaning == "help":
-            return None if answered else settings.help_reply()
+            return None if answered else self._reply("help", language)
         if meaning == "extra":
             template = next((t for k, t in settings.keywords_extra.items() if normalise(k) == keyword.word), None)
             if template is not None:
@@ -96,28 +99,57 @@ class InboundService:
                     business_name=settings.business_name,
                 )
         elif meaning in ("stop", "stop_marketing"):
-            return self._stop(client_id, sender, body, meaning, sid, answered)
+            return self._stop(client_id, sender, body, meaning, sid, answered, language)
         elif meaning == "start":
             lifted = store.lift_suppression(sender, "sms", now, source="keyword", wording=body)
             if lifted is not None:
-                resubscribed = f"{settings.business_short_name}: you are resubscribed to texts."
-                return None if answered else resubscribed + " Reply HELP for help, STOP to stop."
+                return None if answered else self._reply("start", language)
         # A meaning not handled above (or a START that lost a race with another START) never
         # falls through to consent: a person at the clinic reads it.
         log.warning(logfmt("keyword_forwarded", sid=sid, meaning=meaning))
         self.forward(sid, client_id, sender, body)
         return None
 
+    def _language(self, client_id: int | None, keyword: Keyword) -> str:
+        """The language to answer a keyword in: the client's (when it is one of ``languages``),
+        else the keyword's own (PARAR, AYUDA... are Spanish), else the default.
+
+        A Spanish keyword from a client whose language is not set (empty, not configured, or
+        the default one the import gives when the file says nothing) sets it to Spanish: they
+        wrote to us in Spanish.  A client set to another configured language keeps it."""
+        settings = self.settings
+        spoken = keyword_language(keyword.word)
+        spoken = spoken if spoken in settings.languages else None
+        if client_id is None:
+            return spoken or settings.default_language
+        client = self.context.store.client_state(client_id).client
+        unset = client.language in ("", settings.default_language) or client.language not in settings.languages
+        if spoken and unset and client.language != spoken:
+            self.context.store.upsert_client(replace(client, language=spoken), self.context.now())
+            log.info(logfmt("language_set", client=client.external_id, language=spoken, source="keyword"))
+            return spoken
+        return client.language if client.language in settings.languages else settings.default_language
+
+    def _reply(self, kind: str, language: str) -> str:
+        """A keyword reply in ``language``, accents stripped as ``[sms] accents`` says."""
+        settings = self.settings
+        text = reply_text(
+            kind,
+            language,
+            name=settings.business_name,
+            short=settings.business_short_name,
+            phone=settings.business_phone,
+            cap=settings.cap_any_per_day,
+        )
+        return strip_accents(text) if settings.strip_accents(language) else text
+
     def _stop(
-        self, client_id: int | None, sender: str, body: str, meaning: str, sid: str, answered: bool
+        self, client_id: int | None, sender: str, body: str, meaning: str, sid: str, answered: bool, language: str
     ) -> str | None:
         """STOP (everything) or STOP TIPS (marketing) from ``sender``: every client on the number,
-        or the number alone when it is no client yet; one reply."""
-        store, settings, now = self.context.store, self.settings, self.context.now()
-        stopped = (
-            f"{settings.business_short_name}: you are unsubscribed and will get no more texts from us. "
-            "Reply START to resubscribe."
-        )
+        or the number alone when it is no client yet; one reply, in ``language``."""
+        store, now = self.context.store, self.context.now()
+        stopped = self._reply("stop", language)
         if client_id is None:
             # Not a client we know (yet): the number goes on the suppression list, so a client
             # imported later with it is never texted; a STOP is always acknowledged.
@@ -130,10 +162,7 @@ class InboundService:
             store.record_consent(client_id, "sms", "all", "opt_out", now, source="keyword", wording=body)
             return None if answered else stopped
         store.record_consent(client_id, "sms", "marketing", "opt_out", now, source="keyword", wording=body)
-        return (
-            f"{settings.business_short_name}: no more tips or offers. You will still get appointment "
-            "reminders and aftercare. Reply STOP to stop all texts."
-        )
+        return self._reply("stop_marketing", language)
 
     def forward(
         self, sid: str, client_id: int | None, sender: str, body: str, *, possible_opt_out: bool = False

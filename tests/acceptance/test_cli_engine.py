@@ -459,7 +459,15 @@ def test_an_accented_first_name_costs_nothing_more(tmp_path: Path) -> None:
     assert accented.encoding == plain.encoding == "GSM-7"
     assert accented.segments == plain.segments
     # With transliteration off, the same name would switch the text to UCS-2.
-    raw = followup(tmp_path, *args, "--sessions", sessions, "--json", FOLLOWUP_SMS_TRANSLITERATE="false")
+    raw = followup(
+        tmp_path,
+        *args,
+        "--sessions",
+        sessions,
+        "--json",
+        FOLLOWUP_SMS_TRANSLITERATE="false",
+        FOLLOWUP_SMS_ACCENTS="keep",
+    )
     body = next(m["body"] for m in json.loads(raw.stdout) if m["client"] == "zoe-1" and m["step"] == "thanks")
     assert body.startswith("Hi Zoë,") and analyse(body).encoding == "UCS-2"
 

@@ -287,7 +287,8 @@ def test_a_spanish_client_of_an_english_only_clinic_reads_english_dates(tmp_path
     assert followup(tmp_path, "import", "clients", path).returncode == 0
     sessions = write(tmp_path, "s.csv", "external_id,client,start,service\nz-1,s-1,2027-01-14 10:00,Swedish 60\n")
     assert followup(tmp_path, "import", "sessions", sessions).returncode == 0
-    simulated = followup(tmp_path, "simulate", "--start", "2027-01-12", "--days", "3", "--json")
+    english_only = {"FOLLOWUP_LANGUAGES": '["en"]'}
+    simulated = followup(tmp_path, "simulate", "--start", "2027-01-12", "--days", "3", "--json", **english_only)
     bodies = " ".join(m["body"] or "" for m in json.loads(simulated.stdout) if m["client"] == "s-1")
     assert "Thursday" in bodies and "jueves" not in bodies, bodies
 

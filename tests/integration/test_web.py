@@ -217,7 +217,8 @@ def test_keyword_table(web: Web, body: str, meaning: str) -> None:
         assert consent.sms_care and consent.sms_marketing
     if meaning == "help":
         text = html.unescape(reply.text)  # TwiML is XML
-        assert "Msg & data rates may apply" in text and "+1 305 555 0142" in text
+        rates = "Pueden aplicarse tarifas de mensajes y datos" if body == "AYUDA" else "Msg & data rates may apply"
+        assert rates in text and "+1 305 555 0142" in text
     if meaning == "extra":
         assert "https://shoreline-nmt.example/book" in reply.text
     queued = web.store.messages(MessageQuery(statuses=("scheduled",)))

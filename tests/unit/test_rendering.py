@@ -108,15 +108,18 @@ def test_html_template_autoescapes_client_data(make_clinic: ClinicFactory) -> No
 
 def test_language_variant_is_used_and_falls_back(make_clinic: ClinicFactory) -> None:
     config, templates = make_clinic(
-        templates={"thanks/es/sms.j2": "Hola {{ client.first_name }}, hasta el {{ session.day }}.\n"}
+        templates={
+            "thanks/es/sms.j2": "Hola {{ client.first_name }}, hasta el {{ session.day }}.\n",
+            "thanks/es/email.txt.j2": None,
+        }
     )
     clinic = clinic_from(config, templates)
     spanish = sample_client("es")
     out = render(clinic, spanish, "sms")
-    assert out.sms == "Hola Carmen, hasta el jueves 3 de diciembre."
+    assert out.sms == "Hola Carmen, hasta el jueves, 3 de diciembre."
     # No Spanish email variant: the default text is used, with the date in Spanish.
     mail = render(clinic, spanish, "email")
-    assert mail.email is not None and "jueves 3 de diciembre" in mail.email.text
+    assert mail.email is not None and "jueves, 3 de diciembre" in mail.email.text
 
 
 def test_unsupported_language_uses_default(make_clinic: ClinicFactory) -> None:
@@ -260,19 +263,35 @@ def test_emoji_and_symbols_in_inserted_values_are_dropped(make_clinic: ClinicFac
 
 
 def test_the_templates_own_words_are_not_transliterated(make_clinic: ClinicFactory) -> None:
-    """Only inserted values are made GSM-7: what the owner wrote is sent as written (and
-    ``check`` names the characters that force UCS-2)."""
-    config, templates = make_clinic(templates={"thanks/sms.j2": "¡Hola {{ client.first_name }}! Gracias, ¿sí?\n"})
+    """With ``accents = "keep"`` only inserted values are made GSM-7: what the owner wrote is
+    sent as written (and ``check`` names the characters that force UCS-2)."""
+    from tests.conftest import MINI_TOML
+
+    config, templates = make_clinic(
+        toml=MINI_TOML + '\n[sms]\naccents = "keep"\n',
+        templates={"thanks/sms.j2": "¡Hola {{ client.first_name }}! Gracias, ¿sí? 💆\n"},
+    )
+    clinic = clinic_from(config, templates)
+    out = render(clinic, _client("Zoë 💆"), "sms", session_of=sample_client("en"))
+    assert out.sms == "¡Hola Zoe! Gracias, ¿sí? 💆"
+    assert out.sms is not None and analyse(out.sms).ucs2_chars == ("í", "💆")
+
+
+def test_accents_strip_takes_them_off_the_templates_words_too(make_clinic: ClinicFactory) -> None:
+    """The default ``accents = "strip"``: á í ó ú lose their accent everywhere in the SMS, the
+    owner's words included; é ñ ü ¿ ¡ (GSM-7) stay, and so does an emoji the owner wrote."""
+    config, templates = make_clinic(
+        templates={"thanks/sms.j2": "¡Hola {{ client.first_name }}! ¿Sí? Más té, Núñez 💆\n"}
+    )
     clinic = clinic_from(config, templates)
     out = render(clinic, _client("Zoë"), "sms", session_of=sample_client("en"))
-    assert out.sms == "¡Hola Zoe! Gracias, ¿sí?"
-    assert out.sms is not None and analyse(out.sms).ucs2_chars == ("í",)
+    assert out.sms == "¡Hola Zoe! ¿Si? Mas té, Nuñez 💆"
 
 
 def test_transliteration_can_be_turned_off(make_clinic: ClinicFactory) -> None:
     from tests.conftest import MINI_TOML
 
-    clinic = clinic_from(*make_clinic(toml=MINI_TOML + "\n[sms]\ntransliterate = false\n"))
+    clinic = clinic_from(*make_clinic(toml=MINI_TOML + '\n[sms]\ntransliterate = false\naccents = "keep"\n'))
     assert clinic.settings.sms_transliterate is False
     out = render(clinic, _client("Zoë"), "sms", session_of=sample_client("en"))
     assert out.sms is not None and out.sms.startswith("Hi Zoë,") and analyse(out.sms).encoding == "UCS-2"
