@@ -61,3 +61,13 @@ def test_one_file_per_campaign_and_duplicates_across_files(make_clinic: ClinicFa
         load_clinic(config, templates, env_file=None)
     (issue,) = caught.value.issues
     assert str(issue).startswith("config/campaigns/zz_dup.yaml:1: reminder: campaign defined twice (first in ")
+
+
+def test_no_shipped_sms_names_what_was_treated() -> None:
+    """HHS "minimum necessary": an SMS can be read on a lock screen, so no shipped SMS template,
+    in any language, shows the session's focus areas (the body areas worked on)."""
+    sms = sorted((REPO / "templates").rglob("sms.j2"))
+    assert len(sms) >= 18  # every campaign's SMS and the layout, in English and Spanish
+    for path in sms:
+        text = path.read_text(encoding="utf-8")
+        assert "focus" not in text, f"{path.relative_to(REPO)} shows the session's focus areas"
