@@ -37,6 +37,10 @@ from followup.timeutil import zone
 from followup.wiring import open_store
 
 DEFAULT_DAYS = 30
+LEGEND = (
+    "opt-outs: opted out within 7 days after; rebooked: bookings credited by last-touch attribution; "
+    "conv.: conversion rate; held out: clients in the holdout group; bounces: email bounces"
+)
 
 
 @dataclass(frozen=True)
@@ -163,27 +167,27 @@ def _reasons(counts: dict[str, int]) -> str:
 
 
 def print_table(steps: list[StepReport], campaigns: dict[str, Comparison], when: Period) -> None:
-    table = Table(title=f"Report {when.label()}", title_justify="left")
+    table = Table(title=f"Report {when.label()}", title_justify="left", caption=LEGEND, caption_justify="left")
+    table.add_column("campaign", no_wrap=True)
+    table.add_column("step", no_wrap=True)
     for column in (
-        "campaign",
-        "step",
         "planned",
         "sent",
-        "delivered",
+        "deliv.",
         "failed",
         "expired",
-        "suppressed",
-        "cancelled",
-        "opted out (7d)",
-        "replied",
-        "rebooked (attributed)",
-        "conversion",
+        "suppr.",
+        "cancel.",
+        "opt-outs",
+        "replies",
+        "rebooked",
+        "conv.",
         "held out",
-        "SMS segments",
+        "segments",
         "SMS cost",
-        "email bounces",
+        "bounces",
     ):
-        table.add_column(column)
+        table.add_column(column, justify="right")
     for s in steps:
         table.add_row(
             s.campaign,
@@ -334,12 +338,16 @@ def command(
     when = period(start, end, settings.default_timezone, SystemClock().now())
     store = open_store(clinic)
     steps, campaigns = gather(store, when, settings.report_attribution_window, settings.sms_price_per_segment)
-    if csv_dir is not None:
-        for written in write_csv(csv_dir, steps, campaigns, when):
-            err.print(f"wrote {written}", markup=False)
-    if html_file is not None:
-        write_html(html_file, steps, campaigns, when)
-        err.print(f"wrote {html_file}", markup=False)
+    try:
+        if csv_dir is not None:
+            for written in write_csv(csv_dir, steps, campaigns, when):
+                err.print(f"wrote {written}", markup=False)
+        if html_file is not None:
+            write_html(html_file, steps, campaigns, when)
+            err.print(f"wrote {html_file}", markup=False)
+    except OSError as exc:
+        err.print(f"cannot write {exc.filename or csv_dir or html_file}: {exc.strerror}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
     if as_json:
         rows = [
             {**s.as_json(), "from": when.start.isoformat(), "to": when.end.isoformat(), "timezone": when.timezone}
