@@ -404,8 +404,9 @@ class ReportStore(Protocol):
     def report_facts(
         self, since: datetime, until: datetime, follow: timedelta
     ) -> tuple[list[MessageFact], list[Booking], list[ClientEvent], list[ClientEvent]]:
-        """(messages due or sent in [since, until); bookings, opt-outs and replies from ``since``
-        to ``until + follow``: what happened after a message counts while ``follow`` lasts)."""
+        """(messages due or sent, bookings made, opt-outs and replies received, each from
+        ``since`` to ``until + follow``): what happens after a message counts while ``follow``
+        lasts, and a later message may take the credit.  The caller keeps to the period."""
         ...
 
     def replies(self, *, unhandled: bool = False) -> list[Reply]: ...

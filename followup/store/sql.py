@@ -1027,7 +1027,9 @@ class SqlStore:
     ) -> tuple[list[MessageFact], list[Booking], list[ClientEvent], list[ClientEvent]]:
         with self._begin() as conn:
             return (
-                report_sql.report_messages(conn, since, until),
+                # Messages after ``until`` too: a later touch, not one in the period, gets the
+                # credit for a booking (last touch), and a later message is what a reply answered.
+                report_sql.report_messages(conn, since, until + follow),
                 report_sql.bookings(conn, since, until + follow),
                 report_sql.opt_outs(conn, since, until + follow),
                 report_sql.reply_events(conn, since, until + follow),

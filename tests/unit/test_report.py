@@ -274,3 +274,13 @@ def test_holdout_is_validated_with_file_line_and_key(tmp_path: Path) -> None:
     assert care and "campaigns.yaml:" in care[0] and "post_session_care.holdout" in care[0]
     high = [line for line in lines if "between 0% and 90%" in line]
     assert high and "self_care_tips.holdout" in high[0]
+
+
+def test_a_later_touch_after_the_period_takes_the_credit_and_the_reply() -> None:
+    end = T0 + timedelta(days=1)
+    inside, after = fact(1, 7, at=T0), fact(2, 7, at=T0 + timedelta(days=2), step="second_nudge")
+    booking = Booking(7, "s-7", T0 + timedelta(days=3))
+    reply = ClientEvent(7, T0 + timedelta(days=2, hours=1))
+    [step] = build_report([inside, after], [booking], [], [reply], T0 - timedelta(days=1), end)
+    assert step.step == "first_nudge"  # the later message is outside the period: not reported
+    assert (step.rebooked_attributed, step.replied) == (0, 0)  # both belong to the later message
