@@ -3,7 +3,9 @@ bookings after them, opt-outs and replies, written through the real store (no mo
 
 ``build(store, reached=…, held=…)`` writes ``reached`` clients who got a rebook nudge and
 ``held`` clients held out of it; the first ``reached_rebooked`` / ``held_rebooked`` of each
-group book three days later.  Six more clients give the other outcomes one each.
+group book three days later.  A held-out client who could not have been reached (no
+consent) books too, and is left out of the comparison.  Six more clients give the other
+outcomes one each.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class Built:
     reply_ids: list[int]
 
 
-def _client(store: SqlStore, ref: str, i: int) -> int:
+def _client(store: SqlStore, ref: str, i: int, consent: Consent | None = None) -> int:
     client_id, _ = store.upsert_client(
         Client(
             external_id=ref,
@@ -40,7 +42,7 @@ def _client(store: SqlStore, ref: str, i: int) -> int:
             phone=f"+1305555{i:04d}",
             email=f"{ref}@example.com",
             timezone="America/New_York",
-            consent=Consent(sms_marketing=True),
+            consent=consent or Consent(sms_marketing=True),
         ),
         T0 - timedelta(days=60),
     )
@@ -103,6 +105,11 @@ def build(
         _message(store, ids[ref], f"nudge/{ref}", status="cancelled", status_reason=HELD_OUT)
         if i < held_rebooked:
             _booking(store, ids[ref], ref, T0 + timedelta(days=3))
+    # A held-out client the campaign could never have reached (no marketing consent on any
+    # channel): left out of the comparison.
+    ids["h-unreachable"] = _client(store, "h-unreachable", 1999, Consent(sms_marketing=False, email_marketing=False))
+    _message(store, ids["h-unreachable"], "nudge/h-unreachable", status="cancelled", status_reason=HELD_OUT)
+    _booking(store, ids["h-unreachable"], "h-unreachable", T0 + timedelta(days=1))
     # One of each other outcome.
     others = {
         "x-failed": {"status": "failed", "status_reason": "permanent failure", "sent_channel": "email"},

@@ -15,6 +15,8 @@ Terms, as marketers use them:
   their first touch, against the share of held-out clients who booked within the window after
   the moment they would have got it (the held-out message's due time); the difference with a
   95 % confidence interval (Newcombe's method, statsmodels' ``confint_proportions_2indep``).
+  Held-out clients the campaign could not have reached (no phone or email with consent for
+  it) are left out of the comparison, as the reached group leaves them out by construction.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class MessageFact:
     delivery_status: str | None  # Twilio's last status callback, if any
     segments: int = 0  # SMS segments of the body sent (0 for email and unsent messages)
     error: str | None = None
+    # Held-out messages only: could the campaign have reached this client (a phone or email
+    # with consent for it)?  Only those join the comparison: a client the campaign could never
+    # reach is no counterpart of a reached one.
+    reachable: bool = True
 
     @property
     def held_out(self) -> bool:
@@ -286,7 +292,7 @@ def group_comparison(messages: Sequence[MessageFact], bookings: Sequence[Booking
         at = m.touch_at
         if at is not None and (m.client_id not in first_touch or at < first_touch[m.client_id]):
             first_touch[m.client_id] = at
-        if m.held_out and (m.client_id not in first_held or m.due_at < first_held[m.client_id]):
+        if m.held_out and m.reachable and (m.client_id not in first_held or m.due_at < first_held[m.client_id]):
             first_held[m.client_id] = m.due_at
     by_client: dict[int, list[Booking]] = defaultdict(list)
     for b in bookings:

@@ -11,40 +11,72 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
 
+from followup.core.holdout import HELD_OUT
 from followup.core.report import Booking, ClientEvent, MessageFact
+from followup.core.rules import MessageFacts, choose_channel
 from followup.core.sms_encoding import analyse
+from followup.store.planning_sql import client_from_row
 from followup.store.port import ConsentRecord, Reply
 from followup.store.schema import clients, consent_events, inbound_messages, messages, sessions
 
 
+def _reachable(conn: Connection, held: list[Any]) -> set[int]:
+    """Ids of the held-out messages whose client the campaign could reach now: a phone or
+    email with consent for it, decided by the dispatcher's own rule (``choose_channel``)."""
+    if not held:
+        return set()
+    ids = {int(r["client_id"]) for r in held}
+    people = {
+        int(r["id"]): client_from_row(r) for r in conn.execute(select(clients).where(clients.c.id.in_(ids))).mappings()
+    }
+    out = set()
+    for r in held:
+        facts = MessageFacts(
+            campaign=r["campaign"],
+            step_index=int(r["step_index"]),
+            channel=r["channel"],
+            purpose=r["purpose"],
+            due_at=r["due_at"],
+            expires_at=r["due_at"],
+            session_external_id=None,
+        )
+        if isinstance(choose_channel(facts, people[int(r["client_id"])]), str):
+            out.add(int(r["id"]))
+    return out
+
+
 def report_messages(conn: Connection, since: datetime, until: datetime) -> list[MessageFact]:
     """Client messages due or sent in [since, until), as report facts (SMS segments counted on
-    the body that was sent)."""
+    the body that was sent; a held-out message says whether its client was reachable)."""
     m = messages.c
-    rows = conn.execute(
-        select(
-            m.id,
-            m.campaign,
-            m.step,
-            m.step_index,
-            m.client_id,
-            m.purpose,
-            m.status,
-            m.status_reason,
-            m.due_at,
-            m.sent_at,
-            m.sent_channel,
-            m.delivery_status,
-            m.body,
-            m.error,
-        )
-        .where(
-            m.client_id.is_not(None),
-            ((m.sent_at >= since) & (m.sent_at < until))
-            | (m.sent_at.is_(None) & (m.due_at >= since) & (m.due_at < until)),
-        )
-        .order_by(m.id)
-    ).mappings()
+    rows = list(
+        conn.execute(
+            select(
+                m.id,
+                m.campaign,
+                m.step,
+                m.step_index,
+                m.client_id,
+                m.purpose,
+                m.status,
+                m.status_reason,
+                m.due_at,
+                m.sent_at,
+                m.sent_channel,
+                m.delivery_status,
+                m.body,
+                m.error,
+                m.channel,
+            )
+            .where(
+                m.client_id.is_not(None),
+                ((m.sent_at >= since) & (m.sent_at < until))
+                | (m.sent_at.is_(None) & (m.due_at >= since) & (m.due_at < until)),
+            )
+            .order_by(m.id)
+        ).mappings()
+    )
+    reachable = _reachable(conn, [r for r in rows if r["status"] == "cancelled" and r["status_reason"] == HELD_OUT])
     return [
         MessageFact(
             id=int(r["id"]),
@@ -61,6 +93,7 @@ def report_messages(conn: Connection, since: datetime, until: datetime) -> list[
             delivery_status=r["delivery_status"],
             segments=analyse(r["body"]).segments if r["sent_channel"] == "sms" and r["body"] else 0,
             error=r["error"],
+            reachable=r["status_reason"] != HELD_OUT or int(r["id"]) in reachable,
         )
         for r in rows
     ]

@@ -3,6 +3,7 @@ holdout comparison and its confidence interval, and the holdout draw itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -284,3 +285,10 @@ def test_a_later_touch_after_the_period_takes_the_credit_and_the_reply() -> None
     [step] = build_report([inside, after], [booking], [], [reply], T0 - timedelta(days=1), end)
     assert step.step == "first_nudge"  # the later message is outside the period: not reported
     assert (step.rebooked_attributed, step.replied) == (0, 0)  # both belong to the later message
+
+
+def test_held_out_clients_the_campaign_could_not_reach_are_left_out_of_the_comparison() -> None:
+    held = dataclasses.replace(fact(1, 1, status="cancelled", reason=HELD_OUT), reachable=False)
+    booking = Booking(1, "s-1", T0 + timedelta(days=1))
+    assert group_comparison([held, fact(2, 2)], [booking], WEEK).held_out == 0
+    assert group_comparison([dataclasses.replace(held, reachable=True), fact(2, 2)], [booking], WEEK).held_out == 1
