@@ -36,6 +36,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schedule": ("schedule", "What is planned for the coming days, and why."),
     "simulate": ("simulate", "Run the campaigns on a virtual clock over a copy of the data."),
     "send-test": ("sendtest", "Send one message to yourself through the configured channel."),
+    "report": ("report", "What each campaign step did over a period, and whether it worked (holdout)."),
+    "replies": ("replies", "Texts clients sent, with the message each answered; mark them handled."),
+    "consent": ("consent", "Export the consent ledger to CSV for an auditor."),
 }
 
 

@@ -324,6 +324,11 @@ def campaign_problems(
 ) -> Iterator[tuple[KeyPath, str]]:
     """Checks that need more than the campaign itself, as (key path, message)."""
     available = templates.names()
+    if campaign.holdout and campaign.purpose != "marketing":
+        yield (
+            (name, "holdout"),
+            "only marketing campaigns may have a holdout (care messages are never withheld)",
+        )
     step_names: dict[str, int] = {}
     trigger = campaign.trigger.type
     for index, step in enumerate(campaign.steps):

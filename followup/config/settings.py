@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     sms_accents: Annotated[dict[str, Literal["keep", "strip"]], NoDecode] = Field(
         default_factory=lambda: dict[str, Literal["keep", "strip"]]({"*": "strip"})
     )
+    # What one SMS segment costs, for the report's cost estimate (USD; Twilio's US list price
+    # per outbound segment on a long code, before carrier fees, as of 2026).
+    sms_price_per_segment: float = Field(0.0083, ge=0, le=10)
 
     # The dispatcher's last guard: never the same body to the same client twice within this
     # ("24h", "2d"; "0" turns the guard off).
@@ -128,6 +131,9 @@ class Settings(BaseSettings):
     # Rebook nudges and win-backs wait while booking data (the last import or API call) is older
     # than this: a client may have booked since ("36h"; "0" turns the hold off).
     intake_max_staleness: timedelta = timedelta(hours=36)
+    # The report's last-touch attribution: a booking made within this after a marketing message
+    # reached the client is credited to that message ("7d", "72h").
+    report_attribution_window: timedelta = timedelta(days=7)
 
     database_url: str = "sqlite:///var/followup.db"
     delivery: Literal["dryrun", "live"] = "dryrun"
@@ -207,6 +213,22 @@ class Settings(BaseSettings):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         zone(value)
+        return value
+
+    @field_validator("report_attribution_window", mode="before")
+    @classmethod
+    def _window(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value.strip())
+        if isinstance(value, timedelta):
+            return value
+        raise ValueError(f"{value!r} is not a duration (examples: 7d, 72h)")
+
+    @field_validator("report_attribution_window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("the attribution window must be longer than 0 (examples: 7d, 72h)")
         return value
 
     @field_validator("sends_duplicate_window", "intake_max_staleness", mode="before")

@@ -129,6 +129,25 @@ _DEFAULT_PRIORITY: dict[tuple[str, str], Priority] = {
 }
 
 
+def _holdout(value: Any) -> float:
+    """``10%`` (or a number of percent, ``10``) -> 0.10; 0-90 %."""
+    text = value.strip().removesuffix("%").strip() if isinstance(value, str) else value
+    try:
+        if isinstance(text, bool):
+            raise TypeError
+        percent = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a share of clients (examples: 10%, 25%)") from None
+    if not 0 <= percent <= MAX_HOLDOUT_PERCENT:
+        raise ValueError(f"{value!r}: a holdout is between 0% and {MAX_HOLDOUT_PERCENT}% of the clients")
+    return percent / 100
+
+
+# A holdout above this leaves too few clients nudged for the campaign to do its job.
+MAX_HOLDOUT_PERCENT = 90
+HoldoutField = Annotated[float, PlainValidator(_holdout)]
+
+
 class Campaign(_Strict):
     description: str
     purpose: Purpose
@@ -137,6 +156,10 @@ class Campaign(_Strict):
     exit_on: list[ExitCondition] | None = None
     priority: Priority | None = None
     enabled: bool = True
+    # The share of the clients this campaign would reach that get nothing from it (a holdout
+    # group), so the report can tell whether it works.  Marketing only (checked by the loader,
+    # which names the line): care messages are never withheld.
+    holdout: HoldoutField = 0.0
 
     @property
     def exits(self) -> tuple[ExitCondition, ...]:

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from followup.core.campaigns import Campaign, Step
 from followup.core.domain import Client, Session
+from followup.core.holdout import in_holdout
 from followup.timeutil import require_aware, zone
 
 # Sessions that ended longer ago than every step's offset + expiry can't produce a message.
@@ -34,6 +35,9 @@ class Planned:
     due_at: datetime
     expires_at: datetime
     why: str
+    # The client is in the campaign's holdout group: the message is recorded (cancelled,
+    # reason "held out") so the report can compare, and never sent.
+    held_out: bool = False
 
 
 @dataclass
@@ -199,58 +203,77 @@ def plan_client(
     for name, campaign in campaigns.items():
         if not campaign.enabled:
             continue
-        oldest = now - horizon(campaign)
-        trigger = campaign.trigger.type
-        if trigger == "session_completed":
-            for session in completed:
-                if session.end >= oldest:
-                    result.planned.extend(
-                        _steps_for(name, campaign, client, session.end, session, visit_number(session, ordered))
-                    )
-        elif trigger == "session_booked":
-            for session in ordered:
-                if session.start < oldest:
-                    continue
-                if session.status == "booked":
-                    result.planned.extend(
-                        _steps_for(
-                            name,
-                            campaign,
-                            client,
-                            session.start,
-                            session,
-                            visit_number(session, ordered),
-                            cap=session.start,
-                        )
-                    )
-                else:
-                    reason = "session cancelled" if session.status in ("cancelled", "no_show") else "session done"
-                    for key in _keys_for(name, campaign, client, session):
-                        result.blocked[key] = reason
-        elif trigger == "first_visit":
-            if completed and completed[0].end >= oldest:
-                first = completed[0]
-                result.planned.extend(_steps_for(name, campaign, client, first.end, first, 1))
-        elif trigger in ("no_rebook", "lapsed") and last is not None and last.end >= oldest:
-            # Nudges for an earlier visit are moot once a later one took place.
-            for earlier in completed[:-1]:
-                if earlier.end >= oldest:
-                    for key in _keys_for(name, campaign, client, earlier):
-                        result.blocked[key] = f"a later visit took place (session {last.external_id})"
-            # Any booking after the last visit counts, even one under way and not yet marked completed.
-            rebooked = [s for s in ordered if s.status == "booked" and s.start > last.start]
-            if rebooked:
-                for key in _keys_for(name, campaign, client, last):
-                    result.blocked[key] = f"rebooked (session {rebooked[0].external_id})"
-                continue
-            days = campaign.trigger.days or 0
-            # Days are calendar days in the client's zone, like step offsets.
-            local_end = last.end.astimezone(zone(client.timezone))
-            anchor = (local_end + timedelta(days=days)).astimezone(zone(client.timezone))
-            result.planned.extend(_steps_for(name, campaign, client, anchor, last, len(completed)))
+        if campaign.purpose == "marketing" and in_holdout(name, client.external_id, campaign.holdout):
+            before = len(result.planned)
+            _plan_campaign(result, name, campaign, client, ordered, completed, last, now)
+            result.planned[before:] = [replace(p, held_out=True) for p in result.planned[before:]]
+        else:
+            _plan_campaign(result, name, campaign, client, ordered, completed, last, now)
     by_id = {s.external_id: s for s in sessions}
     for part, visit in absorbed.items():
         for name, campaign in campaigns.items():
             for key in _keys_for(name, campaign, client, by_id[part]):
                 result.blocked[key] = f"part of visit {visit}"
     return result
+
+
+def _plan_campaign(
+    result: PlanResult,
+    name: str,
+    campaign: Campaign,
+    client: Client,
+    ordered: list[Session],
+    completed: list[Session],
+    last: Session | None,
+    now: datetime,
+) -> None:
+    """One campaign's messages for one client, added to ``result``."""
+    oldest = now - horizon(campaign)
+    trigger = campaign.trigger.type
+    if trigger == "session_completed":
+        for session in completed:
+            if session.end >= oldest:
+                result.planned.extend(
+                    _steps_for(name, campaign, client, session.end, session, visit_number(session, ordered))
+                )
+    elif trigger == "session_booked":
+        for session in ordered:
+            if session.start < oldest:
+                continue
+            if session.status == "booked":
+                result.planned.extend(
+                    _steps_for(
+                        name,
+                        campaign,
+                        client,
+                        session.start,
+                        session,
+                        visit_number(session, ordered),
+                        cap=session.start,
+                    )
+                )
+            else:
+                reason = "session cancelled" if session.status in ("cancelled", "no_show") else "session done"
+                for key in _keys_for(name, campaign, client, session):
+                    result.blocked[key] = reason
+    elif trigger == "first_visit":
+        if completed and completed[0].end >= oldest:
+            first = completed[0]
+            result.planned.extend(_steps_for(name, campaign, client, first.end, first, 1))
+    elif trigger in ("no_rebook", "lapsed") and last is not None and last.end >= oldest:
+        # Nudges for an earlier visit are moot once a later one took place.
+        for earlier in completed[:-1]:
+            if earlier.end >= oldest:
+                for key in _keys_for(name, campaign, client, earlier):
+                    result.blocked[key] = f"a later visit took place (session {last.external_id})"
+        # Any booking after the last visit counts, even one under way and not yet marked completed.
+        rebooked = [s for s in ordered if s.status == "booked" and s.start > last.start]
+        if rebooked:
+            for key in _keys_for(name, campaign, client, last):
+                result.blocked[key] = f"rebooked (session {rebooked[0].external_id})"
+            return
+        days = campaign.trigger.days or 0
+        # Days are calendar days in the client's zone, like step offsets.
+        local_end = last.end.astimezone(zone(client.timezone))
+        anchor = (local_end + timedelta(days=days)).astimezone(zone(client.timezone))
+        result.planned.extend(_steps_for(name, campaign, client, anchor, last, len(completed)))

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
+from followup.core.holdout import HELD_OUT
 from followup.core.planner import PlanResult
 from followup.store.port import ClientState, PlanChanges, PlanPass
 from followup.store.schema import client_tips, clients, delivery_events, messages, plan_passes, sessions
@@ -26,7 +27,8 @@ CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
 
 # Planner-made cancellations may be undone when the plan wants the message again
 # (a rebooking that is itself cancelled brings the nudges back).
-PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned", "a later visit")
+# "held out" too: a client leaves the holdout group when the campaign's holdout is lowered.
+PLANNER_REASONS = ("rebooked", "session cancelled", "session done", "no longer planned", "a later visit", HELD_OUT)
 
 # The columns apply_plans compares and rewrites.  Two UPDATE shapes, each compiled once: one
 # that also moves the next attempt (the due time changed, or a revival), one that leaves it
@@ -162,6 +164,11 @@ def apply_plans(
         for plan in result.planned:
             planned_keys.add(plan.key)
             row = rows.get(plan.key)
+            if plan.held_out and row is not None:
+                # Recorded as held out once; a scheduled one (the holdout was raised) is withheld.
+                if row["status"] == "scheduled":
+                    cancels.append((client_id, int(row["id"]), HELD_OUT))
+                continue
             if row is None:
                 if plan.expires_at <= now:
                     continue  # too late already (e.g. importing last year's sessions): never create
@@ -181,7 +188,10 @@ def apply_plans(
                         "priority": plan.priority,
                         "due_at": plan.due_at,
                         "expires_at": plan.expires_at,
-                        "status": "scheduled",
+                        # A holdout client's message is written as withheld, never sent: the
+                        # outbox stays the one record of who would have got what.
+                        "status": "cancelled" if plan.held_out else "scheduled",
+                        "status_reason": HELD_OUT if plan.held_out else None,
                         "why": plan.why,
                         "attempts": 0,
                         "next_attempt_at": plan.due_at,

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from followup.core.domain import Client, Session
 from followup.core.planner import PlanResult
+from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import MessageFacts, Traffic
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -362,3 +363,56 @@ class Store(PlanningStore, OutboxStore, IntakeStore, ConsentStore, InboundStore,
     """
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A text a client sent that was no keyword, with the message it answered (the last one
+    sent to that client at or before it; None when nothing had been sent).  Times are UTC."""
+
+    id: int
+    client: str | None  # external id; None: a number that is no client
+    client_name: str | None
+    sender: str  # the phone number it came from (E.164)
+    text: str
+    received_at: datetime
+    handled_at: datetime | None
+    answered_id: int | None = None
+    answered_campaign: str | None = None
+    answered_step: str | None = None
+    answered_at: datetime | None = None
+    answered_body: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """One row of the consent ledger, for an auditor."""
+
+    client: str  # external id
+    channel: str  # sms | email
+    purpose: str  # care | marketing | all
+    action: str  # opt_in | opt_out
+    source: str  # FILE:ROW:COLUMN | default | keyword | link | owner | provider | api | ...
+    wording: str
+    at: datetime
+
+
+class ReportStore(Protocol):
+    """What ``followup report``, ``replies`` and ``consent export`` read (and the one write:
+    a reply handled)."""
+
+    def report_facts(
+        self, since: datetime, until: datetime, follow: timedelta
+    ) -> tuple[list[MessageFact], list[Booking], list[ClientEvent], list[ClientEvent]]:
+        """(messages due or sent, bookings made, opt-outs and replies received, each from
+        ``since`` to ``until + follow``): what happens after a message counts while ``follow``
+        lasts, and a later message may take the credit.  The caller keeps to the period."""
+        ...
+
+    def replies(self, *, unhandled: bool = False) -> list[Reply]: ...
+
+    def handle_reply(self, reply_id: int, now: datetime) -> bool | None:
+        """True: marked handled; False: it was already; None: no reply has this id."""
+        ...
+
+    def consent_records(self) -> list[ConsentRecord]: ...

@@ -180,6 +180,7 @@ inbound_messages = Table(
     Column("kind", String(16), nullable=False),  # keyword | reply
     Column("keyword", String(32), nullable=True),
     Column("forwarded_at", UTCDateTime, nullable=True),
+    Column("handled_at", UTCDateTime, nullable=True),  # the clinic dealt with it (followup replies handle)
 )
 
 # The suppression list: addresses (E.164 phone, lower-cased email) that opted out or are dead.

@@ -21,9 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
 from followup.core.planner import PlanResult
+from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
 from followup.logfmt import logfmt
-from followup.store import migrate, planning_sql
+from followup.store import migrate, planning_sql, report_sql
 from followup.store.engine import make_engine
 from followup.store.port import (
     CLINIC,
@@ -31,12 +32,14 @@ from followup.store.port import (
     ClientMatch,
     ClientState,
     ClinicMessage,
+    ConsentRecord,
     Finish,
     MessageQuery,
     MessageRow,
     Outcome,
     PlanChanges,
     PlanPass,
+    Reply,
     SendSlot,
 )
 from followup.store.schema import (
@@ -1016,3 +1019,30 @@ class SqlStore:
                 rows = [dict(r) for r in source.execute(select(table)).mappings()]
                 if rows:
                     target.execute(insert(table), rows)
+
+    # --- the report, the replies inbox, the consent export (store/report_sql.py) ----
+
+    def report_facts(
+        self, since: datetime, until: datetime, follow: timedelta
+    ) -> tuple[list[MessageFact], list[Booking], list[ClientEvent], list[ClientEvent]]:
+        with self._begin() as conn:
+            return (
+                # Messages after ``until`` too: a later touch, not one in the period, gets the
+                # credit for a booking (last touch), and a later message is what a reply answered.
+                report_sql.report_messages(conn, since, until + follow),
+                report_sql.bookings(conn, since, until + follow),
+                report_sql.opt_outs(conn, since, until + follow),
+                report_sql.reply_events(conn, since, until + follow),
+            )
+
+    def replies(self, *, unhandled: bool = False) -> list[Reply]:
+        with self._begin() as conn:
+            return report_sql.replies(conn, unhandled=unhandled)
+
+    def handle_reply(self, reply_id: int, now: datetime) -> bool | None:
+        with self._begin() as conn:
+            return report_sql.handle_reply(conn, reply_id, now)
+
+    def consent_records(self) -> list[ConsentRecord]:
+        with self._begin() as conn:
+            return report_sql.consent_records(conn)
