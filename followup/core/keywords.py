@@ -134,8 +134,8 @@ REPLIES: dict[str, dict[str, str]] = {
     },
     "es": {
         "help": (
-            "{name}: recordatorios de citas, cuidados después de la sesión y consejos de autocuidado, "
-            "hasta {cap} mensajes al día. Pueden aplicarse tarifas de mensajes y datos. Llame al {phone}. "
+            "{name}: recordatorios de citas, recomendaciones para después de la sesión y consejos de autocuidado, "
+            "hasta {cap} mensajes al día. Pueden cobrarse tarifas de mensajes y datos. Llame al {phone}. "
             "Responda PARAR para no recibir más, o PARAR CONSEJOS si solo quiere dejar de recibir consejos."
         ),
         "stop": (
@@ -144,7 +144,8 @@ REPLIES: dict[str, dict[str, str]] = {
         ),
         "stop_marketing": (
             "{short}: no le enviaremos más consejos ni ofertas. Seguirá recibiendo los recordatorios "
-            "de sus citas y los cuidados después de cada sesión. Responda PARAR para no recibir ningún mensaje."
+            "de sus citas y las recomendaciones para después de cada sesión. "
+            "Responda PARAR para no recibir ningún mensaje más."
         ),
         "start": (
             "{short}: volverá a recibir nuestros mensajes de texto. Responda AYUDA si necesita ayuda, "

@@ -53,16 +53,16 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "title_preferences": "Preferencias de correo",
         "offer_marketing": (
             "<p>¿Desea dejar de recibir consejos y ofertas por correo? Los recordatorios de sus citas "
-            "y los cuidados después de cada sesión le seguirán llegando.</p>"
+            "y las recomendaciones para después de cada sesión le seguirán llegando.</p>"
         ),
         "button_marketing": "Dejar de recibir consejos y ofertas",
-        "off_marketing": "<p>Ya no recibe consejos ni ofertas por correo.</p>",
+        "off_marketing": "<p>Ya no le enviamos consejos ni ofertas por correo.</p>",
         "offer_all": (
             "<p>O deje de recibir <strong>todos</strong> nuestros correos, incluidos los recordatorios "
-            "de citas y los cuidados después de cada sesión.</p>"
+            "de citas y las recomendaciones para después de cada sesión.</p>"
         ),
         "button_all": "No recibir ningún correo",
-        "off_all": "<p>Ya no recibe ninguno de nuestros correos.</p>",
+        "off_all": "<p>Ya no le enviamos ninguno de nuestros correos.</p>",
         "title_already": "Baja ya registrada",
         "already_all": "<p>Su baja de todos nuestros correos ya estaba registrada.</p>",
         "already_marketing": "<p>Su baja de los consejos y ofertas por correo ya estaba registrada.</p>",
@@ -70,7 +70,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "done_all": "<p>Listo: no le enviaremos más correos.</p>",
         "done_marketing": (
             "<p>Listo: no le enviaremos más consejos ni ofertas por correo. Los recordatorios de sus "
-            "citas y los cuidados después de cada sesión le seguirán llegando por correo.</p>"
+            "citas y las recomendaciones para después de cada sesión le seguirán llegando por correo.</p>"
         ),
     },
 }

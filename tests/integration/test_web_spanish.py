@@ -30,7 +30,7 @@ def test_ayuda_gets_the_spanish_help_reply_and_sets_the_unset_language(web: Web)
     assert reply.count("<Message>") == 1
     # CTIA's HELP contents, in Spanish: who, what, how often, rates, how to stop.
     assert "Shoreline Neuromuscular Therapy: recordatorios de citas" in reply, reply
-    assert "hasta 3 mensajes al dia" in reply and "Pueden aplicarse tarifas de mensajes y datos" in reply
+    assert "hasta 3 mensajes al dia" in reply and "Pueden cobrarse tarifas de mensajes y datos" in reply
     assert "Responda PARAR para no recibir mas" in reply and "+1 305 555 0142" in reply
     assert "Reply" not in reply and "STOP" not in reply
     # The accents GSM-7 lacks are stripped ([sms] accents = "strip" by default); ñ, é stay GSM-7.
