@@ -177,11 +177,16 @@ def _report(summary: ImportSummary, partial: bool) -> None:
         raise typer.Exit(EXIT_INVALID)
 
 
-def _run(work: Callable[[ProgressFn | None, threading.Event], ImportSummary], lines: int) -> ImportSummary:
-    """``work`` with a progress bar and Ctrl-C turned into a stop; no traceback reaches the owner."""
+def _run(
+    work: Callable[[ProgressFn | None, threading.Event], ImportSummary], lines: int, say: Callable[[], None]
+) -> ImportSummary:
+    """``say()`` then ``work`` with a progress bar and Ctrl-C turned into a stop; no traceback
+    reaches the owner."""
     try:
-        with _stop_on_signal() as stop, _bar(lines) as progress:
-            return work(progress, stop)
+        with _stop_on_signal() as stop:
+            say()
+            with _bar(lines) as progress:
+                return work(progress, stop)
     except KeyboardInterrupt:
         out.print("interrupted: the import was rolled back", markup=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -222,6 +227,7 @@ def clients(
     _exclusive(strict, partial)
     clinic = load(config, templates)
     settings = clinic.settings
+    store = open_store(clinic)
     try:
         preset, fields, candidates = choose_columns(clinic, "clients", mapping, map_, CLIENT_FIELDS)
         stream = stream_clients(
@@ -238,8 +244,6 @@ def clients(
     except MappingError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    _say_layout(stream, preset)
-    store = open_store(clinic)
     summary = _run(
         lambda progress, stop: import_clients(
             store,
@@ -252,6 +256,7 @@ def clients(
             clinic=clinic,
         ),
         stream.lines,
+        lambda: _say_layout(stream, preset),
     )
     _report(summary, partial)
 
@@ -293,7 +298,6 @@ def sessions(
     except MappingError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    _say_layout(stream, preset)
     summary = _run(
         lambda progress, stop: import_sessions(
             store,
@@ -307,6 +311,7 @@ def sessions(
             stop=stop,
         ),
         stream.lines,
+        lambda: _say_layout(stream, preset),
     )
     _report(summary, partial)
 
