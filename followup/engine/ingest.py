@@ -134,16 +134,14 @@ def _run_batches(
     try:
         with whole:
             for rows, records, line in _batches(source, summary, batch_size):
-                if stop is not None and stop.is_set():
-                    raise _StoppedError
                 with store.transaction() if partial else nullcontext():
                     write(rows)
                 if partial:
                     summary.committed_line = line
                 if progress:
                     progress(records)
-            if stop is not None and stop.is_set():
-                raise _StoppedError
+                if stop is not None and stop.is_set():  # before the next batch is read
+                    raise _StoppedError
             if strict and summary.errors:
                 raise _RollbackError
     except _StoppedError:
