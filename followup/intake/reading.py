@@ -53,6 +53,7 @@ def check_file(path: Path, file: str) -> FileFacts:
     (naming its line), and find the delimiter.  Raises :class:`MappingError`; memory is one chunk."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     lines = 0
+    last = b"\n"
     first = ""
     with _open_bytes(path, file) as stream:
         try:
@@ -71,12 +72,13 @@ def check_file(path: Path, file: str) -> FileFacts:
             if len(first) < _HEAD:  # the header line, for the delimiter
                 first += text[: _HEAD - len(first)]
             lines += chunk.count(b"\n")
+            last = chunk[-1:]
             chunk = stream.read(_CHUNK)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise _not_utf8(file, lines + 1, exc.object[exc.start]) from None
-    return FileFacts(delimiter=delimiter(first), lines=lines + 1)
+    return FileFacts(delimiter=delimiter(first), lines=lines + (last != b"\n"))
 
 
 def load_text(path: Path, file: str) -> str:

@@ -209,8 +209,8 @@ class RowStream(Generic[T]):
     """An export whose header is read and columns placed; iterating it reads, checks and yields
     one record at a time (:class:`Parsed`), so memory does not grow with the file.  Iterate once.
 
-    ``lines`` bounds the number of records (for a progress bar); ``total`` counts the records
-    read so far (header and blank lines excluded)."""
+    ``lines`` bounds the number of records (the lines after the header: a progress bar's
+    total); ``total`` counts the records read so far (header and blank lines excluded)."""
 
     def __init__(
         self,
@@ -224,7 +224,7 @@ class RowStream(Generic[T]):
     ) -> None:
         self.path = path
         self.file = file
-        self.lines = facts.lines
+        self.lines = max(facts.lines - 1, 0)  # the header's line is no record
         self.preset = preset
         self.ignored = layout.ignored
         self.total = 0
