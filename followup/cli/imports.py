@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
 from followup.config.loader import ClinicConfig
@@ -21,11 +32,11 @@ from followup.intake import (
     SESSION_FIELDS,
     ClientRow,
     MappingError,
-    ParseResult,
+    RowStream,
     SessionRow,
     parse_mapping,
-    read_clients,
-    read_sessions,
+    stream_clients,
+    stream_sessions,
 )
 from followup.intake.presets import OWNER_FILE, Kind, Preset, owner_presets, shipped_presets
 from followup.wiring import open_store
@@ -36,6 +47,14 @@ MAPPINGS_FILE = OWNER_FILE
 MapOpt = Annotated[list[str] | None, typer.Option("--map", "-m", help="field=Column, repeatable.")]
 MappingOpt = Annotated[str | None, typer.Option("--mapping", help=f"A named mapping from config/{MAPPINGS_FILE}.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Reject the whole file if any row is bad.")]
+PartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--partial",
+        help="Commit each batch of rows as it is written: Ctrl-C keeps the batches done (not with --strict).",
+    ),
+]
+EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 PROGRESS_FROM = 500  # rows; below that a bar only flickers
 
 
@@ -82,7 +101,7 @@ def column_mapping(
     return {**(preset.mapping(kind) if preset else {}), **mapping}
 
 
-def _say_layout(result: ParseResult[ClientRow] | ParseResult[SessionRow], preset: Preset | None) -> None:
+def _say_layout(result: RowStream[ClientRow] | RowStream[SessionRow], preset: Preset | None) -> None:
     if result.preset:
         out.print(f"recognised from the header: {result.preset}; choose another with --mapping NAME", markup=False)
     elif preset is not None:
@@ -93,17 +112,50 @@ def _say_layout(result: ParseResult[ClientRow] | ParseResult[SessionRow], preset
         out.print(f"columns ignored: {', '.join(result.ignored)}", markup=False)
 
 
+class _RowsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} rows/s")
+
+
 @contextmanager
-def _bar(total: int) -> Iterator[ProgressFn | None]:
-    if total < PROGRESS_FROM:
+def _bar(lines: int) -> Iterator[ProgressFn | None]:
+    """A progress bar on stderr when it is a terminal (``lines`` bounds the rows: multi-line
+    values make it an overestimate, so the bar may end short of full)."""
+    if lines < PROGRESS_FROM or not err.is_terminal:
         yield None
         return
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("importing", total=total)
+    columns = (
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("importing", total=lines)
         yield lambda n: progress.advance(task, n)
 
 
-def _report(summary: ImportSummary) -> None:
+@contextmanager
+def _stop_on_signal() -> Iterator[threading.Event]:
+    """Ctrl-C (or SIGTERM) asks the import to stop after the batch in hand; a second Ctrl-C
+    interrupts at once (the open transaction is rolled back either way)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _report(summary: ImportSummary, partial: bool) -> None:
     for line in summary.errors:
         err.print(line, markup=False)
     for line in summary.warnings:
@@ -111,7 +163,41 @@ def _report(summary: ImportSummary) -> None:
     out.print(summary.line(), markup=False)
     if summary.planned:
         out.print(f"{summary.planned} messages planned", markup=False)
+    if summary.interrupted:
+        if partial and summary.committed_line:
+            out.print(
+                f"stopped: rows up to line {summary.committed_line} are imported; import the file again "
+                "to finish (rows already in are reported unchanged)",
+                markup=False,
+            )
+        else:
+            out.print("stopped: nothing was imported (the file's transaction was rolled back)", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED)
     if summary.rolled_back:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _run(
+    work: Callable[[ProgressFn | None, threading.Event], ImportSummary], lines: int, say: Callable[[], None]
+) -> ImportSummary:
+    """``say()`` then ``work`` with a progress bar and Ctrl-C turned into a stop; no traceback
+    reaches the owner."""
+    try:
+        with _stop_on_signal() as stop:
+            say()
+            with _bar(lines) as progress:
+                return work(progress, stop)
+    except KeyboardInterrupt:
+        out.print("interrupted: the import was rolled back", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except MappingError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _exclusive(strict: bool, partial: bool) -> None:
+    if strict and partial:
+        err.print("--strict and --partial exclude each other: choose one", markup=False)
         raise typer.Exit(EXIT_INVALID)
 
 
@@ -121,6 +207,7 @@ def clients(
     map_: MapOpt = None,
     mapping: MappingOpt = None,
     strict: StrictOpt = False,
+    partial: PartialOpt = False,
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
@@ -131,15 +218,19 @@ def clients(
     their header (or name one: --mapping square).  Fields: external_id, first_name,
     last_name, full_name, phone, email, timezone, language, preferred_channel,
     sms_marketing, email_marketing.  Bad rows are listed as FILE:ROW: column: reason and
-    skipped; a bad optional value (an email beside a good phone) is a warning.
+    skipped; a bad optional value (an email beside a good phone) is a warning.  The file is
+    read and written in batches (any size); Ctrl-C stops it with nothing imported (with
+    --partial: whole batches kept).
 
     Example: followup import clients export.csv --map "external_id=Client No" --map "phone=Mobile"
     """
+    _exclusive(strict, partial)
     clinic = load(config, templates)
     settings = clinic.settings
+    store = open_store(clinic)
     try:
         preset, fields, candidates = choose_columns(clinic, "clients", mapping, map_, CLIENT_FIELDS)
-        result = read_clients(
+        stream = stream_clients(
             file,
             fields,
             shown=str(file),
@@ -153,11 +244,21 @@ def clients(
     except MappingError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    _say_layout(result, preset)
-    store = open_store(clinic)
-    with _bar(len(result.rows)) as progress:
-        summary = import_clients(store, result, SystemClock().now(), strict=strict, progress=progress)
-    _report(summary)
+    summary = _run(
+        lambda progress, stop: import_clients(
+            store,
+            stream,
+            SystemClock().now(),
+            strict=strict,
+            partial=partial,
+            progress=progress,
+            stop=stop,
+            clinic=clinic,
+        ),
+        stream.lines,
+        lambda: _say_layout(stream, preset),
+    )
+    _report(summary, partial)
 
 
 @import_app.command("sessions")
@@ -166,6 +267,7 @@ def sessions(
     map_: MapOpt = None,
     mapping: MappingOpt = None,
     strict: StrictOpt = False,
+    partial: PartialOpt = False,
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
@@ -177,12 +279,13 @@ def sessions(
 
     Example: followup import sessions appointments.csv --map "client=Client ID" --map "start=Start Time"
     """
+    _exclusive(strict, partial)
     clinic = load(config, templates)
     settings = clinic.settings
     store = open_store(clinic)
     try:
         preset, fields, candidates = choose_columns(clinic, "sessions", mapping, map_, SESSION_FIELDS)
-        result = read_sessions(
+        stream = stream_sessions(
             file,
             fields,
             shown=str(file),
@@ -195,18 +298,22 @@ def sessions(
     except MappingError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    _say_layout(result, preset)
-    with _bar(len(result.rows)) as progress:
-        summary = import_sessions(
+    summary = _run(
+        lambda progress, stop: import_sessions(
             store,
             clinic,
-            result,
+            stream,
             SystemClock().now(),
             strict=strict,
+            partial=partial,
             client_column={**(preset.mapping("sessions") if preset else {}), **fields}.get("client", "client"),
             progress=progress,
-        )
-    _report(summary)
+            stop=stop,
+        ),
+        stream.lines,
+        lambda: _say_layout(stream, preset),
+    )
+    _report(summary, partial)
 
 
 def register(app: typer.Typer) -> None:

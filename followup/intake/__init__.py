@@ -1,6 +1,8 @@
 """Intake: the owner's booking-system exports -> validated clients and sessions.
 
-Pure: reads the one file it is given, never the clock or a database.  A bad row becomes
+Pure: reads the one file it is given, never the clock or a database.  ``stream_clients`` /
+``stream_sessions`` read it one record at a time (memory does not grow with the file);
+``read_clients`` / ``read_sessions`` collect that into one :class:`ParseResult`.  A bad row becomes
 one or more :class:`RowError` (every problem of the row, not just the first) and is
 left out; good rows come through.  Problems with the file as a whole (not found, not
 UTF-8, no header, a required column missing, a ``--map`` that names nothing) raise
@@ -13,10 +15,11 @@ Modules by concern: ``reading`` (bytes, encoding, delimiter, records), ``mapping
 duplicates), ``clients`` and ``sessions`` (what a row of each must hold).
 """
 
-from followup.intake.clients import read_clients
+from followup.intake.clients import read_clients, stream_clients
 from followup.intake.mapping import CLIENT_FIELDS, SESSION_FIELDS, parse_mapping
 from followup.intake.results import ClientRow, MappingError, ParseResult, RowError, SessionRow
-from followup.intake.sessions import read_sessions
+from followup.intake.rows import Parsed, RowStream
+from followup.intake.sessions import read_sessions, stream_sessions
 
 __all__ = [
     "CLIENT_FIELDS",
@@ -24,9 +27,13 @@ __all__ = [
     "ClientRow",
     "MappingError",
     "ParseResult",
+    "Parsed",
     "RowError",
+    "RowStream",
     "SessionRow",
     "parse_mapping",
     "read_clients",
     "read_sessions",
+    "stream_clients",
+    "stream_sessions",
 ]

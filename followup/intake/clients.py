@@ -18,7 +18,7 @@ from followup.core.domain import ChannelName, Client, Consent
 from followup.intake.mapping import CLIENT_ALIASES, CLIENT_FIELDS, CLIENT_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRow, ParseResult, RowError
-from followup.intake.rows import Deferred, Duplicates, Key, Row, parse_file
+from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows
 from followup.intake.values import (
     CHANNELS,
     consent_word,
@@ -163,7 +163,7 @@ def identity_keys(item: ClientRow) -> list[Key]:
     return []
 
 
-def read_clients(
+def stream_clients(
     path: Path,
     mapping: Mapping[str, str] | None = None,
     *,
@@ -174,7 +174,7 @@ def read_clients(
     languages: Sequence[str] = ("en",),
     preset: Preset | None = None,
     presets: Sequence[Preset] = (),
-) -> ParseResult[ClientRow]:
+) -> RowStream[ClientRow]:
     """Clients from ``path``.
 
     ``mapping`` maps field -> CSV column; ``preset`` names a system's columns and words;
@@ -205,7 +205,7 @@ def read_clients(
         )
     )
     duplicates = Duplicates[ClientRow](identity_keys, lambda item: item.client)
-    return parse_file(
+    return open_rows(
         path,
         mapping=start_mapping,
         shown=shown,
@@ -216,3 +216,29 @@ def read_clients(
         aliases=CLIENT_ALIASES,
         detect_preset=_detect if preset is None else None,
     )
+
+
+def read_clients(
+    path: Path,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    shown: str | None = None,
+    default_region: str = "US",
+    default_timezone: str = "America/New_York",
+    default_language: str = "en",
+    languages: Sequence[str] = ("en",),
+    preset: Preset | None = None,
+    presets: Sequence[Preset] = (),
+) -> ParseResult[ClientRow]:
+    """:func:`stream_clients` read whole into memory (small files: tests, the sample data, simulate)."""
+    return stream_clients(
+        path,
+        mapping,
+        shown=shown,
+        default_region=default_region,
+        default_timezone=default_timezone,
+        default_language=default_language,
+        languages=languages,
+        preset=preset,
+        presets=presets,
+    ).collect()

@@ -1,36 +1,90 @@
-"""Bytes -> text -> CSV records: encoding, delimiter, records with their line numbers."""
+"""Bytes -> text -> CSV records: encoding, delimiter, records with their line numbers.
+
+A file is read twice, never held whole: :func:`check_file` streams it once in chunks to
+refuse what is not CSV UTF-8 before anything is imported (and counts its lines for a
+progress bar); :func:`open_records` then streams its records.
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from followup.intake.results import MappingError
 
+_CHUNK = 1 << 20  # bytes read at a time by the encoding check
+_HEAD = 1 << 16  # characters kept from the start to find the header line
 
-def load_text(path: Path, file: str) -> str:
+
+@dataclass(frozen=True)
+class FileFacts:
+    delimiter: str
+    lines: int  # physical lines, header included: an upper bound on the records (a progress bar's total)
+
+
+def _open_bytes(path: Path, file: str) -> io.BufferedReader:
     try:
-        data = path.read_bytes()
+        return path.open("rb")
     except FileNotFoundError:
         raise MappingError(f"{file}: file not found") from None
     except OSError as exc:
         raise MappingError(f"{file}: cannot be read ({exc.strerror or exc})") from None
-    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+
+
+def _refuse_other_formats(head: bytes, file: str) -> None:
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise MappingError(f"{file}: is an Excel workbook, not CSV; open it in Excel and Save As > CSV UTF-8")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise MappingError(f"{file}: is UTF-16; save it as CSV UTF-8 (Excel: Save As > CSV UTF-8)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        byte = data[exc.start]
-        raise MappingError(
-            f"{file}:{line}: not UTF-8 (byte 0x{byte:02x}); save it as CSV UTF-8 (Excel: Save As > CSV UTF-8)"
-        ) from None
+
+
+def _not_utf8(file: str, line: int, byte: int) -> MappingError:
+    return MappingError(
+        f"{file}:{line}: not UTF-8 (byte 0x{byte:02x}); save it as CSV UTF-8 (Excel: Save As > CSV UTF-8)"
+    )
+
+
+def check_file(path: Path, file: str) -> FileFacts:
+    """Stream ``path`` once: refuse an Excel workbook, UTF-16 or any byte that is not UTF-8
+    (naming its line), and find the delimiter.  Raises :class:`MappingError`; memory is one chunk."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    lines = 0
+    last = b"\n"
+    first = ""
+    with _open_bytes(path, file) as stream:
+        try:
+            chunk = stream.read(_CHUNK)
+        except OSError as exc:
+            raise MappingError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+        _refuse_other_formats(chunk, file)
+        while chunk:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # exc.start counts from the chunk plus what the decoder held back (at most 3 bytes)
+                held = len(exc.object) - len(chunk)
+                at = max(exc.start - held, 0)
+                raise _not_utf8(file, lines + chunk[:at].count(b"\n") + 1, exc.object[exc.start]) from None
+            if len(first) < _HEAD:  # the header line, for the delimiter
+                first += text[: _HEAD - len(first)]
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+            chunk = stream.read(_CHUNK)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(file, lines + 1, exc.object[exc.start]) from None
+    return FileFacts(delimiter=delimiter(first), lines=lines + (last != b"\n"))
+
+
+def load_text(path: Path, file: str) -> str:
+    """The whole file as text (small files: tests, the sample data); same refusals as :func:`check_file`."""
+    check_file(path, file)
+    return path.read_bytes().decode("utf-8-sig")
 
 
 def delimiter(text: str) -> str:
@@ -55,9 +109,8 @@ _CSV_PROBLEMS = {
 }
 
 
-def read_records(text: str) -> Iterator[Record]:
-    """Non-blank records with the line each starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text), strict=True)
+def _records(lines: Iterable[str], sep: str) -> Iterator[Record]:
+    reader = csv.reader(lines, delimiter=sep, strict=True)
     while True:
         line = reader.line_num + 1
         try:
@@ -70,3 +123,18 @@ def read_records(text: str) -> Iterator[Record]:
             continue
         if any(c.strip() for c in cells):
             yield Record(line, cells)
+
+
+def read_records(text: str) -> Iterator[Record]:
+    """Non-blank records of ``text`` with the line each starts on."""
+    return _records(io.StringIO(text, newline=""), delimiter(text))
+
+
+def open_records(path: Path, file: str, facts: FileFacts) -> Iterator[Record]:
+    """Non-blank records of the file ``check_file`` passed, streamed (one line in memory at a time)."""
+    try:
+        stream = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise MappingError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    with stream:
+        yield from _records(stream, facts.delimiter)

@@ -1,14 +1,19 @@
-"""The loop every export shares: one record at a time, its errors and warnings, duplicate rows."""
+"""The loop every export shares: one record at a time, its errors and warnings, duplicate rows.
+
+Streaming: a file is never held whole, and duplicates are found from fingerprints.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from followup.intake.mapping import Layout, find_layout
-from followup.intake.reading import Record, load_text, read_records
+from followup.intake.reading import FileFacts, Record, check_file, open_records
 from followup.intake.results import MappingError, ParseResult, RowError
 
 T = TypeVar("T")
@@ -81,18 +86,84 @@ def _differences(a: object, b: object, prefix: str = "") -> list[str]:
 _ATTR_FIELD = {"client_external_id": "client", "focus_areas": "focus"}
 
 
-def _seen_key(field: str, value: str) -> tuple[str, str]:
+_MASK = (1 << 64) - 1
+
+
+def _fingerprint(value: object) -> int:
+    """Python's 64-bit hash, never 0 (0 marks a free slot); two different keys of one file share a
+    fingerprint with odds of about n^2 / 2^65 (1 in 37 million for a million rows).  Equal values
+    hash alike (an instant written in two zones too), as the duplicate check compares them."""
+    return (hash(value) & _MASK) or 1
+
+
+def _seen_key(field: str, value: str) -> int:
     """Emails match whatever the case; ids are compared as written."""
-    return field, value.casefold() if field == "email" else value
+    return _fingerprint((field, value.casefold() if field == "email" else value))
+
+
+class SeenKeys:
+    """Which keys a file has shown so far, in 20 bytes a key: {key fingerprint: (line, payload
+    fingerprint)} as an open-addressing table in three arrays (a dict of Python objects would
+    hold ~150 bytes a key, 150 MB for a million-row file)."""
+
+    def __init__(self) -> None:
+        self._size = 1 << 12
+        self._count = 0
+        self._keys = array("Q", [0]) * self._size
+        self._lines = array("L", [0]) * self._size
+        self._payloads = array("Q", [0]) * self._size
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _slot(self, key: int) -> int:
+        mask = self._size - 1
+        slot = key & mask
+        keys = self._keys
+        while keys[slot] and keys[slot] != key:
+            slot = (slot + 1) & mask
+        return slot
+
+    def get(self, key: int) -> tuple[int, int] | None:
+        """(line, payload fingerprint) of the row that first showed ``key``, or None."""
+        slot = self._slot(key)
+        return (self._lines[slot], self._payloads[slot]) if self._keys[slot] else None
+
+    def add(self, key: int, line: int, payload: int) -> None:
+        """Remember ``key`` unless it is known (the first row with a key wins)."""
+        slot = self._slot(key)
+        if self._keys[slot]:
+            return
+        self._keys[slot], self._lines[slot], self._payloads[slot] = key, line, payload
+        self._count += 1
+        if self._count * 2 > self._size:  # at most half full keeps probe runs short
+            self._grow()
+
+    def _grow(self) -> None:
+        old = zip(self._keys, self._lines, self._payloads, strict=True)
+        self._size *= 2
+        self._count = 0
+        keys, lines, payloads = self._keys, self._lines, self._payloads
+        self._keys = array("Q", [0]) * self._size
+        self._lines = array("L", [0]) * self._size
+        self._payloads = array("Q", [0]) * self._size
+        for key, line, payload in old:
+            if key:
+                self.add(key, line, payload)
+        del keys, lines, payloads
 
 
 class Duplicates(Generic[T]):
-    """The first row with a key wins; an identical repeat is a warning, a different one an error."""
+    """The first row with a key wins; an identical repeat is a warning, a different one an error.
+
+    Only fingerprints are kept (:class:`SeenKeys`); when a repeat differs, the first row is
+    read again from the file (``reread(line)``) to name the fields that differ."""
 
     def __init__(self, keys: Callable[[T], list[Key]], payload: Callable[[T], object]) -> None:
         self.keys = keys
         self.payload = payload
-        self.seen: dict[tuple[str, str], tuple[int, T]] = {}
+        self.seen = SeenKeys()
+        self.reread: Callable[[int], T | None] = lambda line: None
 
     def clash(self, item: T, line: int) -> tuple[bool, str, str] | None:
         """None when ``item`` is new (and remembered); else (is_error, field, reason)."""
@@ -100,13 +171,17 @@ class Duplicates(Generic[T]):
         if not keys:
             return None
         label, field, value = keys[0]
+        payload = _fingerprint(self.payload(item))
         earlier = self.seen.get(_seen_key(field, value))
         if earlier is None:
             for _, name, key_value in keys:
-                self.seen.setdefault(_seen_key(name, key_value), (line, item))
+                self.seen.add(_seen_key(name, key_value), line, payload)
             return None
-        first_line, first = earlier
-        differs = _differences(self.payload(first), self.payload(item))
+        first_line, first_payload = earlier
+        differs: list[str] = []
+        if first_payload != payload:
+            first = self.reread(first_line)
+            differs = ["row"] if first is None else _differences(self.payload(first), self.payload(item))
         if not differs:
             return False, field, f"duplicate of row {first_line}; skipped"
         return (
@@ -120,7 +195,95 @@ class Duplicates(Generic[T]):
 # --------------------------------------------------------------------------- the shared loop
 
 
-def parse_file(
+@dataclass(frozen=True)
+class Parsed(Generic[T]):
+    """One record read: the item when the row is good, and what was wrong with it."""
+
+    line: int
+    item: T | None  # None: rejected, or an identical repeat skipped
+    errors: list[RowError]
+    warnings: list[RowError]
+
+
+class RowStream(Generic[T]):
+    """An export whose header is read and columns placed; iterating it reads, checks and yields
+    one record at a time (:class:`Parsed`), so memory does not grow with the file.  Iterate once.
+
+    ``lines`` bounds the number of records (the lines after the header: a progress bar's
+    total); ``total`` counts the records read so far (header and blank lines excluded)."""
+
+    def __init__(
+        self,
+        path: Path,
+        file: str,
+        facts: FileFacts,
+        layout: Layout,
+        preset: str | None,
+        build: Callable[[Row], T | None],
+        duplicates: Duplicates[T],
+    ) -> None:
+        self.path = path
+        self.file = file
+        self.lines = max(facts.lines - 1, 0)  # the header's line is no record
+        self.preset = preset
+        self.ignored = layout.ignored
+        self.total = 0
+        self._facts = facts
+        self._layout = layout
+        self._build = build
+        self._duplicates = duplicates
+        self._cursor: tuple[int, Iterator[Record]] | None = None
+        duplicates.reread = self._reread
+
+    def _records(self) -> Iterator[Record]:
+        records = open_records(self.path, self.file, self._facts)
+        next(records, None)  # the header
+        return records
+
+    def __iter__(self) -> Iterator[Parsed[T]]:
+        for record in self._records():
+            self.total += 1
+            row = Row(self._layout, record)
+            item = None if record.problem else self._build(row)  # an unsplittable record has no values to check
+            clash = None if item is None or row.errors else self._duplicates.clash(item, row.line)
+            if clash is not None:
+                is_error, field, reason = clash
+                row.warnings = []  # the row is left out: only the duplicate matters
+                (row.error if is_error else row.warn)(field, reason)
+                item = None
+            elif row.errors:
+                item = None
+            yield Parsed(row.line, item, row.errors, row.warnings)
+
+    def _reread(self, line: int) -> T | None:
+        """The item of the record starting at ``line``, read again (a second cursor that only
+        restarts when asked for a line behind it)."""
+        if self._cursor is None or self._cursor[0] >= line:
+            self._cursor = (0, self._records())
+        records = self._cursor[1]
+        for record in records:
+            self._cursor = (record.line, records)
+            if record.line == line:
+                return None if record.problem else self._build(Row(self._layout, record))
+            if record.line > line:
+                break
+        return None
+
+    def collect(self) -> ParseResult[T]:
+        """Every good row, error and warning in memory (small files: tests, the sample data)."""
+        result: ParseResult[T] = ParseResult(
+            file=self.file, rows=[], errors=[], warnings=[], total=0, preset=self.preset, ignored=self.ignored
+        )
+        for parsed in self:
+            if parsed.item is not None:
+                result.rows.append(parsed.item)
+            result.errors += parsed.errors
+            result.warnings += parsed.warnings
+        result.total = self.total
+        return result
+
+
+def open_rows(
     path: Path,
     *,
     mapping: Mapping[str, str] | None,
@@ -131,13 +294,14 @@ def parse_file(
     duplicates: Duplicates[T],
     aliases: Mapping[str, Sequence[str]] | None = None,
     detect_preset: Callable[[Sequence[str]], tuple[str, Mapping[str, str]] | None] | None = None,
-) -> ParseResult[T]:
-    """Read ``path`` record by record.  ``detect_preset(header)`` may name a preset and its
+) -> RowStream[T]:
+    """Check ``path`` and read its header; raises :class:`MappingError` for a file that can't be
+    read as asked (before any row is).  ``detect_preset(header)`` may name a preset and its
     columns (``mapping``, from --map, overrides them); fields still unplaced are looked for by
     name, then by ``aliases``."""
     file = shown if shown is not None else str(path)
-    records = read_records(load_text(path, file))
-    header = next(records, None)
+    facts = check_file(path, file)
+    header = next(open_records(path, file, facts), None)
     if header is None:
         raise MappingError(f"{file}: no header; the first line must name the columns (fields: {', '.join(fields)})")
     if header.problem:
@@ -148,23 +312,7 @@ def parse_file(
         if found is not None:  # the preset's columns, with --map's choices on top
             preset_name, mapping = found[0], {**found[1], **(mapping or {})}
     layout = find_layout(file, header.cells, fields, required, mapping or {}, aliases)
-    result: ParseResult[T] = ParseResult(
-        file=file, rows=[], errors=[], warnings=[], total=0, preset=preset_name, ignored=layout.ignored
-    )
-    for record in records:
-        result.total += 1
-        row = Row(layout, record)
-        item = None if record.problem else build(row)  # an unsplittable record has no values to check
-        clash = None if item is None or row.errors else duplicates.clash(item, row.line)
-        if clash is not None:
-            is_error, field, reason = clash
-            row.warnings = []  # the row is left out: only the duplicate matters
-            (row.error if is_error else row.warn)(field, reason)
-        elif item is not None and not row.errors:
-            result.rows.append(item)
-        result.errors += row.errors
-        result.warnings += row.warnings
-    return result
+    return RowStream(path, file, facts, layout, preset_name, build, duplicates)
 
 
 class Deferred(Generic[T]):

@@ -16,7 +16,7 @@ from followup.intake.dates import duration_of, elapsed, end_at, join_date_time, 
 from followup.intake.mapping import SESSION_ALIASES, SESSION_FIELDS, SESSION_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRefKind, ParseResult, SessionRow
-from followup.intake.rows import Deferred, Duplicates, Key, Row, parse_file
+from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows
 from followup.intake.values import email_address, phone_e164
 from followup.timeutil import UTC, zone
 
@@ -214,7 +214,7 @@ def _session_keys(item: SessionRow) -> list[Key]:
     return [("external id", "external_id", item.session.external_id)]
 
 
-def read_sessions(
+def stream_sessions(
     path: Path,
     mapping: Mapping[str, str] | None = None,
     *,
@@ -225,7 +225,7 @@ def read_sessions(
     client_timezones: Mapping[str, str] | None = None,
     preset: Preset | None = None,
     presets: Sequence[Preset] = (),
-) -> ParseResult[SessionRow]:
+) -> RowStream[SessionRow]:
     """Sessions from ``path``.
 
     Times without an offset are the clinic's (``default_timezone``): a booking system
@@ -255,7 +255,7 @@ def read_sessions(
         )
     )
     duplicates = Duplicates[SessionRow](_session_keys, lambda item: item.session)
-    return parse_file(
+    return open_rows(
         path,
         mapping=start_mapping,
         shown=shown,
@@ -266,3 +266,29 @@ def read_sessions(
         aliases=SESSION_ALIASES,
         detect_preset=_detect if preset is None else None,
     )
+
+
+def read_sessions(
+    path: Path,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    shown: str | None = None,
+    default_region: str = "US",
+    default_timezone: str = "America/New_York",
+    focus_areas: Mapping[str, str] = _NO_FOCUS_AREAS,
+    client_timezones: Mapping[str, str] | None = None,
+    preset: Preset | None = None,
+    presets: Sequence[Preset] = (),
+) -> ParseResult[SessionRow]:
+    """:func:`stream_sessions` read whole into memory (small files: tests, the sample data, simulate)."""
+    return stream_sessions(
+        path,
+        mapping,
+        shown=shown,
+        default_region=default_region,
+        default_timezone=default_timezone,
+        focus_areas=focus_areas,
+        client_timezones=client_timezones,
+        preset=preset,
+        presets=presets,
+    ).collect()

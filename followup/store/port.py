@@ -6,7 +6,7 @@ contract tests in ``tests/integration/test_store_contract.py`` run against both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,6 +119,35 @@ class ClientMatch:
     last_name: str
     phone: str | None
     email: str | None
+
+
+@dataclass(frozen=True)
+class StoredClient:
+    """A client as stored, with its database id (batched imports compare and merge against it)."""
+
+    id: int
+    client: Client
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A session as stored: its id, its client's id and its values (``client_external_id`` is "")."""
+
+    id: int
+    client_id: int
+    session: Session
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """One consent-ledger entry for a change already made to the client row (an import's)."""
+
+    client_id: int
+    channel: str  # sms | email
+    purpose: str  # care | marketing | all
+    action: str  # opt_in | opt_out
+    source: str  # FILE:ROW:COLUMN | default | api ...
+    wording: str = ""
 
 
 @dataclass
@@ -302,6 +331,46 @@ class IntakeStore(Protocol):
     def record_booking_refresh(self, now: datetime, source: str) -> None: ...
 
     def booking_data_at(self) -> datetime | None: ...
+
+    # Batched imports: one query (or one executemany) per batch of rows, whatever its size
+    # (callers keep batches to a few thousand rows).
+
+    def clients_by_external_id(self, external_ids: Collection[str]) -> dict[str, StoredClient]:
+        """The stored clients with these external ids, by external id."""
+        ...
+
+    def clients_on(self, phones: Collection[str], emails: Collection[str]) -> list[StoredClient]:
+        """Every client on any of these phones (E.164) or emails (any case), oldest first."""
+        ...
+
+    def opted_out_by_clients(self, client_ids: Collection[int]) -> dict[int, set[str]]:
+        """:meth:`ConsentStore.opted_out_by_client` for many clients (absent: nothing locked)."""
+        ...
+
+    def write_clients(self, new: Sequence[Client], changed: Sequence[StoredClient], now: datetime) -> dict[str, int]:
+        """Insert ``new`` and overwrite ``changed`` (by id) in two executemany statements;
+        returns the new clients' ids by external id."""
+        ...
+
+    def log_consents(self, changes: Sequence[ConsentChange], now: datetime) -> None:
+        """Ledger entries (one executemany) for consent changes already written to the clients."""
+        ...
+
+    def suppressed_addresses(self, phones: Collection[str], emails: Collection[str]) -> set[str]:
+        """Which of these phones (E.164) and emails (lower-cased) are on the suppression list."""
+        ...
+
+    def with_sessions(self, client_ids: Collection[int]) -> set[int]:
+        """Which of these clients have at least one session (only they have anything to plan)."""
+        ...
+
+    def sessions_by_external_id(self, external_ids: Collection[str]) -> dict[str, StoredSession]: ...
+
+    def write_sessions(
+        self, new: Sequence[tuple[Session, int]], changed: Sequence[StoredSession], now: datetime
+    ) -> None:
+        """Insert ``new`` (session, client id) and overwrite ``changed`` (by id), one executemany each."""
+        ...
 
 
 class ConsentStore(Protocol):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -32,6 +32,7 @@ from followup.store.port import (
     ClientMatch,
     ClientState,
     ClinicMessage,
+    ConsentChange,
     ConsentRecord,
     Finish,
     MessageQuery,
@@ -41,6 +42,8 @@ from followup.store.port import (
     PlanPass,
     Reply,
     SendSlot,
+    StoredClient,
+    StoredSession,
 )
 from followup.store.schema import (
     UTCDateTime,
@@ -70,6 +73,33 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
         return a.astimezone(UTC) == b.astimezone(UTC)
     return bool(a == b)
+
+
+def _padded(values: Iterable[Any]) -> list[Any]:
+    """The distinct ``values``, repeated up to the next power of two: an ``IN (...)`` list is
+    rendered with one placeholder per value, and the driver keeps each distinct statement
+    prepared (sqlite3 keeps 128, each holding thousands of placeholders: a batch import with a
+    new list length every batch grew by ~40 MB per 100,000 rows); a few lengths keep it to a few."""
+    distinct = list(dict.fromkeys(values))
+    if not distinct:
+        return distinct
+    size = 8
+    while size < len(distinct):
+        size *= 2
+    return distinct + [distinct[0]] * (size - len(distinct))
+
+
+def _locked_flags(events: Iterable[Any]) -> set[str]:
+    """The consent flags whose latest ledger entry (``events`` oldest first) is an opt-out."""
+    latest: dict[str, str] = {}
+    for event in events:
+        purposes = ("care", "marketing") if event["purpose"] == "all" else (event["purpose"],)
+        if event["action"] == "opt_in" and event["purpose"] == "marketing":
+            purposes = ("care", "marketing")
+        for purpose in purposes:
+            flag = f"{event['channel']}_{purpose}"
+            latest[flag] = event["action"] if event["source"] != "import" else latest.get(flag, "")
+    return {flag for flag, action in latest.items() if action == "opt_out"}
 
 
 _COPIED = (clients, sessions, messages, delivery_events, client_tips, suppressions, booking_refreshes, plan_passes)
@@ -182,7 +212,115 @@ class SqlStore:
             return str(conn.execute(select(clients.c.external_id).where(clients.c.id == client_id)).scalar_one())
 
     def upsert_session(self, session: Session, client_id: int, now: datetime) -> tuple[int, Outcome]:
-        values = {
+        return self._upsert(sessions, session.external_id, self._session_values(session, client_id), now)
+
+    # --- batched imports: one statement per batch, not per row ------------------------------
+
+    def _stored_client(self, row: Any) -> StoredClient:
+        return StoredClient(int(row["id"]), self._client(row))
+
+    def clients_by_external_id(self, external_ids: Collection[str]) -> dict[str, StoredClient]:
+        wanted = _padded(external_ids)
+        if not wanted:
+            return {}
+        with self._begin() as conn:
+            rows = conn.execute(select(clients).where(clients.c.external_id.in_(wanted))).mappings()
+            return {str(r["external_id"]): self._stored_client(r) for r in rows}
+
+    def clients_on(self, phones: Collection[str], emails: Collection[str]) -> list[StoredClient]:
+        conditions = []
+        if phones:
+            conditions.append(clients.c.phone.in_(_padded(phones)))
+        if emails:
+            conditions.append(func.lower(clients.c.email).in_(_padded(e.lower() for e in emails)))
+        if not conditions:
+            return []
+        with self._begin() as conn:
+            rows = conn.execute(select(clients).where(or_(*conditions)).order_by(clients.c.id)).mappings()
+            return [self._stored_client(r) for r in rows]
+
+    def opted_out_by_clients(self, client_ids: Collection[int]) -> dict[int, set[str]]:
+        wanted = _padded(client_ids)
+        if not wanted:
+            return {}
+        columns = (consent_events.c.client_id, consent_events.c.channel, consent_events.c.purpose)
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(*columns, consent_events.c.action, consent_events.c.source)
+                .where(consent_events.c.client_id.in_(wanted))
+                .order_by(consent_events.c.client_id, consent_events.c.id)
+            ).mappings()
+            events: dict[int, list[Any]] = {}
+            for r in rows:
+                events.setdefault(int(r["client_id"]), []).append(r)
+        return {client_id: locked for client_id, found in events.items() if (locked := _locked_flags(found))}
+
+    def write_clients(self, new: Sequence[Client], changed: Sequence[StoredClient], now: datetime) -> dict[str, int]:
+        with self._begin() as conn:
+            if changed:
+                conn.execute(
+                    update(clients).where(clients.c.id == bindparam("b_id")),
+                    [{"b_id": c.id, "updated_at": now, **self._client_values(c.client)} for c in changed],
+                )
+            if not new:
+                return {}
+            conn.execute(
+                insert(clients),
+                [
+                    {"external_id": c.external_id, "created_at": now, "updated_at": now, **self._client_values(c)}
+                    for c in new
+                ],
+            )
+            rows = conn.execute(
+                select(clients.c.external_id, clients.c.id).where(
+                    clients.c.external_id.in_(_padded(c.external_id for c in new))
+                )
+            )
+            return {str(r[0]): int(r[1]) for r in rows}
+
+    def log_consents(self, changes: Sequence[ConsentChange], now: datetime) -> None:
+        if not changes:
+            return
+        with self._begin() as conn:
+            conn.execute(
+                insert(consent_events),
+                [
+                    {
+                        "client_id": c.client_id,
+                        "at": now,
+                        "channel": c.channel,
+                        "purpose": c.purpose,
+                        "action": c.action,
+                        "source": c.source,
+                        "wording": c.wording[:2000],
+                    }
+                    for c in changes
+                ],
+            )
+
+    def suppressed_addresses(self, phones: Collection[str], emails: Collection[str]) -> set[str]:
+        conditions = []
+        if phones:
+            conditions.append(and_(suppressions.c.channel == "sms", suppressions.c.address.in_(_padded(phones))))
+        if emails:
+            lowered = _padded(e.lower() for e in emails)
+            conditions.append(and_(suppressions.c.channel == "email", suppressions.c.address.in_(lowered)))
+        if not conditions:
+            return set()
+        with self._begin() as conn:
+            return {str(r[0]) for r in conn.execute(select(suppressions.c.address).where(or_(*conditions)))}
+
+    def with_sessions(self, client_ids: Collection[int]) -> set[int]:
+        wanted = _padded(client_ids)
+        if not wanted:
+            return set()
+        with self._begin() as conn:
+            rows = conn.execute(select(sessions.c.client_id).where(sessions.c.client_id.in_(wanted)).distinct())
+            return {int(r[0]) for r in rows}
+
+    @staticmethod
+    def _session_values(session: Session, client_id: int) -> dict[str, Any]:
+        return {
             "client_id": client_id,
             "start_at": session.start,
             "end_at": session.end,
@@ -191,7 +329,56 @@ class SqlStore:
             "focus_areas": ",".join(session.focus_areas),
             "status": session.status,
         }
-        return self._upsert(sessions, session.external_id, values, now)
+
+    def sessions_by_external_id(self, external_ids: Collection[str]) -> dict[str, StoredSession]:
+        wanted = _padded(external_ids)
+        if not wanted:
+            return {}
+        with self._begin() as conn:
+            rows = conn.execute(select(sessions).where(sessions.c.external_id.in_(wanted))).mappings()
+            return {
+                str(r["external_id"]): StoredSession(
+                    int(r["id"]),
+                    int(r["client_id"]),
+                    Session(
+                        external_id=r["external_id"],
+                        client_external_id="",
+                        start=r["start_at"],
+                        end=r["end_at"],
+                        service=r["service"],
+                        therapist=r["therapist"],
+                        focus_areas=tuple(f for f in r["focus_areas"].split(",") if f),
+                        status=r["status"],
+                    ),
+                )
+                for r in rows
+            }
+
+    def write_sessions(
+        self, new: Sequence[tuple[Session, int]], changed: Sequence[StoredSession], now: datetime
+    ) -> None:
+        with self._begin() as conn:
+            if changed:
+                conn.execute(
+                    update(sessions).where(sessions.c.id == bindparam("b_id")),
+                    [
+                        {"b_id": s.id, "updated_at": now, **self._session_values(s.session, s.client_id)}
+                        for s in changed
+                    ],
+                )
+            if new:
+                conn.execute(
+                    insert(sessions),
+                    [
+                        {
+                            "external_id": session.external_id,
+                            "created_at": now,
+                            "updated_at": now,
+                            **self._session_values(session, client_id),
+                        }
+                        for session, client_id in new
+                    ],
+                )
 
     def set_session_status(self, external_id: str, status: str, now: datetime) -> int | None:
         """Returns the session's client id, or None when there is no such session."""
@@ -562,15 +749,7 @@ class SqlStore:
     def opted_out_by_client(self, client_id: int) -> set[str]:
         """Consent flags (``sms_marketing``...) whose latest ledger entry is an opt-out the
         client or a provider made: an import must never switch those back on."""
-        latest: dict[str, str] = {}
-        for event in self.consent_history(client_id):
-            purposes = ("care", "marketing") if event["purpose"] == "all" else (event["purpose"],)
-            if event["action"] == "opt_in" and event["purpose"] == "marketing":
-                purposes = ("care", "marketing")
-            for purpose in purposes:
-                flag = f"{event['channel']}_{purpose}"
-                latest[flag] = event["action"] if event["source"] != "import" else latest.get(flag, "")
-        return {flag for flag, action in latest.items() if action == "opt_out"}
+        return _locked_flags(self.consent_history(client_id))
 
     def client_ids(self) -> list[int]:
         with self._begin() as conn:

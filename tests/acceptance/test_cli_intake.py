@@ -3,6 +3,9 @@ id columns, consent words, languages, and every shipped booking-system preset.""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -12,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followup.store.sql import SqlStore
-from tests.acceptance.test_cli_engine import followup
+from tests.acceptance.test_cli_engine import env_for, followup
 from tests.conftest import REPO
 
 EXPORTS = REPO / "tests" / "data" / "exports"
@@ -302,3 +305,64 @@ def test_an_explicit_no_in_the_file_is_in_the_ledger_with_its_column(tmp_path: P
         bego, _, _, _ = client(store, "q-9")
         rows = [(r["action"], r["source"]) for r in store.consent_history(bego)]
     assert rows == [("opt_out", f"{path}:2:Email Opt In")]
+
+
+def _big_clients(tmp: Path, rows: int, bad_at: int) -> Path:
+    """More rows than one batch (2,000); the row at index ``bad_at`` has no name."""
+    lines = ["Client ID,First Name,Last Name,Mobile Phone,Email\n"]
+    for i in range(rows):
+        first = "" if i == bad_at else ("Álvaro", "Lucía", "Ana")[i % 3]
+        lines.append(f"c-{i},{first},Peña,(305) 555-{i % 10000:04d},c{i}@example.com\n")
+    return write(tmp, "big.csv", "".join(lines))
+
+
+def test_a_big_file_with_a_bad_row_late_imports_all_or_nothing_as_asked(tmp_path: Path) -> None:
+    path = _big_clients(tmp_path, 2600, bad_at=2450)
+    strict = followup(tmp_path, "import", "clients", path, "--strict")
+    assert strict.returncode == 1
+    assert f"{path}:2452: First Name: is empty (a name is required)" in strict.stderr
+    assert "REJECTED (--strict), nothing imported" in strict.stdout
+    with stored(tmp_path) as store:
+        assert store.client_ids() == []
+    both = followup(tmp_path, "import", "clients", path, "--strict", "--partial")
+    assert both.returncode == 1 and "exclude each other" in both.stderr
+    partial = followup(tmp_path, "import", "clients", path, "--partial")
+    assert partial.returncode == 0, partial.stderr
+    assert "2600 rows: 2599 created, 0 updated, 0 unchanged, 1 rejected" in partial.stdout
+    assert f"{path}:2452: First Name" in partial.stderr
+    again = followup(tmp_path, "import", "clients", path)
+    assert "2600 rows: 0 created, 0 updated, 2599 unchanged, 1 rejected" in again.stdout
+    with stored(tmp_path) as store:
+        assert len(store.client_ids()) == 2599
+        assert client(store, "c-2598")[1:] == ("Álvaro", "en", "+13055552598")
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_ctrl_c_during_an_import_leaves_nothing_half_written(tmp_path: Path, partial: bool) -> None:
+    """SIGINT once the rows are being read: by default nothing is imported; with --partial the
+    batches committed stay, and the summary says up to which line."""
+    path = _big_clients(tmp_path, 12000, bad_at=-1)
+    args = [sys.executable, "-m", "followup", "import", "clients", str(path), "--config", str(REPO / "config")]
+    if partial:
+        args.append("--partial")
+    env = env_for(tmp_path, PYTHONUNBUFFERED="1")
+    with subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as run:
+        assert run.stdout is not None
+        first = run.stdout.readline()  # the layout line: printed just before the first row is read
+        assert "recognised from the header" in first
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    with stored(tmp_path) as store:
+        imported = len(store.client_ids())
+    if not partial:
+        assert "INTERRUPTED, nothing imported" in stdout
+        assert imported == 0
+    else:
+        assert "INTERRUPTED" in stdout
+        line = int(stdout.split("rows up to line ")[1].split(" ")[0]) if "rows up to line" in stdout else 1
+        assert imported == line - 1  # whole batches: every row up to that line, none after
+        assert imported < 12000
