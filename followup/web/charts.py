@@ -56,8 +56,8 @@ def stacked_bars(axis: Sequence[date], counts: dict[str, list[int]], *, title: s
         f'aria-labelledby="chart-title" class="chart" preserveAspectRatio="xMinYMin meet">'
         f'<title id="chart-title">{html.escape(title)}</title>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#444"/>',
-        f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{peak}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" font-size="11" text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{top + 12}" font-size="13" text-anchor="end">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" font-size="13" text-anchor="end">0</text>',
     ]
     for i, day in enumerate(axis):
         x = left + i * slot + (slot - bar_w) / 2
@@ -73,9 +73,11 @@ def stacked_bars(axis: Sequence[date], counts: dict[str, list[int]], *, title: s
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{STATUS_COLOURS[name]}" data-status="{name}" data-count="{value}"><title>{label}</title></rect>'
             )
-        if i % 7 == 0 or i == len(axis) - 1:  # a date label a week apart, and the last day
+        last = len(axis) - 1
+        # A date a week apart, counted back from the last day (today), so labels never collide.
+        if (last - i) % 7 == 0:
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" font-size="11" text-anchor="middle">'
+                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 18}" font-size="13" text-anchor="middle">'
                 f"{day:%b %d}</text>"
             )
     parts.append("</svg>")
