@@ -81,7 +81,8 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-# Compared against when no password is set, so a login costs the same either way.
+# Compared against when no password is set, so such a login still runs the KDF and waits
+# (the login page says openly that no password is set; this only keeps the code path alike).
 _NO_PASSWORD = hash_password("no password is set", n=2**14)
 
 
