@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 PRISM  := tools/prism/node_modules/.bin/prism
 
-.PHONY: run test lint install postgres
+.PHONY: run test lint install postgres chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,5 +40,10 @@ $(PRISM): tools/prism/package.json tools/prism/package-lock.json
 	cd tools/prism && npm ci --no-audit --no-fund --loglevel=error
 	touch $(PRISM)
 
-test: $(STAMP) lint postgres $(PRISM)
+# Debian's Chromium for the owner dashboard's browser test (Playwright from PyPI drives it;
+# `playwright install` would download a browser build of its own, which we never do).
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: $(STAMP) lint postgres $(PRISM) chromium
 	$(BIN)/pytest

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "What each campaign step did over a period, and whether it worked (holdout)."),
     "replies": ("replies", "Texts clients sent, with the message each answered; mark them handled."),
     "consent": ("consent", "Export the consent ledger to CSV for an auditor."),
+    "admin": ("admin", "The owner dashboard (/admin): set its password."),
 }
 
 

@@ -1,4 +1,4 @@
-"""``followup serve``: the web app alone (webhooks, unsubscribe pages, ingest API)."""
+"""``followup serve``: the web app alone (webhooks, unsubscribe pages, ingest API, owner dashboard)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from followup.cli.logs import configure_logging
 from followup.config.loader import ClinicConfig
 from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError
-from followup.store.port import Store
+from followup.store.port import DashboardStore
 from followup.web.app import create_app
 from followup.web.context import WebContext
 from followup.wiring import make_channels, open_store
 
 
-def web_server(clinic: ClinicConfig, store: Store, host: str, port: int) -> uvicorn.Server:
+def web_server(clinic: ClinicConfig, store: DashboardStore, host: str, port: int) -> uvicorn.Server:
     channels = make_channels(clinic)
-    app = create_app(WebContext(clinic=clinic, store=store, email=channels["email"], now=SystemClock().now))
+    context = WebContext(clinic=clinic, store=store, email=channels["email"], now=SystemClock().now, admin=store)
+    app = create_app(context)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
 
@@ -40,7 +41,8 @@ def command(
     templates: TemplatesOpt = None,
 ) -> None:
     """Serve the web app: POST /twilio/inbound, POST /twilio/status, GET|POST /u/TOKEN,
-    POST /api/clients, POST /api/sessions (OpenAPI at /docs), GET /healthz.
+    POST /api/clients, POST /api/sessions (OpenAPI at /docs), GET /healthz, the owner
+    dashboard at /admin (see followup admin set-password).
 
     Example: followup serve --host 0.0.0.0 --port 8080
     """

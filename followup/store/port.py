@@ -485,3 +485,36 @@ class ReportStore(Protocol):
         ...
 
     def consent_records(self) -> list[ConsentRecord]: ...
+
+
+@dataclass(frozen=True)
+class MessageDay:
+    """A client message for the dashboard's chart: when it was sent (else due), aware UTC, and
+    its status (one of :data:`MessageStatus`)."""
+
+    at: datetime
+    status: str
+
+
+class AdminStore(Protocol):
+    """What the owner dashboard (``/admin``) reads beyond the report, and the owner's password
+    hash, which ``followup admin set-password`` writes."""
+
+    def admin_password_hash(self) -> str | None:
+        """The owner's hash string (``scrypt$...``), None before a password was set."""
+        ...
+
+    def set_admin_password_hash(self, hashed: str, now: datetime) -> None: ...
+
+    def message_days(self, since: datetime, until: datetime) -> list[MessageDay]:
+        """Client messages sent (else due) in [since, until), oldest first."""
+        ...
+
+    def search_clients(self, text: str, phone: str | None = None) -> list[ClientMatch]:
+        """Clients whose id, name or email contains ``text`` (any case) or whose phone is
+        ``phone`` (E.164), by name, at most 50."""
+        ...
+
+
+class DashboardStore(Store, ReportStore, AdminStore, Protocol):
+    """Everything the owner dashboard needs: the store, the report's reads, its own."""

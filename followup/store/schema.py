@@ -242,3 +242,13 @@ plan_passes = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The owner dashboard's login (``followup admin set-password``): one row per account, today
+# only "owner".  ``password_hash`` is ``scrypt$n$r$p$salt$hash`` (see followup/web/passwords.py).
+admin_credentials = Table(
+    "admin_credentials",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -24,7 +24,7 @@ from followup.core.planner import PlanResult
 from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
 from followup.logfmt import logfmt
-from followup.store import migrate, planning_sql, report_sql
+from followup.store import admin_sql, migrate, planning_sql, report_sql
 from followup.store.engine import make_engine
 from followup.store.port import (
     CLINIC,
@@ -35,6 +35,7 @@ from followup.store.port import (
     ConsentChange,
     ConsentRecord,
     Finish,
+    MessageDay,
     MessageQuery,
     MessageRow,
     Outcome,
@@ -1225,3 +1226,21 @@ class SqlStore:
     def consent_records(self) -> list[ConsentRecord]:
         with self._begin() as conn:
             return report_sql.consent_records(conn)
+
+    # --- the owner dashboard (store/admin_sql.py) ------------------------------------------
+
+    def admin_password_hash(self) -> str | None:
+        with self._begin() as conn:
+            return admin_sql.password_hash(conn)
+
+    def set_admin_password_hash(self, hashed: str, now: datetime) -> None:
+        with self._begin() as conn:
+            admin_sql.set_password_hash(conn, hashed, now)
+
+    def message_days(self, since: datetime, until: datetime) -> list[MessageDay]:
+        with self._begin() as conn:
+            return admin_sql.message_days(conn, since, until)
+
+    def search_clients(self, text: str, phone: str | None = None) -> list[ClientMatch]:
+        with self._begin() as conn:
+            return admin_sql.search_clients(conn, text, phone)

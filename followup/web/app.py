@@ -1,4 +1,5 @@
-"""The web app: Twilio webhooks, email unsubscribe pages, the ingest API, health.
+"""The web app: Twilio webhooks, email unsubscribe pages, the ingest API, health, and the
+owner dashboard (``/admin``, :mod:`followup.web.admin`).
 
 Served by uvicorn (``followup serve``; ``followup run`` serves it too).  Handlers are thin:
 they verify, then call the store and the same services the CLI uses.
@@ -23,6 +24,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from followup.core.keywords import classify
 from followup.core.tokens import BadTokenError, TokenData, verify
 from followup.logfmt import logfmt
+from followup.web.admin import mount_admin
 from followup.web.api import api_router
 from followup.web.context import WebContext
 from followup.web.inbound import InboundService
@@ -134,6 +136,9 @@ def create_app(context: WebContext) -> FastAPI:
     def api_token() -> str:
         return settings.api_token.get_secret_value() if settings.api_token else ""
 
+    if context.admin is not None:
+        # Before the body limit is added, so the limit runs first and the admin gate after it.
+        mount_admin(app, context, context.admin)
     # Added last runs first: the token is checked, then the body counted, then FastAPI.
     app.add_middleware(BodyLimit, max_bytes=settings.web_max_body_bytes)
     app.add_middleware(BearerGate, token=api_token)

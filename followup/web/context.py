@@ -1,5 +1,5 @@
 """What every web handler is given: the clinic's configuration, the store, the channel that
-forwards replies, and the clock."""
+forwards replies, the clock, and (when the owner dashboard is served) the store it reads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 
 from followup.channels.base import Channel
 from followup.config.loader import ClinicConfig
-from followup.store.port import Store
+from followup.store.port import DashboardStore, Store
 
 Clock = Callable[[], datetime]
 
@@ -20,3 +20,5 @@ class WebContext:
     store: Store
     email: Channel | None  # forwards client replies to the clinic
     now: Clock
+    # The owner dashboard (/admin) is served only when this is set (followup serve and run set it).
+    admin: DashboardStore | None = None
