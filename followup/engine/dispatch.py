@@ -477,6 +477,13 @@ class Dispatcher:
         """Take the sender's slot, send, and record the outcome: sent, retried with backoff,
         paused, unknown (to reconcile) or unconfirmed; a permanent failure is ``permanent``'s."""
         provider = self.channels[channel]
+        batch = self._batch
+        live = batch is not None and not provider.outcomes_in_batches
+        if live:
+            # A live provider: what the batch decided so far is stored first (before the slot:
+            # nothing may delay a send past its slot, or it crowds the next one), then this
+            # message is sent and its outcome stored at once (live delivery's exactly-once).
+            self._flush()
         slot = self._slot(provider)
         if slot.paused_until is not None:
             outcome = replace(
@@ -488,13 +495,9 @@ class Dispatcher:
             )
             self._finish(message, outcome, stats, "paused", until=slot.paused_until.isoformat())
             return
-        batch = self._batch
-        if batch is None or provider.outcomes_in_batches:
+        if batch is None or not live:
             self._attempt(message, provider, outgoing, base, slot, now, stats, permanent, tip_id=tip_id)
             return
-        # A live provider: what the batch decided so far is stored first, then this message is
-        # sent and its outcome stored at once (the exactly-once protocol of live delivery).
-        self._flush()
         batch.immediate = True
         try:
             self._attempt(message, provider, outgoing, base, slot, now, stats, permanent, tip_id=tip_id)

@@ -196,9 +196,26 @@ _INSERT_EVENT = insert(delivery_events)
 _INSERT_TIP = insert(client_tips)
 
 # dispatch_state: a whole batch's clients in four statements.
-_STATE_CLIENTS = select(clients).where(clients.c.id.in_(_IDS))
+# Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
+_STATE_CLIENTS = select(
+    clients.c.id,
+    clients.c.external_id,
+    *(clients.c[name] for name in _CLIENT_COLUMNS),
+    *(clients.c[f"consent_{name}"] for name in _CONSENT_COLUMNS),
+).where(clients.c.id.in_(_IDS))
 _STATE_SESSIONS = (
-    select(sessions).where(sessions.c.client_id.in_(_IDS)).order_by(sessions.c.client_id, sessions.c.start_at)
+    select(
+        sessions.c.client_id,
+        sessions.c.external_id,
+        sessions.c.start_at,
+        sessions.c.end_at,
+        sessions.c.service,
+        sessions.c.therapist,
+        sessions.c.focus_areas,
+        sessions.c.status,
+    )
+    .where(sessions.c.client_id.in_(_IDS))
+    .order_by(sessions.c.client_id, sessions.c.start_at)
 )
 _STATE_TIPS = (
     select(client_tips.c.client_id, client_tips.c.tip_id)
