@@ -55,6 +55,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from followup.channels.base import Channel, Outgoing
 from followup.config.loader import ClinicConfig
@@ -72,7 +73,7 @@ from followup.core.rules import (
     Traffic,
     decide,
 )
-from followup.core.sms_encoding import analyse
+from followup.core.sms_encoding import GSM7_BASIC, analyse
 from followup.core.tipselect import choose_tip
 from followup.exceptions import (
     AccountError,
@@ -106,6 +107,17 @@ ACCOUNT_PAUSE = timedelta(minutes=15)  # an account fault: try again after this 
 RATE_PAUSE = timedelta(minutes=1)  # a 429 without Retry-After
 DAY = timedelta(hours=24)  # the caps' window (core.rules)
 _UNREAD = object()  # booking_data_at not read yet in this batch
+
+
+def basic_segments(text: str) -> int | None:
+    """Segments of an SMS made only of GSM-7 basic characters (one septet each, none that an
+    escape must keep whole): 1 up to 160, else one per 153; None for any other text (then
+    :func:`followup.core.sms_encoding.analyse` counts).  The common case without analyse's walk
+    over every character."""
+    if not GSM7_BASIC.issuperset(text):
+        return None
+    length = len(text)
+    return 0 if length == 0 else 1 if length <= 160 else -(-length // 153)
 
 
 def worker_name() -> str:
@@ -387,7 +399,10 @@ class Dispatcher:
 
         self._deliver(message, "email", self._clinic_outgoing(message, now), base, now, stats, permanent)
 
-    def _outgoing(self, message: MessageRow, client: Client, channel: ChannelName, now: datetime) -> Outgoing:
+    def _outgoing(
+        self, message: MessageRow, client: Client, channel: ChannelName, now: datetime, **rendered: Any
+    ) -> Outgoing:
+        """``rendered``: the other fields of Outgoing (the text, the unsubscribe link, ``paced``)."""
         return Outgoing(
             message_id=message.id,
             key=message.key,
@@ -399,6 +414,7 @@ class Dispatcher:
             campaign=message.campaign,
             step=message.step,
             at=now,
+            **rendered,
         )
 
     def _send(
@@ -428,11 +444,15 @@ class Dispatcher:
         except TemplateRenderError as exc:
             self._finish(message, Finish(status="failed", error=str(exc), reason="template error"), stats, "failed")
             return
-        outgoing = replace(
-            self._outgoing(message, state.client, channel, now),
+        outgoing = self._outgoing(
+            message,
+            state.client,
+            channel,
+            now,
             sms=composed.sms,
             email=composed.email,
             unsubscribe_url=composed.unsubscribe_url,
+            paced=True,  # only ever sent after _slot()
         )
         subject = composed.email.subject if composed.email else None
         base = Finish(status="sent", sent_channel=channel, subject=subject, body=composed.body, attempted=True)
@@ -519,7 +539,7 @@ class Dispatcher:
     ) -> None:
         channel = provider.name
         try:
-            sent = provider.send(replace(outgoing, paced=True))
+            sent = provider.send(outgoing if outgoing.paced else replace(outgoing, paced=True))
         except ChannelPausedError as exc:
             self._paused(message, provider, exc, base, now, stats)
         except TransientDeliveryError as exc:
@@ -783,6 +803,9 @@ class Dispatcher:
     def _over_limit(self, message: MessageRow, composed: Composed) -> str | None:
         """Why an SMS is too long (its segments, units and the limit), or None."""
         if composed.sms is None:
+            return None
+        quick = basic_segments(composed.sms)
+        if quick is not None and quick <= self.max_segments:
             return None
         info = analyse(composed.sms)
         if info.segments <= self.max_segments:

@@ -155,3 +155,13 @@ def test_a_live_channel_records_each_outcome_before_the_next_send(db_url: str, m
         assert live.seen == [[], ["sent"], ["sent", "sent"], ["sent", "sent", "sent"]]
     finally:
         rig.store.close()
+
+
+def test_the_quick_segment_count_agrees_with_analyse() -> None:
+    from followup.core.sms_encoding import analyse
+    from followup.engine.dispatch import basic_segments
+
+    for length in (0, 1, 159, 160, 161, 305, 306, 307, 459, 460, 612):
+        text = ("Hi Maria, stretch. " * 40)[:length]
+        assert basic_segments(text) == analyse(text).segments, length
+    assert basic_segments("{" * 10) is None and basic_segments("café ☕") is None
