@@ -246,12 +246,13 @@ class Dispatcher:
         return stats
 
     def _pauses(self) -> dict[str, SendSlot]:
-        """Whether each sender without a rate is paused (senders with one take a slot per send)."""
+        """Whether each batched sender without a rate is paused (a sender with a rate takes a slot
+        per send; a live one without is asked before each send, as other workers may pause it)."""
         now = self.clock.now()
         return {
             provider.sender_key(): self.store.claim_send_slot(provider.sender_key(), now, timedelta(0))
             for provider in self.channels.values()
-            if not provider.messages_per_second
+            if not provider.messages_per_second and provider.outcomes_in_batches
         }
 
     def _dispatch_batch(self, batch: list[MessageRow], context: _Batch) -> None:
@@ -594,9 +595,9 @@ class Dispatcher:
         rate = provider.messages_per_second
         interval = timedelta(seconds=1 / rate) if rate else timedelta(0)
         batch = self._batch
-        if not rate and batch is not None:
-            # No rate: no slot to take, only a pause to learn of; read once per batch (this
-            # worker's own pauses update it, another worker's show from the next batch).
+        if not rate and batch is not None and provider.outcomes_in_batches:
+            # No rate, no live provider: no slot to take, only a pause to learn of; read once per
+            # batch (this worker's own pauses update it, another worker's show from the next).
             sender = provider.sender_key()
             known = batch.slots.get(sender)
             if known is None:
