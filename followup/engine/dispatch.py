@@ -169,6 +169,7 @@ class _Batch:
     slots: dict[str, SendSlot] = field(default_factory=dict)  # senders without a rate: read once
     data_at: object = _UNREAD
     immediate: bool = False  # a live channel's outcome in hand: store it now
+    fresh: bool = False  # a live channel is configured: each message reads its client again
 
 
 class Dispatcher:
@@ -239,7 +240,8 @@ class Dispatcher:
                         slots = self._pauses()
                     # Of what is due together, the more important goes first (caps may hold the rest).
                     batch.sort(key=lambda m: (-PRIORITY_RANK.get(m.priority, 2), m.next_attempt_at, m.id))
-                    self._dispatch_batch(batch, _Batch(stats, states, slots=slots))
+                    fresh = not all(c.outcomes_in_batches for c in self.channels.values())
+                    self._dispatch_batch(batch, _Batch(stats, states, slots=slots, fresh=fresh))
             finally:
                 for channel in self.channels.values():
                     channel.close()
@@ -312,6 +314,10 @@ class Dispatcher:
         if message.client_id is None:
             self._send_to_clinic(message, now, stats)
             return
+        if self._batch is not None and self._batch.fresh:
+            # Live delivery is paced (a batch may take minutes): read the client again for
+            # each message, so a STOP that arrived meanwhile is honoured by the very next text.
+            self._forget(message.client_id)
         known = self._client(message.client_id)
         state = known.state
         campaign = self.clinic.campaigns.get(message.campaign)

@@ -165,3 +165,36 @@ def test_the_quick_segment_count_agrees_with_analyse() -> None:
         text = ("Hi Maria, stretch. " * 40)[:length]
         assert basic_segments(text) == analyse(text).segments, length
     assert basic_segments("{" * 10) is None and basic_segments("café ☕") is None
+
+
+class StopsTheNext(LiveLike):
+    """While the first text goes out, the next client texts STOP (the web app records it)."""
+
+    def transmit(self, message: Outgoing, payload: Any) -> Sent:
+        if not self.sent:
+            other = self.rig.store.find_client_id(external_id="c1")
+            assert other is not None
+            self.rig.store.record_opt_out(other, "sms", self.rig.clock.now(), source="keyword", detail="STOP")
+        return super().transmit(message, payload)
+
+
+def test_with_a_live_channel_a_stop_during_the_batch_holds_the_next_text(
+    db_url: str, make_clinic: ClinicFactory
+) -> None:
+    rig = build_rig(db_url, make_clinic)
+    try:
+        rig.add_client("c0", T0, phone="+13055550300", email=None)
+        rig.add_client("c1", T0, phone="+13055550301", email=None)
+        replan_all(rig.store, rig.clinic, T0)
+        live = StopsTheNext(rig)
+        rig.dispatcher.channels = {"sms": live, "email": rig.email}
+        sizes = claims_counted(rig)
+        at(rig, T0 + timedelta(hours=2))
+        stats = rig.dispatcher.run_once()
+        assert sizes[0] == 2
+        assert [m.client_external_id for m in live.sent] == ["c0"]
+        assert (stats["sent"], stats["suppressed"]) == (1, 1)
+        held = {m.client_external_id: m for m in thanks(rig)}["c1"]
+        assert held.status == "suppressed" and "no consent" in (held.status_reason or "")
+    finally:
+        rig.store.close()
