@@ -53,6 +53,13 @@ class Channel(ABC):
     # Sends per second allowed from this channel's sender, shared by every worker through the
     # store (the dispatcher claims a slot before each send); None: no limit.
     messages_per_second: float | None = None
+    # Whether the dispatcher may record this channel's outcomes together, in one transaction at
+    # the end of a batch, rather than right after each send.  Only for channels whose lookup()
+    # always knows what went out (the dry-run outbox, the in-memory fake): outcomes lost to a
+    # crash are then reconciled, never resent.  A live provider's outcome is recorded as soon as
+    # it is known, so a crash loses at most the one message in hand (SMTP cannot be asked
+    # afterwards: a lost outcome there is an email sent twice or never).
+    outcomes_in_batches: bool = False
 
     def sender_key(self) -> str:
         """Who sends, for the shared rate and for pauses (429, account faults): every worker

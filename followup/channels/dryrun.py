@@ -39,6 +39,18 @@ class DryRunChannel(InMemoryChannel):
         self.outbox = outbox
         address = sender_address(sender)
         self.mail = mail or SmtpConfig(host="dry-run", sender=sender, reply_to=address, unsubscribe_mailto=address)
+        self._sms_fd: int | None = None  # sms.jsonl, held open from open() to close()
+
+    def open(self) -> None:
+        """Before a batch: open ``sms.jsonl`` once (opening it per text was a third of a dry-run send)."""
+        if self.name == "sms" and self._sms_fd is None:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            self._sms_fd = os.open(self.outbox / "sms.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def close(self) -> None:
+        if self._sms_fd is not None:
+            os.close(self._sms_fd)
+            self._sms_fd = None
 
     def _email_path(self, message: Outgoing) -> Path:
         return self.outbox / "email" / f"{message.message_id:08d}-{message.campaign}-{message.step}.eml"
@@ -55,7 +67,6 @@ class DryRunChannel(InMemoryChannel):
             provider_id = f"dryrun-email-{message.message_id}"
             log.info("dry-run email written to %s", path)
         else:
-            self.outbox.mkdir(parents=True, exist_ok=True)
             line = (
                 json.dumps(
                     {
@@ -70,13 +81,18 @@ class DryRunChannel(InMemoryChannel):
                 )
                 + "\n"
             )
-            fd = os.open(self.outbox / "sms.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode("utf-8"))
-            finally:
-                os.close(fd)
+            # One write on an O_APPEND descriptor: a whole line, even with other workers writing.
+            if self._sms_fd is not None:
+                os.write(self._sms_fd, line.encode("utf-8"))
+            else:  # sent outside open()/close() (send-test, a test calling send)
+                self.outbox.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.outbox / "sms.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, line.encode("utf-8"))
+                finally:
+                    os.close(fd)
             provider_id = f"dryrun-sms-{message.message_id}"
-            log.info("dry-run sms to %s appended to %s", message.to, self.outbox / "sms.jsonl")
+            log.info("dry-run sms to %s appended to %s", message.to, self.outbox)
         return Sent(provider_id=provider_id, detail=sent.detail)
 
     def lookup(self, message: Outgoing) -> Sent | None:

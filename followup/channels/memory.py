@@ -31,6 +31,8 @@ class InMemoryChannel(Channel):
     attempts: int = 0
     _scripts: list[_Script] = field(default_factory=list)
     _ids: int = 0
+    # lookup() reads back what was sent (here the list, for the dry run its files): see Channel.
+    outcomes_in_batches: bool = field(default=True, init=False, repr=False)
 
     def fail(self, error: DeliveryError, times: int = 1, when: Callable[[Outgoing], bool] | None = None) -> None:
         self._scripts.append(_Script(error, times, when or (lambda _m: True)))

@@ -27,6 +27,17 @@ Provider faults lose nothing:
 - **Rate**: before each send the dispatcher claims the sender's next free slot in the store
   and waits for it, so all workers together keep to ``messages_per_second``.
 
+**Batches.**  A claimed batch's clients are read at once (:meth:`Store.dispatch_state`: client,
+sessions, tips, and the messages the caps and the duplicate guard look at), and each outcome is
+applied to that picture as it is decided, so two messages to one client in one batch see each
+other exactly as if the first had been stored before the second was decided.  Outcomes are
+stored together, in one transaction at the end of the batch (:meth:`Store.finish_many`), for
+channels whose lookup always knows what went out (dry run, in-memory:
+``Channel.outcomes_in_batches``); a live channel's (Twilio, SMTP) are stored one by one, right
+after each send, as before: claimed (``sending``), sent, recorded, and reconciled after a crash.
+A stop or a crash in mid-batch loses no decision: what was not stored is still ``sending`` and
+is reconciled after the lease.
+
 **Messages to the clinic or its owner** (a client's reply, forwarded; rows without a client,
 rendered when they were queued) are not client messages: no consent, send window, caps or
 duplicate guard applies, only their expiry.  They are sent, retried, paused, reconciled and
@@ -44,6 +55,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from followup.channels.base import Channel, Outgoing
 from followup.config.loader import ClinicConfig
@@ -61,7 +73,7 @@ from followup.core.rules import (
     Traffic,
     decide,
 )
-from followup.core.sms_encoding import analyse
+from followup.core.sms_encoding import GSM7_BASIC, analyse
 from followup.core.tipselect import choose_tip
 from followup.exceptions import (
     AccountError,
@@ -76,13 +88,36 @@ from followup.exceptions import (
 from followup.logfmt import logfmt
 from followup.rendering.compose import Composed, compose
 from followup.rendering.templates import RenderedEmail, text_to_html
-from followup.store.port import OWNER_ALERT, ClientState, ClinicMessage, Finish, MessageRow, SendSlot, Store
+from followup.store.port import (
+    OWNER_ALERT,
+    ClientState,
+    ClinicMessage,
+    DispatchState,
+    Finish,
+    MessageRow,
+    OutboxEntry,
+    SendSlot,
+    Store,
+)
 from followup.timeutil import Clock, zone
 
 log = logging.getLogger("followup.dispatch")
 
 ACCOUNT_PAUSE = timedelta(minutes=15)  # an account fault: try again after this (the owner is told)
 RATE_PAUSE = timedelta(minutes=1)  # a 429 without Retry-After
+DAY = timedelta(hours=24)  # the caps' window (core.rules)
+_UNREAD = object()  # booking_data_at not read yet in this batch
+
+
+def basic_segments(text: str) -> int | None:
+    """Segments of an SMS made only of GSM-7 basic characters (one septet each, none that an
+    escape must keep whole): 1 up to 160, else one per 153; None for any other text (then
+    :func:`followup.core.sms_encoding.analyse` counts).  The common case without analyse's walk
+    over every character."""
+    if not GSM7_BASIC.issuperset(text):
+        return None
+    length = len(text)
+    return 0 if length == 0 else 1 if length <= 160 else -(-length // 153)
 
 
 def worker_name() -> str:
@@ -110,6 +145,31 @@ class DispatchStats:
 
     def __getitem__(self, key: str) -> int:
         return self.counts.get(key, 0)
+
+
+@dataclass
+class _Pending:
+    """An outcome decided but not stored yet (stored with the batch)."""
+
+    message: MessageRow
+    outcome: Finish
+    at: datetime
+    event: str
+    fields: dict[str, object]
+
+
+@dataclass
+class _Batch:
+    """One claimed batch: its clients' state as read at its start plus the outcomes decided
+    since, the outcomes not stored yet, and the senders' pause state."""
+
+    stats: DispatchStats
+    states: dict[int, DispatchState] = field(default_factory=dict)
+    pending: list[_Pending] = field(default_factory=list)
+    slots: dict[str, SendSlot] = field(default_factory=dict)  # senders without a rate: read once
+    data_at: object = _UNREAD
+    immediate: bool = False  # a live channel's outcome in hand: store it now
+    fresh: bool = False  # a live channel is configured: each message reads its client again
 
 
 class Dispatcher:
@@ -154,6 +214,7 @@ class Dispatcher:
         staleness = settings.intake_max_staleness if max_staleness is None else max_staleness
         self.max_staleness = staleness if staleness > timedelta(0) else None
         self._stale_told = False
+        self._batch: _Batch | None = None
         # Unsubscribe links differ in every email (the token is signed with its issue time).
         self._unsubscribe_link = re.compile(re.escape(settings.public_base_url) + r"/u/[A-Za-z0-9_.=-]+")
 
@@ -163,38 +224,107 @@ class Dispatcher:
         """Reconcile stale work, then send everything due, batch by batch, until none is left
         or a stop was requested (the message in hand is always finished)."""
         stats = DispatchStats()
-        self.reconcile(stats)
-        for channel in self.channels.values():
-            channel.open()
-        try:
-            while not self.stop.is_set():
-                batch = self.store.claim_due(self.clock.now(), self.batch_size, self.worker)
-                if not batch:
-                    break
-                # Of what is due together, the more important goes first (caps may hold the rest).
-                batch.sort(key=lambda m: (-PRIORITY_RANK.get(m.priority, 2), m.next_attempt_at, m.id))
-                for index, message in enumerate(batch):
-                    if self.stop.is_set():
-                        self.store.release([m.id for m in batch[index:]], self.worker)
-                        break
-                    stats.add("claimed")
-                    self.process(message, stats)
-        finally:
+        # One pooled connection for the whole run: a checkout pre-pings the server (PostgreSQL).
+        with self.store.pinned():
+            self.reconcile(stats)
             for channel in self.channels.values():
-                channel.close()
+                channel.open()
+            try:
+                while not self.stop.is_set():
+                    # The claim and the reads for it: one transaction (a commit each costs).
+                    with self.store.transaction():
+                        batch = self.store.claim_due(self.clock.now(), self.batch_size, self.worker)
+                        if not batch:
+                            break
+                        states = self._load({m.client_id for m in batch if m.client_id is not None})
+                        slots = self._pauses()
+                    # Of what is due together, the more important goes first (caps may hold the rest).
+                    batch.sort(key=lambda m: (-PRIORITY_RANK.get(m.priority, 2), m.next_attempt_at, m.id))
+                    fresh = not all(c.outcomes_in_batches for c in self.channels.values())
+                    self._dispatch_batch(batch, _Batch(stats, states, slots=slots, fresh=fresh))
+            finally:
+                for channel in self.channels.values():
+                    channel.close()
         return stats
+
+    def _pauses(self) -> dict[str, SendSlot]:
+        """Whether each batched sender without a rate is paused (a sender with a rate takes a slot
+        per send; a live one without is asked before each send, as other workers may pause it)."""
+        now = self.clock.now()
+        return {
+            provider.sender_key(): self.store.claim_send_slot(provider.sender_key(), now, timedelta(0))
+            for provider in self.channels.values()
+            if not provider.messages_per_second and provider.outcomes_in_batches
+        }
+
+    def _dispatch_batch(self, batch: list[MessageRow], context: _Batch) -> None:
+        """Decide, render and send each message of a claimed batch, and store the outcomes
+        (together, or one by one for a live channel); a stop gives back what was not begun."""
+        stats = context.stats
+        self._batch = context
+        try:
+            for index, message in enumerate(batch):
+                if self.stop.is_set():
+                    self._flush()
+                    self.store.release([m.id for m in batch[index:]], self.worker)
+                    break
+                stats.add("claimed")
+                self.process(message, stats)
+            self._flush()
+        finally:
+            self._batch = None
+
+    def _load(self, client_ids: set[int]) -> dict[int, DispatchState]:
+        """The clients' state and the messages their caps and duplicate guard may look at.  The
+        rows are read with some slack (``lease``) for the clock moving on during the batch; each
+        message then filters them at its own ``now``."""
+        now = self.clock.now()
+        return self.store.dispatch_state(
+            client_ids,
+            sent_since=now - max(DAY, self.duplicate_window),
+            due_before=now + DAY + self.lease,
+        )
+
+    def _client(self, client_id: int) -> DispatchState:
+        """A client of the batch in hand (read again when the batch's picture was dropped)."""
+        batch = self._batch
+        if batch is None:  # process() called outside run_once
+            return self._load({client_id})[client_id]
+        found = batch.states.get(client_id)
+        if found is None:
+            self._flush()  # what was decided must be read back
+            found = batch.states[client_id] = self._load({client_id})[client_id]
+        return found
+
+    def _forget(self, client_id: int) -> None:
+        """The client's stored data changed outside the batch's picture (an opt-out): read it again."""
+        if self._batch is not None:
+            self._batch.states.pop(client_id, None)
+
+    def _booking_data_at(self) -> datetime | None:
+        batch = self._batch
+        if batch is None:
+            return self.store.booking_data_at()
+        if batch.data_at is _UNREAD:
+            batch.data_at = self.store.booking_data_at()
+        return batch.data_at  # type: ignore[return-value]
 
     def process(self, message: MessageRow, stats: DispatchStats) -> None:
         now = self.clock.now()
         if message.client_id is None:
             self._send_to_clinic(message, now, stats)
             return
-        state = self.store.client_state(message.client_id)
+        if self._batch is not None and self._batch.fresh:
+            # Live delivery is paced (a batch may take minutes): read the client again for
+            # each message, so a STOP that arrived meanwhile is honoured by the very next text.
+            self._forget(message.client_id)
+        known = self._client(message.client_id)
+        state = known.state
         campaign = self.clinic.campaigns.get(message.campaign)
-        traffic = self.store.traffic(message.client_id, now, exclude=message.id) if self.caps else Traffic()
+        traffic = self._traffic(known.outbox, now, exclude=message.id) if self.caps else Traffic()
         data_at = None
         if self.max_staleness is not None and campaign is not None and campaign.trigger.type in STALENESS_SENSITIVE:
-            data_at = self.store.booking_data_at()
+            data_at = self._booking_data_at()
         decision = decide(
             message.facts(),
             campaign,
@@ -276,7 +406,10 @@ class Dispatcher:
 
         self._deliver(message, "email", self._clinic_outgoing(message, now), base, now, stats, permanent)
 
-    def _outgoing(self, message: MessageRow, client: Client, channel: ChannelName, now: datetime) -> Outgoing:
+    def _outgoing(
+        self, message: MessageRow, client: Client, channel: ChannelName, now: datetime, **rendered: Any
+    ) -> Outgoing:
+        """``rendered``: the other fields of Outgoing (the text, the unsubscribe link, ``paced``)."""
         return Outgoing(
             message_id=message.id,
             key=message.key,
@@ -288,6 +421,7 @@ class Dispatcher:
             campaign=message.campaign,
             step=message.step,
             at=now,
+            **rendered,
         )
 
     def _send(
@@ -317,14 +451,15 @@ class Dispatcher:
         except TemplateRenderError as exc:
             self._finish(message, Finish(status="failed", error=str(exc), reason="template error"), stats, "failed")
             return
-        outgoing = self._outgoing(message, state.client, channel, now)
-        outgoing = Outgoing(
-            **{
-                **outgoing.__dict__,
-                "sms": composed.sms,
-                "email": composed.email,
-                "unsubscribe_url": composed.unsubscribe_url,
-            }
+        outgoing = self._outgoing(
+            message,
+            state.client,
+            channel,
+            now,
+            sms=composed.sms,
+            email=composed.email,
+            unsubscribe_url=composed.unsubscribe_url,
+            paced=True,  # only ever sent after _slot()
         )
         subject = composed.email.subject if composed.email else None
         base = Finish(status="sent", sent_channel=channel, subject=subject, body=composed.body, attempted=True)
@@ -337,6 +472,7 @@ class Dispatcher:
             if isinstance(exc, RecipientOptedOutError) and message.client_id is not None:
                 # a carrier's "unsubscribed" (Twilio 21610) or a hard bounce: the address is suppressed
                 self.store.record_opt_out(message.client_id, channel, now, source="provider", detail=str(exc))
+                self._forget(message.client_id)  # its consent just changed
             if channel == "sms" and step.fallback_to_email and not message.fell_back and state.client.email:
                 outcome = replace(
                     base,
@@ -368,6 +504,13 @@ class Dispatcher:
         """Take the sender's slot, send, and record the outcome: sent, retried with backoff,
         paused, unknown (to reconcile) or unconfirmed; a permanent failure is ``permanent``'s."""
         provider = self.channels[channel]
+        batch = self._batch
+        live = batch is not None and not provider.outcomes_in_batches
+        if live:
+            # A live provider: what the batch decided so far is stored first (before the slot:
+            # nothing may delay a send past its slot, or it crowds the next one), then this
+            # message is sent and its outcome stored at once (live delivery's exactly-once).
+            self._flush()
         slot = self._slot(provider)
         if slot.paused_until is not None:
             outcome = replace(
@@ -379,8 +522,31 @@ class Dispatcher:
             )
             self._finish(message, outcome, stats, "paused", until=slot.paused_until.isoformat())
             return
+        if batch is None or not live:
+            self._attempt(message, provider, outgoing, base, slot, now, stats, permanent, tip_id=tip_id)
+            return
+        batch.immediate = True
         try:
-            sent = provider.send(replace(outgoing, paced=True))
+            self._attempt(message, provider, outgoing, base, slot, now, stats, permanent, tip_id=tip_id)
+        finally:
+            batch.immediate = False
+
+    def _attempt(
+        self,
+        message: MessageRow,
+        provider: Channel,
+        outgoing: Outgoing,
+        base: Finish,
+        slot: SendSlot,
+        now: datetime,
+        stats: DispatchStats,
+        permanent: Callable[[PermanentDeliveryError], None],
+        *,
+        tip_id: str | None = None,
+    ) -> None:
+        channel = provider.name
+        try:
+            sent = provider.send(outgoing if outgoing.paced else replace(outgoing, paced=True))
         except ChannelPausedError as exc:
             self._paused(message, provider, exc, base, now, stats)
         except TransientDeliveryError as exc:
@@ -400,7 +566,7 @@ class Dispatcher:
         except PermanentDeliveryError as exc:
             permanent(exc)
         except UnknownOutcomeError as exc:
-            if not self.channels[channel].can_reconcile:
+            if not provider.can_reconcile:
                 outcome = replace(
                     base,
                     status="unconfirmed",
@@ -423,6 +589,8 @@ class Dispatcher:
             self._finish(message, outcome, stats, "sent", channel=channel, provider_id=sent.provider_id)
             if slot.fault is not None:
                 self.store.clear_sender_fault(provider.sender_key(), self.clock.now())
+                if self._batch is not None and provider.sender_key() in self._batch.slots:
+                    self._batch.slots[provider.sender_key()] = replace(slot, fault=None)
                 log.info(logfmt("sender_resumed", sender=provider.sender_key(), fault=slot.fault))
 
     # --- the sender's shared rate and pauses -------------------------------------------
@@ -432,6 +600,15 @@ class Dispatcher:
         that the sender is paused.  The wait ends early on stop (the message still goes)."""
         rate = provider.messages_per_second
         interval = timedelta(seconds=1 / rate) if rate else timedelta(0)
+        batch = self._batch
+        if not rate and batch is not None and provider.outcomes_in_batches:
+            # No rate, no live provider: no slot to take, only a pause to learn of; read once per
+            # batch (this worker's own pauses update it, another worker's show from the next).
+            sender = provider.sender_key()
+            known = batch.slots.get(sender)
+            if known is None:
+                known = batch.slots[sender] = self.store.claim_send_slot(sender, self.clock.now(), interval)
+            return known
         slot = self.store.claim_send_slot(provider.sender_key(), self.clock.now(), interval)
         if slot.paused_until is None:
             wait = (slot.at - self.clock.now()).total_seconds()
@@ -458,6 +635,11 @@ class Dispatcher:
         until = now + self._pause_length(exc)
         sender = provider.sender_key()
         alert = self.store.pause_sender(sender, until, now, reason=str(exc), fault=account, message_id=message.id)
+        if self._batch is not None:
+            known = self._batch.slots.get(sender)
+            longest = until if known is None or known.paused_until is None else max(until, known.paused_until)
+            fault = str(exc) if account else (known.fault if known else None)
+            self._batch.slots[sender] = SendSlot(at=now, paused_until=longest, reason=str(exc), fault=fault)
         outcome = replace(
             base,
             status="scheduled",
@@ -559,14 +741,78 @@ class Dispatcher:
             return None
         wanted = self._comparable(body)
         since = now - self.duplicate_window
-        for earlier, sent_body in self.store.recent_bodies(message.client_id, channel, since, exclude=message.id):
+        for earlier, sent_body in self._recent_bodies(message.client_id, channel, since, exclude=message.id):
             if self._comparable(sent_body) == wanted:
                 return earlier
         return None
 
+    # --- the batch's picture of each client's messages -----------------------------------
+    # These compute, from the rows read with the batch plus the outcomes decided since, what
+    # Store.traffic and Store.recent_bodies would answer if every outcome were stored already.
+
+    @staticmethod
+    def _traffic(outbox: Mapping[int, OutboxEntry], now: datetime, exclude: int) -> Traffic:
+        sent = tuple(
+            (e.sent_at, e.purpose)
+            for e in outbox.values()
+            if e.status in ("sent", "unconfirmed") and e.sent_at is not None and e.sent_at > now - DAY
+        )
+        upcoming = tuple(
+            (e.next_attempt_at, e.priority)
+            for e in outbox.values()
+            if e.status in ("scheduled", "sending") and e.id != exclude and e.next_attempt_at < now + DAY
+        )
+        return Traffic(sent=sent, upcoming=upcoming)
+
+    def _recent_bodies(self, client_id: int, channel: str, since: datetime, exclude: int) -> list[tuple[int, str]]:
+        """As :meth:`followup.store.port.OutboxStore.recent_bodies`."""
+        found = [
+            (e.sent_at or e.updated_at, e.id, e.body)
+            for e in self._client(client_id).outbox.values()
+            if e.sent_channel == channel
+            and e.status in ("sent", "unconfirmed", "unknown")
+            and e.body is not None
+            and e.id != exclude
+            and (e.sent_at or e.updated_at) >= since
+        ]
+        return [(message_id, body) for _, message_id, body in sorted(found)]
+
+    def _apply(self, message: MessageRow, outcome: Finish, now: datetime) -> None:
+        """Apply an outcome to the batch's picture of the client, as Store.finish stores it."""
+        if self._batch is None or message.client_id is None:
+            return
+        known = self._batch.states.get(message.client_id)
+        if known is None:
+            return
+        entry = known.outbox.get(message.id)
+        if entry is None:
+            entry = known.outbox[message.id] = OutboxEntry(
+                id=message.id,
+                status=message.status,
+                purpose=message.purpose,
+                priority=message.priority,
+                next_attempt_at=message.next_attempt_at,
+                updated_at=now,
+                sent_at=message.sent_at,
+                sent_channel=message.sent_channel,
+                body=message.body,
+            )
+        entry.status = outcome.status
+        entry.updated_at = now
+        if outcome.status == "sent":
+            entry.sent_at = now
+            if outcome.tip_id:
+                known.state.tips.append(outcome.tip_id)
+        entry.next_attempt_at = outcome.next_attempt_at or entry.next_attempt_at
+        entry.sent_channel = outcome.sent_channel or entry.sent_channel
+        entry.body = outcome.body if outcome.body is not None else entry.body
+
     def _over_limit(self, message: MessageRow, composed: Composed) -> str | None:
         """Why an SMS is too long (its segments, units and the limit), or None."""
         if composed.sms is None:
+            return None
+        quick = basic_segments(composed.sms)
+        if quick is not None and quick <= self.max_segments:
             return None
         info = analyse(composed.sms)
         if info.segments <= self.max_segments:
@@ -590,21 +836,54 @@ class Dispatcher:
         return warning
 
     def _finish(self, message: MessageRow, outcome: Finish, stats: DispatchStats, event: str, **fields: object) -> None:
+        """Record an outcome: with the batch (see the module docstring), or now."""
         now = self.clock.now()
-        if not self.store.finish(message.id, self.worker, outcome, now):
-            log.warning(logfmt("lost_claim", id=message.id, key=message.key, worker=self.worker))
+        batch = self._batch
+        self._apply(message, outcome, now)
+        if batch is not None and not batch.immediate:
+            batch.pending.append(_Pending(message, outcome, now, event, fields))
             return
-        stats.add(event)
+        if not self.store.finish(message.id, self.worker, outcome, now):
+            self._lost(message)
+            if message.client_id is not None:
+                self._forget(message.client_id)  # the picture assumed this outcome stored
+            return
+        self._recorded(_Pending(message, outcome, now, event, fields), stats)
+
+    def _flush(self) -> None:
+        """Store the batch's pending outcomes (one transaction), then count and log them."""
+        batch = self._batch
+        if batch is None or not batch.pending:
+            return
+        pending, batch.pending = batch.pending, []
+        stored = self.store.finish_many(self.worker, [(p.message.id, p.outcome, p.at) for p in pending])
+        for p in pending:
+            if p.message.id in stored:
+                self._recorded(p, batch.stats)
+                continue
+            self._lost(p.message)
+            if p.message.client_id is not None:
+                self._forget(p.message.client_id)  # the picture assumed this outcome stored
+
+    def _lost(self, message: MessageRow) -> None:
+        log.warning(logfmt("lost_claim", id=message.id, key=message.key, worker=self.worker))
+
+    @staticmethod
+    def _recorded(done: _Pending, stats: DispatchStats) -> None:
+        stats.add(done.event)
+        if not log.isEnabledFor(logging.INFO):
+            return  # building the line costs as much as storing the outcome
+        message, fields = done.message, dict(done.fields)
         log.info(
             logfmt(
-                event,
+                done.event,
                 id=message.id,
                 campaign=message.campaign,
                 step=message.step,
                 client=message.client_external_id,
                 channel=fields.pop("channel", message.channel),
                 due=message.due_at.isoformat(),
-                reason=outcome.reason,
+                reason=done.outcome.reason,
                 **fields,
             )
         )

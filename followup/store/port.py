@@ -109,6 +109,33 @@ class ClientState:
     tips: list[str]  # tip ids sent to this client, oldest first
 
 
+@dataclass
+class OutboxEntry:
+    """One of a client's messages as the caps and the duplicate guard see it.  Mutable: the
+    dispatcher applies its own outcomes to it before they are stored (see
+    :meth:`OutboxStore.dispatch_state`)."""
+
+    id: int
+    status: str
+    purpose: str
+    priority: str
+    next_attempt_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    sent_channel: str | None
+    body: str | None
+
+
+@dataclass(frozen=True)
+class DispatchState:
+    """What the dispatcher needs to know about one client to decide, render and guard a send:
+    the client (with sessions and tips) and the messages the caps and the duplicate guard
+    look at (``outbox``, by message id)."""
+
+    state: ClientState
+    outbox: dict[int, OutboxEntry]
+
+
 @dataclass(frozen=True)
 class ClientMatch:
     """A stored client that shares a phone or email with an incoming record."""
@@ -259,6 +286,27 @@ class OutboxStore(Protocol):
     def take_over(self, message: MessageRow, worker: str, now: datetime) -> bool: ...
 
     def finish(self, message_id: int, worker: str | None, outcome: Finish, now: datetime) -> bool: ...
+
+    def finish_many(self, worker: str, outcomes: Sequence[tuple[int, Finish, datetime]]) -> set[int]:
+        """Record several claimed messages' outcomes (message id, outcome, when) in one
+        transaction, each with its events, exactly as :meth:`finish` would one by one; the ids
+        recorded (a message another worker owns now is left alone, as :meth:`finish` does)."""
+        ...
+
+    def dispatch_state(
+        self, client_ids: Iterable[int], *, sent_since: datetime, due_before: datetime
+    ) -> dict[int, DispatchState]:
+        """Each client's :class:`DispatchState`, for a whole claimed batch in one transaction.
+        ``outbox`` holds the client's messages that were sent or may have gone out
+        (``sent``, ``unconfirmed``, ``unknown``) at or after ``sent_since`` (``sent_at``, else
+        ``updated_at``), and those still to go (``scheduled``, ``sending``) with
+        ``next_attempt_at`` before ``due_before``.  Raises ``LookupError`` for an unknown id."""
+        ...
+
+    def pinned(self) -> AbstractContextManager[None]:
+        """Every store call in this block (same thread) runs on one pooled connection, checked
+        out (and health-checked) once; each call still commits on its own."""
+        ...
 
     def traffic(self, client_id: int, now: datetime, exclude: int) -> Traffic: ...
 

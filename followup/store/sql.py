@@ -16,8 +16,29 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
 
 from followup.core.domain import Client, Consent, Session
 from followup.core.planner import PlanResult
@@ -34,10 +55,12 @@ from followup.store.port import (
     ClinicMessage,
     ConsentChange,
     ConsentRecord,
+    DispatchState,
     Finish,
     MessageDay,
     MessageQuery,
     MessageRow,
+    OutboxEntry,
     Outcome,
     PlanChanges,
     PlanPass,
@@ -105,6 +128,163 @@ def _locked_flags(events: Iterable[Any]) -> set[str]:
 
 _COPIED = (clients, sessions, messages, delivery_events, client_tips, suppressions, booking_refreshes, plan_passes)
 
+# --- the dispatcher's statements, built once -----------------------------------------------
+# Building a Core statement and its cache key per call was 25-30% of dispatch (bench/README.md):
+# these are built at import, with every value a bound parameter, and run with executemany.
+
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_NOW = bindparam("now", type_=UTCDateTime())
+_WORKER = bindparam("worker", type_=String())
+
+
+def _rows_select() -> Any:
+    # Correlated primary-key lookups rather than joins: without statistics SQLite may put
+    # the clients table on the outside of a join and scan it for every claim.
+    client_ref = func.coalesce(
+        select(clients.c.external_id).where(clients.c.id == messages.c.client_id).scalar_subquery(),
+        literal(CLINIC),  # a message to the clinic/owner has no client
+    )
+    session_ref = select(sessions.c.external_id).where(sessions.c.id == messages.c.session_id).scalar_subquery()
+    return select(messages, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
+
+
+_CLAIM_IDS = (
+    select(messages.c.id)
+    .where(messages.c.status == "scheduled", messages.c.next_attempt_at <= _NOW)
+    .order_by(messages.c.next_attempt_at, messages.c.id)
+    .limit(bindparam("limit", type_=Integer()))
+    .with_for_update(skip_locked=True)
+)
+# By primary key only: the rows are ours until commit (row locks on PostgreSQL, the write lock
+# on SQLite), and a status condition here lets SQLite's planner pick the status index and walk
+# every scheduled row (125 ms a claim at 1M rows, bench/).
+_CLAIM_MARK = (
+    update(messages)
+    .where(messages.c.id.in_(_IDS))
+    .values(status="sending", claimed_by=_WORKER, claimed_at=_NOW, updated_at=_NOW)
+)
+_SELECT_ROWS = _rows_select()
+_CLAIMED_ROWS = _SELECT_ROWS.where(messages.c.id.in_(_IDS))
+
+
+def _claim_returning() -> Any:
+    """PostgreSQL: mark and read the claimed rows in one statement (SQLite renders the columns
+    of RETURNING's subqueries unqualified, so it reads them back with a SELECT instead)."""
+    client_ref = func.coalesce(
+        select(clients.c.external_id).where(clients.c.id == messages.c.client_id).correlate(messages).scalar_subquery(),
+        literal(CLINIC),
+    )
+    session_ref = (
+        select(sessions.c.external_id)
+        .where(sessions.c.id == messages.c.session_id)
+        .correlate(messages)
+        .scalar_subquery()
+    )
+    return _CLAIM_MARK.returning(
+        *messages.c, client_ref.label("client_external_id"), session_ref.label("session_external_id")
+    )
+
+
+_CLAIM_MARK_RETURNING = _claim_returning()
+
+# finish: the rows still ours, locked until commit (FOR UPDATE on PostgreSQL; SQLite's
+# BEGIN IMMEDIATE holds the write lock), so the UPDATE below may go by id alone.
+_OWNED_ANY = (
+    select(messages.c.id, messages.c.client_id)
+    .where(messages.c.id.in_(_IDS), messages.c.status.in_(("sending", "unknown")))
+    .with_for_update()
+)
+_OWNED = _OWNED_ANY.where(messages.c.claimed_by == _WORKER)
+# Values that an outcome may leave unset keep what the row has (COALESCE), as Finish promises.
+_KEPT_IF_NONE: dict[str, TypeEngine[Any]] = {
+    "sent_channel": String(),
+    "provider_id": String(),
+    "subject": Text(),
+    "body": Text(),
+    "tip_id": String(),
+    "error": Text(),
+    "next_attempt_at": UTCDateTime(),
+    "fell_back": Boolean(),
+}
+_RELEASE = bindparam("f_release", type_=Integer())
+_FINISH = (
+    update(messages)
+    .where(messages.c.id == bindparam("f_id", type_=Integer()))
+    .values(
+        status=bindparam("f_status", type_=String()),
+        status_reason=bindparam("f_reason", type_=String()),
+        updated_at=bindparam("f_at", type_=UTCDateTime()),
+        # A terminal or rescheduled outcome gives the claim back; "unknown" keeps who tried.
+        claimed_by=case((_RELEASE == 1, null()), else_=messages.c.claimed_by),
+        claimed_at=case((_RELEASE == 1, null()), else_=messages.c.claimed_at),
+        attempts=messages.c.attempts + bindparam("f_tried", type_=Integer()),
+        sent_at=func.coalesce(bindparam("f_sent_at", type_=UTCDateTime()), messages.c.sent_at),
+        **{
+            name: func.coalesce(bindparam(f"f_{name}", type_=kind), messages.c[name])
+            for name, kind in _KEPT_IF_NONE.items()
+        },
+    )
+)
+_INSERT_EVENT = insert(delivery_events)
+_INSERT_TIP = insert(client_tips)
+
+# dispatch_state: a whole batch's clients in four statements.
+# Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
+_STATE_CLIENTS = select(
+    clients.c.id,
+    clients.c.external_id,
+    *(clients.c[name] for name in _CLIENT_COLUMNS),
+    *(clients.c[f"consent_{name}"] for name in _CONSENT_COLUMNS),
+).where(clients.c.id.in_(_IDS))
+_STATE_SESSIONS = (
+    select(
+        sessions.c.client_id,
+        sessions.c.external_id,
+        sessions.c.start_at,
+        sessions.c.end_at,
+        sessions.c.service,
+        sessions.c.therapist,
+        sessions.c.focus_areas,
+        sessions.c.status,
+    )
+    .where(sessions.c.client_id.in_(_IDS))
+    .order_by(sessions.c.client_id, sessions.c.start_at)
+)
+_STATE_TIPS = (
+    select(client_tips.c.client_id, client_tips.c.tip_id)
+    .where(client_tips.c.client_id.in_(_IDS))
+    .order_by(client_tips.c.sent_at, client_tips.c.id)
+)
+# The status as an expression, not the column: an index on status (ix_messages_claim) is then
+# no use to this query and it goes by client (ix_messages_client_id).  Without statistics
+# SQLite chose the claim index for each OR branch and walked every scheduled row due within a
+# day, for every batch (15 ms a batch at 27,000 scheduled rows).
+_STATUS = messages.c.status.concat("")
+_STATE_OUTBOX = select(
+    messages.c.id,
+    messages.c.client_id,
+    messages.c.status,
+    messages.c.purpose,
+    messages.c.priority,
+    messages.c.next_attempt_at,
+    messages.c.updated_at,
+    messages.c.sent_at,
+    messages.c.sent_channel,
+    messages.c.body,
+).where(
+    messages.c.client_id.in_(_IDS),
+    or_(
+        and_(
+            _STATUS.in_(("sent", "unconfirmed", "unknown")),
+            func.coalesce(messages.c.sent_at, messages.c.updated_at) >= bindparam("sent_since", type_=UTCDateTime()),
+        ),
+        and_(
+            _STATUS.in_(("scheduled", "sending")),
+            messages.c.next_attempt_at < bindparam("due_before", type_=UTCDateTime()),
+        ),
+    ),
+)
+
 
 class SqlStore:
     def __init__(self, engine: Engine) -> None:
@@ -123,6 +303,11 @@ class SqlStore:
         if conn is not None:
             yield conn
             return
+        pinned: Connection | None = getattr(self._local, "pinned", None)
+        if pinned is not None:
+            with pinned.begin():
+                yield pinned
+            return
         with self.engine.begin() as conn:
             yield conn
 
@@ -133,12 +318,27 @@ class SqlStore:
         if getattr(self._local, "conn", None) is not None:
             yield
             return
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             self._local.conn = conn
             try:
                 yield
             finally:
                 self._local.conn = None
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """See :meth:`followup.store.port.OutboxStore.pinned`.  Each checkout from the pool
+        costs a pre-ping round trip on PostgreSQL; the dispatcher holds one connection per run
+        instead of checking one out for every claim, read and outcome."""
+        if getattr(self._local, "pinned", None) is not None or getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            self._local.pinned = conn
+            try:
+                yield
+            finally:
+                self._local.pinned = None
 
     @classmethod
     def from_url(cls, url: str) -> SqlStore:
@@ -788,25 +988,26 @@ class SqlStore:
         with self._begin() as conn:
             return self._client_state(conn, client_id)
 
+    @staticmethod
+    def _session(row: Any, client_external_id: str) -> Session:
+        return Session(
+            external_id=row["external_id"],
+            client_external_id=client_external_id,
+            start=row["start_at"],
+            end=row["end_at"],
+            service=row["service"],
+            therapist=row["therapist"],
+            focus_areas=tuple(f for f in row["focus_areas"].split(",") if f),
+            status=row["status"],
+        )
+
     def _client_state(self, conn: Connection, client_id: int) -> ClientState:
         crow = conn.execute(select(clients).where(clients.c.id == client_id)).mappings().one()
         client = self._client(crow)
         srows = conn.execute(
             select(sessions).where(sessions.c.client_id == client_id).order_by(sessions.c.start_at)
         ).mappings()
-        found = [
-            Session(
-                external_id=r["external_id"],
-                client_external_id=client.external_id,
-                start=r["start_at"],
-                end=r["end_at"],
-                service=r["service"],
-                therapist=r["therapist"],
-                focus_areas=tuple(f for f in r["focus_areas"].split(",") if f),
-                status=r["status"],
-            )
-            for r in srows
-        ]
+        found = [self._session(r, client.external_id) for r in srows]
         tips = [
             str(r[0])
             for r in conn.execute(
@@ -816,6 +1017,47 @@ class SqlStore:
             )
         ]
         return ClientState(id=client_id, client=client, sessions=found, tips=tips)
+
+    def dispatch_state(
+        self, client_ids: Iterable[int], *, sent_since: datetime, due_before: datetime
+    ) -> dict[int, DispatchState]:
+        """See :meth:`followup.store.port.OutboxStore.dispatch_state`."""
+        require_aware(sent_since, "sent_since")
+        require_aware(due_before, "due_before")
+        ids = sorted(set(client_ids))
+        if not ids:
+            return {}
+        with self._begin() as conn:
+            found = {int(r["id"]): self._client(r) for r in conn.execute(_STATE_CLIENTS, {"ids": ids}).mappings()}
+            missing = set(ids) - set(found)
+            if missing:
+                raise LookupError(f"no client with id {sorted(missing)}")
+            visits: dict[int, list[Session]] = {i: [] for i in ids}
+            for r in conn.execute(_STATE_SESSIONS, {"ids": ids}).mappings():
+                visits[int(r["client_id"])].append(self._session(r, found[int(r["client_id"])].external_id))
+            tips: dict[int, list[str]] = {i: [] for i in ids}
+            for tip in conn.execute(_STATE_TIPS, {"ids": ids}):
+                tips[int(tip[0])].append(str(tip[1]))
+            outbox: dict[int, dict[int, OutboxEntry]] = {i: {} for i in ids}
+            params = {"ids": ids, "sent_since": sent_since, "due_before": due_before}
+            for m in conn.execute(_STATE_OUTBOX, params):
+                outbox[int(m[1])][int(m[0])] = OutboxEntry(
+                    id=int(m[0]),
+                    status=m[2],
+                    purpose=m[3],
+                    priority=m[4],
+                    next_attempt_at=m[5],
+                    updated_at=m[6],
+                    sent_at=m[7],
+                    sent_channel=m[8],
+                    body=m[9],
+                )
+        return {
+            i: DispatchState(
+                state=ClientState(id=i, client=found[i], sessions=visits[i], tips=tips[i]), outbox=outbox[i]
+            )
+            for i in ids
+        }
 
     # --- planning ---------------------------------------------------------------
 
@@ -886,14 +1128,7 @@ class SqlStore:
     # --- dispatching ------------------------------------------------------------
 
     def _select_rows(self) -> Any:
-        # Correlated primary-key lookups rather than joins: without statistics SQLite may put
-        # the clients table on the outside of a join and scan it for every claim.
-        client_ref = func.coalesce(
-            select(clients.c.external_id).where(clients.c.id == messages.c.client_id).scalar_subquery(),
-            literal(CLINIC),  # a message to the clinic/owner has no client
-        )
-        session_ref = select(sessions.c.external_id).where(sessions.c.id == messages.c.session_id).scalar_subquery()
-        return select(messages, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
+        return _SELECT_ROWS
 
     @staticmethod
     def _message(row: Any) -> MessageRow:
@@ -932,28 +1167,18 @@ class SqlStore:
 
     def claim_due(self, now: datetime, limit: int, worker: str) -> list[MessageRow]:
         require_aware(now, "now")
-        due = (
-            select(messages.c.id)
-            .where(messages.c.status == "scheduled", messages.c.next_attempt_at <= now)
-            .order_by(messages.c.next_attempt_at, messages.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         with self._begin() as conn:
             # Two statements in one transaction: the SELECT locks exactly `limit` rows (as a
             # subquery of the UPDATE, PostgreSQL may re-run it per row and claim them all).
-            ids = [int(r[0]) for r in conn.execute(due)]
+            ids = [int(r[0]) for r in conn.execute(_CLAIM_IDS, {"now": now, "limit": limit})]
             if not ids:
                 return []
-            # By primary key only: the rows are ours until commit (row locks on PostgreSQL, the
-            # write lock on SQLite), and a status condition here lets SQLite's planner pick the
-            # status index and walk every scheduled row (125 ms a claim at 1M rows, bench/).
-            conn.execute(
-                update(messages)
-                .where(messages.c.id.in_(ids))
-                .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
-            )
-            rows = conn.execute(self._select_rows().where(messages.c.id.in_(ids))).mappings()
+            marked = {"ids": ids, "worker": worker, "now": now}
+            if self.dialect == "postgresql":
+                rows = conn.execute(_CLAIM_MARK_RETURNING, marked).mappings()
+            else:
+                conn.execute(_CLAIM_MARK, marked)
+                rows = conn.execute(_CLAIMED_ROWS, {"ids": ids}).mappings()
             claimed = [self._message(r) for r in rows]
         return sorted(claimed, key=lambda m: (m.next_attempt_at, m.id))
 
@@ -1006,49 +1231,72 @@ class SqlStore:
 
     def finish(self, message_id: int, worker: str | None, outcome: Finish, now: datetime) -> bool:
         """Record what happened to a claimed message; False if another worker owns it now."""
-        values: dict[str, Any] = {"status": outcome.status, "updated_at": now}
-        if outcome.status in TERMINAL or outcome.status == "scheduled":
-            values |= {"claimed_by": None, "claimed_at": None}  # "unknown" keeps who tried, for the record
-        for name in (
-            "sent_channel",
-            "provider_id",
-            "subject",
-            "body",
-            "tip_id",
-            "error",
-            "next_attempt_at",
-            "fell_back",
-        ):
-            value = getattr(outcome, name)
-            if value is not None:
-                values[name] = value
-        values["status_reason"] = outcome.reason
-        if outcome.attempted:
-            values["attempts"] = messages.c.attempts + 1
-        if outcome.status == "sent":
-            values["sent_at"] = now
         with self._begin() as conn:
-            condition = [messages.c.id == message_id, messages.c.status.in_(("sending", "unknown"))]
-            if worker is not None:
-                condition.append(messages.c.claimed_by == worker)
-            done = conn.execute(update(messages).where(*condition).values(**values)).rowcount
-            if not done:
-                return False
+            return bool(self._finish_rows(conn, worker, [(message_id, outcome, now)]))
+
+    def finish_many(self, worker: str, outcomes: Sequence[tuple[int, Finish, datetime]]) -> set[int]:
+        """See :meth:`followup.store.port.OutboxStore.finish_many`."""
+        if not outcomes:
+            return set()
+        with self._begin() as conn:
+            return self._finish_rows(conn, worker, outcomes)
+
+    def _finish_rows(
+        self, conn: Connection, worker: str | None, outcomes: Sequence[tuple[int, Finish, datetime]]
+    ) -> set[int]:
+        """One locking SELECT of the rows still ours, then one executemany each for the rows,
+        their events and the tips sent: the same statements for one outcome or a batch."""
+        wanted = [message_id for message_id, _, _ in outcomes]
+        if worker is None:
+            owned = conn.execute(_OWNED_ANY, {"ids": wanted})
+        else:
+            owned = conn.execute(_OWNED, {"ids": wanted, "worker": worker})
+        client_of = {int(r[0]): r[1] for r in owned}
+        updates: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        tips: list[dict[str, Any]] = []
+        for message_id, outcome, now in outcomes:
+            if message_id not in client_of:
+                continue
+            sent = outcome.status == "sent"
+            row: dict[str, Any] = {
+                "f_id": message_id,
+                "f_status": outcome.status,
+                "f_reason": outcome.reason,
+                "f_at": now,
+                "f_release": int(outcome.status in TERMINAL or outcome.status == "scheduled"),
+                "f_tried": int(outcome.attempted),
+                "f_sent_at": now if sent else None,
+            }
+            for name in _KEPT_IF_NONE:
+                row[f"f_{name}"] = getattr(outcome, name)
+            updates.append(row)
             if outcome.warning:
-                self._event(conn, message_id, now, "warning", outcome.warning)
+                events.append(self._event_row(message_id, now, "warning", outcome.warning))
             detail = outcome.reason or outcome.error or outcome.provider_id or ""
-            self._event(conn, message_id, now, outcome.status, detail)
-            if outcome.status == "sent" and outcome.tip_id:
-                client_id = conn.execute(select(messages.c.client_id).where(messages.c.id == message_id)).scalar_one()
-                conn.execute(
-                    insert(client_tips).values(
-                        client_id=client_id, tip_id=outcome.tip_id, message_id=message_id, sent_at=now
-                    )
+            events.append(self._event_row(message_id, now, outcome.status, detail))
+            if sent and outcome.tip_id:
+                tips.append(
+                    {
+                        "client_id": client_of[message_id],
+                        "tip_id": outcome.tip_id,
+                        "message_id": message_id,
+                        "sent_at": now,
+                    }
                 )
-            return True
+        if updates:
+            conn.execute(_FINISH, updates)
+            conn.execute(_INSERT_EVENT, events)
+        if tips:
+            conn.execute(_INSERT_TIP, tips)
+        return {row["f_id"] for row in updates}
+
+    @staticmethod
+    def _event_row(message_id: int, now: datetime, kind: str, detail: str) -> dict[str, Any]:
+        return {"message_id": message_id, "at": now, "kind": kind, "detail": detail[:2000]}
 
     def _event(self, conn: Connection, message_id: int, now: datetime, kind: str, detail: str) -> None:
-        conn.execute(insert(delivery_events).values(message_id=message_id, at=now, kind=kind, detail=detail[:2000]))
+        conn.execute(_INSERT_EVENT, self._event_row(message_id, now, kind, detail))
 
     # --- senders: the shared rate and pauses ----------------------------------------
 
