@@ -173,7 +173,9 @@ def write_sessions_csv(path: Path, rows: Iterator[SessionRow]) -> Path:
         out.writerow(SESSION_COLUMNS)
         for s in rows:
             out.writerow(
-                [s.external_id, s.client, s.start.isoformat(), s.end.isoformat(), s.service, s.therapist]
-                + [s.status, ";".join(s.focus)]
+                [
+                    *(s.external_id, s.client, s.start.isoformat(), s.end.isoformat()),
+                    *(s.service, s.therapist, s.status, ";".join(s.focus)),
+                ]
             )
     return path

@@ -35,31 +35,32 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import jinja2  # noqa: E402
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update  # noqa: E402
+import data
+import jinja2
+from engine import DEFAULT_PG_URL, database, noon_zone
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 
-import data  # noqa: E402
-from engine import DEFAULT_PG_URL, database, noon_zone  # noqa: E402
-from followup.channels.dryrun import DryRunChannel  # noqa: E402
-from followup.config.loader import ClinicConfig, load_clinic  # noqa: E402
-from followup.core.domain import ChannelName, Client, Consent, Session  # noqa: E402
-from followup.core.planner import plan_client  # noqa: E402
-from followup.core.rules import Caps, SendWindow  # noqa: E402
-from followup.engine.dispatch import Dispatcher  # noqa: E402
-from followup.engine.planning import replan_all  # noqa: E402
-from followup.store.schema import client_tips, clients, delivery_events, messages, sessions  # noqa: E402
-from followup.store.sql import SqlStore  # noqa: E402
-from followup.testing import FixedClock  # noqa: E402
+from followup.channels.dryrun import DryRunChannel
+from followup.config.loader import ClinicConfig, load_clinic
+from followup.core.domain import ChannelName, Client, Consent, Session
+from followup.core.planner import plan_client
+from followup.core.rules import Caps, SendWindow
+from followup.engine.dispatch import Dispatcher
+from followup.engine.planning import replan_all
+from followup.store.schema import client_tips, clients, delivery_events, messages, sessions
+from followup.store.sql import SqlStore
+from followup.testing import FixedClock
 
 VENV_BIN = Path(sys.executable).parent
 FOLLOWUP = str(VENV_BIN / "followup")
@@ -82,7 +83,7 @@ class Sizes:
 
 
 FULL = Sizes(10_000, 5_000, 500_000, 1_000, 2_000, 5_000, 15, 8_000, 1_000_000)
-QUICK = Sizes(1_000, 300, 20_000, 1_000, 200, 500, 5, 1_000, 20_000)
+QUICK = Sizes(500, 200, 10_000, 1_000, 20, 50, 5, 400, 2_000)
 FAMILIES = ("dispatch", "planning", "idle", "rss", "simulate", "help", "workers", "import")
 PER_DB = ("dispatch", "planning", "idle", "rss", "import")
 
@@ -178,7 +179,7 @@ def machine(pg_url: str, with_pg: bool) -> dict[str, str]:
             with engine.connect() as conn:
                 info["postgresql"] = str(conn.exec_driver_sql("SHOW server_version").scalar_one())
             engine.dispose()
-        except Exception as exc:  # noqa: BLE001 - report, don't stop
+        except Exception as exc:
             info["postgresql"] = f"unreachable ({type(exc).__name__})"
     return info
 
@@ -196,7 +197,9 @@ def cpu_model() -> str:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
         return out.stdout.strip() or "?"
     except OSError:
         return "?"
@@ -413,21 +416,25 @@ def seed(
 
 
 def chunked(
-    client_rows: Iterable[data.ClientRow], sessions_for: Callable[[data.ClientRow, int], list[data.SessionRow]]
+    client_rows: Iterable[data.ClientRow],
+    sessions_for: Callable[[data.ClientRow, int], list[data.SessionRow]],
+    size: int = 1_000,
 ) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
     chunk: list[data.ClientRow] = []
     chunk_sessions: list[data.SessionRow] = []
     for n, c in enumerate(client_rows):
         chunk.append(c)
         chunk_sessions += sessions_for(c, n)
-        if len(chunk) >= 1_000:
+        if len(chunk) >= size:
             yield chunk, chunk_sessions
             chunk, chunk_sessions = [], []
     if chunk:
         yield chunk, chunk_sessions
 
 
-def due_now_chunks(count: int, seed_: int, now: datetime) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
+def due_now_chunks(
+    count: int, seed_: int, now: datetime
+) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
     """``count`` clients where it is about noon, each with a session that ended 2h01m ago: the
     ``thanks`` step (2h after the end) of each is due now and inside the send window."""
     ended = now - timedelta(hours=2, minutes=1)
@@ -442,7 +449,7 @@ def due_now_chunks(count: int, seed_: int, now: datetime) -> Iterator[tuple[list
     return chunked(data.clients(count, seed_, timezone=noon_zone(now)), one)
 
 
-def idle_chunks(seed_: int, now: datetime) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
+def idle_chunks(seed_: int, now: datetime, rows: int) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
     """Clients with a session that ended 5-55 minutes ago (aftercare, tips, nudges and win-backs all
     still ahead: the first is 2h after the end) and, for half of them, a booked session over the
     next year (its reminder).  Nothing is due now."""
@@ -452,15 +459,24 @@ def idle_chunks(seed_: int, now: datetime) -> Iterator[tuple[list[data.ClientRow
 
     def two(c: data.ClientRow, n: int) -> list[data.SessionRow]:
         ended = (now - timedelta(minutes=rng.randrange(5, 56))).replace(second=0, microsecond=0)
-        out = [data.SessionRow(f"s{n + 1:07d}a", c.external_id, ended - timedelta(hours=1), ended, "Swedish 60", "", "completed", ())]
+        out = [
+            data.SessionRow(
+                f"s{n + 1:07d}a", c.external_id, ended - timedelta(hours=1), ended, "Swedish 60", "", "completed", ()
+            )
+        ]
         if n % 2:
             start = (now + timedelta(days=rng.randrange(3, 365), hours=rng.randrange(0, 8))).replace(
                 minute=0, second=0, microsecond=0
             )
-            out.append(data.SessionRow(f"s{n + 1:07d}b", c.external_id, start, start + timedelta(hours=1), "Swedish 60", "", "booked", ()))
+            out.append(
+                data.SessionRow(
+                    f"s{n + 1:07d}b", c.external_id, start, start + timedelta(hours=1), "Swedish 60", "", "booked", ()
+                )
+            )
         return out
 
-    return chunked(data.clients(10_000_000, seed_), two)
+    # chunks of ~1% of the target (about 7.5 rows a client), so seeding stops close to it
+    return chunked(data.clients(10_000_000, seed_), two, size=max(5, min(1_000, rows // 750)))
 
 
 def count_due(engine: Engine, now: datetime) -> int:
@@ -579,7 +595,11 @@ def measure_dispatch(db: str, args: argparse.Namespace, clinic: ClinicConfig, co
         progress(f"dispatch-{db}: {due} due; raw claim-render-mark loop")
         raw_sent, raw_s = timed(
             lambda: raw_loop(
-                store.engine, now, clinic.settings.worker_batch_size, clinic.settings.business_short_name, Path(tmp) / "raw"
+                store.engine,
+                now,
+                clinic.settings.worker_batch_size,
+                clinic.settings.business_short_name,
+                Path(tmp) / "raw",
             )
         )
         reset_sent(store.engine, now)
@@ -589,7 +609,14 @@ def measure_dispatch(db: str, args: argparse.Namespace, clinic: ClinicConfig, co
         store.close()
     sent = stats["sent"]
     progress(f"dispatch-{db}: sent {sent} in {run_s:.1f} s ({dict(stats.counts)})")
-    return {"due": due, "raw_sent": raw_sent, "raw_s": raw_s, "sent": sent, "run_s": run_s, "counts": dict(stats.counts)}
+    return {
+        "due": due,
+        "raw_sent": raw_sent,
+        "raw_s": raw_s,
+        "sent": sent,
+        "run_s": run_s,
+        "counts": dict(stats.counts),
+    }
 
 
 def row_dispatch(db: str, args: argparse.Namespace, clinic: ClinicConfig, cache: dict[str, Any]) -> Row:
@@ -605,7 +632,10 @@ def row_dispatch(db: str, args: argparse.Namespace, clinic: ClinicConfig, cache:
     row.baseline = m["raw_sent"] / m["raw_s"]
     row.measured = m["sent"] / m["run_s"] if m["sent"] else 0.0
     row.judge(row.measured / row.baseline, row.measured / row.baseline >= 0.5, m["sent"] == m["due"])
-    row.notes.append(f"{m['due']} due, raw sent {m['raw_sent']} in {m['raw_s']:.2f} s, Dispatcher {m['counts']} in {m['run_s']:.2f} s")
+    row.notes.append(
+        f"{m['due']} due, raw sent {m['raw_sent']} in {m['raw_s']:.2f} s, "
+        f"Dispatcher {m['counts']} in {m['run_s']:.2f} s"
+    )
     row.notes.append(f"Dispatcher {1e6 * m['run_s'] / max(m['sent'], 1):,.0f} us/message")
     if m["sent"] != m["due"]:
         row.notes.append("NOT every due message was sent")
@@ -664,7 +694,8 @@ def row_planning(db: str, args: argparse.Namespace, clinic: ClinicConfig) -> Row
     row.measured = created / plan_s
     row.judge(row.measured / row.baseline, row.measured / row.baseline >= 0.5)
     row.notes.append(
-        f"{len(session_rows):,} sessions; replan_all created {created:,} in {plan_s:.2f} s; Core insert {insert_s:.2f} s"
+        f"{len(session_rows):,} sessions; replan_all created {created:,} in {plan_s:.2f} s; "
+        f"Core insert {insert_s:.2f} s"
     )
     row.extra = {"created": created, "plan_s": plan_s, "insert_s": insert_s, "clients": n}
     return row
@@ -679,7 +710,9 @@ def measure_idle(db: str, args: argparse.Namespace, home: Clinic, rows: int) -> 
         store.upgrade()
         now = datetime.now(UTC).replace(microsecond=0)
         progress(f"idle-{db}: seeding {rows:,} scheduled rows")
-        made, seed_s = timed(lambda: seed(store.engine, home.clinic, idle_chunks(args.seed, now), now, target=rows))
+        made, seed_s = timed(
+            lambda: seed(store.engine, home.clinic, idle_chunks(args.seed, now, rows), now, target=rows)
+        )
         with store.engine.connect() as conn:
             n_clients = conn.execute(select(func.count()).select_from(clients)).scalar_one()
         if db == "postgresql":
@@ -824,7 +857,12 @@ def row_simulate(args: argparse.Namespace, home: Clinic, cache: dict[str, Any]) 
         f"{produced:,} messages produced ({sent:,} sent) in {proc.wall:.2f} s wall (CLI subprocess), "
         f"max RSS {proc.max_rss_mb:.0f} MB; baseline from {d['sent']:,} dispatched"
     )
-    row.extra = {"wall": proc.wall, "produced": produced, "sent": sent, "status": dict(Counter(r.get("status") for r in results))}
+    row.extra = {
+        "wall": proc.wall,
+        "produced": produced,
+        "sent": sent,
+        "status": dict(Counter(r.get("status") for r in results)),
+    }
     return row
 
 
@@ -833,14 +871,19 @@ def row_simulate(args: argparse.Namespace, home: Clinic, cache: dict[str, Any]) 
 
 def row_help(args: argparse.Namespace) -> Row:
     n = args.sizes.help_runs
-    row = Row("help", f"`followup --help`, median of {n}", "`python -c pass`, median of the same count", "<= 15x", unit="ms")
+    row = Row(
+        "help", f"`followup --help`, median of {n}", "`python -c pass`, median of the same count", "<= 15x", unit="ms"
+    )
     progress(f"help: {n} x python -c pass, {n} x followup --help")
     python = [run_cli([sys.executable, "-c", "pass"], timeout=args.timeout).wall for _ in range(n)]
     helps = [run_cli([FOLLOWUP, "--help"], timeout=args.timeout, cwd=ROOT).wall for _ in range(n)]
     row.baseline = 1000 * statistics.median(python)
     row.measured = 1000 * statistics.median(helps)
     row.judge(row.measured / row.baseline, row.measured / row.baseline <= 15)
-    row.notes.append(f"min {1000 * min(python):.1f} / {1000 * min(helps):.1f} ms, max {1000 * max(python):.1f} / {1000 * max(helps):.1f} ms")
+    row.notes.append(
+        f"min {1000 * min(python):.1f} / {1000 * min(helps):.1f} ms, "
+        f"max {1000 * max(python):.1f} / {1000 * max(helps):.1f} ms"
+    )
     return row
 
 
@@ -867,9 +910,17 @@ def child_worker(spec_json: str) -> int:
 
 def run_workers(url: str, home: Clinic, outbox: Path, now: datetime, count: int, timeout: float) -> dict[str, Any]:
     start_at = time.time() + 3.0 + 0.5 * count  # after every child has imported and connected
+    with ExitStack() as stack:
+        outs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(count)]
+        return _run_workers(url, home, outbox, now, start_at, outs, timeout)
+
+
+def _run_workers(
+    url: str, home: Clinic, outbox: Path, now: datetime, start_at: float, outs: Sequence[IO[bytes]], timeout: float
+) -> dict[str, Any]:
+    count = len(outs)
     procs = []
-    outs = []
-    for k in range(count):
+    for k, out in enumerate(outs):
         spec = {
             "url": url,
             "config": str(home.home / "config"),
@@ -879,8 +930,6 @@ def run_workers(url: str, home: Clinic, outbox: Path, now: datetime, count: int,
             "worker": f"bench-{count}-{k}",
             "start_at": start_at,
         }
-        out = tempfile.TemporaryFile()
-        outs.append(out)
         procs.append(subprocess.Popen([sys.executable, __file__, "--child-worker", json.dumps(spec)], stdout=out))
     deadline = time.time() + timeout
     for p in procs:
@@ -895,9 +944,9 @@ def run_workers(url: str, home: Clinic, outbox: Path, now: datetime, count: int,
         text = out.read().decode().strip()
         if text:
             reports.append(json.loads(text.splitlines()[-1]))
-        out.close()
     sent = sum(r["counts"].get("sent", 0) for r in reports)
-    wall = max((r["end"] for r in reports), default=start_at) - start_at
+    # from the first worker's start (start_at, unless a child was late) to the last one's end
+    wall = max((r["end"] for r in reports), default=start_at) - min((r["start"] for r in reports), default=start_at)
     return {"sent": sent, "wall": wall, "reports": reports, "complete": len(reports) == count}
 
 
@@ -931,10 +980,13 @@ def row_workers(args: argparse.Namespace, home: Clinic) -> Row:
         "workers",
         f"{k} dry-run worker processes, PostgreSQL, {n:,} due",
         "1 worker process, same messages",
-        f">= 3x, 0 dup",
+        ">= 3x, 0 dup",
         unit="msg/s",
     )
-    with database("postgresql", args.pg_url, "workers") as url, tempfile.TemporaryDirectory(prefix="followup-w-") as tmp:
+    with (
+        database("postgresql", args.pg_url, "workers") as url,
+        tempfile.TemporaryDirectory(prefix="followup-w-") as tmp,
+    ):
         store = SqlStore.from_url(url)
         store.upgrade()
         now = datetime.now(UTC).replace(microsecond=0)
@@ -1021,7 +1073,9 @@ def row_import(db: str, args: argparse.Namespace, home: Clinic) -> Row:
     with tempfile.TemporaryDirectory(prefix="followup-import-") as tmp_name:
         tmp = Path(tmp_name)
         progress(f"import-{db}: writing {n:,} client rows")
-        path = data.write_clients_csv(tmp / "clients.csv", n, args.seed, languages=tuple(home.clinic.settings.languages))
+        path = data.write_clients_csv(
+            tmp / "clients.csv", n, args.seed, languages=tuple(home.clinic.settings.languages)
+        )
         with database(db, args.pg_url, "importcore") as url:
             store = SqlStore.from_url(url)
             store.upgrade()
@@ -1060,8 +1114,8 @@ def row_import(db: str, args: argparse.Namespace, home: Clinic) -> Row:
     ratio = row.measured / row.baseline
     row.judge(ratio, ratio >= 0.3, proc.max_rss_mb <= 300)
     row.notes.append(
-        f"Core {core_s:.1f} s; import {proc.wall:.1f} s wall, max RSS {proc.max_rss_mb:.0f} MB, {imported:,} in the table; "
-        + " / ".join(s.strip() for s in summary)[:300]
+        f"Core {core_s:.1f} s; import {proc.wall:.1f} s wall, max RSS {proc.max_rss_mb:.0f} MB, "
+        f"{imported:,} in the table; " + " / ".join(s.strip() for s in summary)[:300]
     )
     return row
 
@@ -1163,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(row_workers(args, home))
                 elif family == "import":
                     results.append(row_import(db, args, home))
-            except Exception as exc:  # noqa: BLE001 - one broken row must not lose the others
+            except Exception as exc:
                 progress(f"{key}: ERROR {type(exc).__name__}: {exc}")
                 results.append(Row(key, key, "-", "-", result="ERROR", notes=[f"{type(exc).__name__}: {exc}"[:300]]))
             if results:
@@ -1177,7 +1231,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"command": command, "machine": info, "sizes": asdict(args.sizes), "seconds": elapsed, "rows": [asdict(r) for r in results]},
+                {
+                    "command": command,
+                    "machine": info,
+                    "sizes": asdict(args.sizes),
+                    "seconds": elapsed,
+                    "rows": [asdict(r) for r in results],
+                },
                 indent=2,
                 default=str,
             )
