@@ -1148,6 +1148,17 @@ def wanted_rows(only: str | None, dbs: list[str]) -> list[str]:
     return [k for k in keys if k in asked or k.split("-")[0] in asked]
 
 
+def write_json(path: Path, command: str, info: dict[str, str], sizes: Sizes, results: list[Row]) -> None:
+    document = {
+        "command": command,
+        "machine": info,
+        "sizes": asdict(sizes),
+        "seconds": time.perf_counter() - STARTED,
+        "rows": [asdict(r) for r in results],
+    }
+    path.write_text(json.dumps(document, indent=2, default=str))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child-worker"]:
@@ -1222,6 +1233,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(Row(key, key, "-", "-", result="ERROR", notes=[f"{type(exc).__name__}: {exc}"[:300]]))
             if results:
                 progress(f"{results[-1].key}: {results[-1].result} ({fmt(results[-1].ratio)}x)")
+            if args.json:  # after every row: a long run that is stopped keeps what it measured
+                write_json(args.json, command, info, args.sizes, results)
 
     elapsed = time.perf_counter() - STARTED
     print()
@@ -1229,19 +1242,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{sum(r.result == 'PASS' for r in results)}/{len(results)} PASS; took {elapsed / 60:.1f} min")
     print(f"command: {command}")
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "command": command,
-                    "machine": info,
-                    "sizes": asdict(args.sizes),
-                    "seconds": elapsed,
-                    "rows": [asdict(r) for r in results],
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        write_json(args.json, command, info, args.sizes, results)
     return 0
 
 
