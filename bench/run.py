@@ -133,7 +133,7 @@ def table(rows: list[Row]) -> str:
             fmt(r.baseline),
             fmt(r.measured),
             r.unit,
-            "-" if r.ratio is None else f"{r.ratio:.2f}x",
+            "-" if r.ratio is None else f"{r.ratio:.3f}x" if r.ratio < 0.1 else f"{r.ratio:.2f}x",
             r.goal,
             r.result,
         )
