@@ -57,7 +57,8 @@ from followup.core.domain import ChannelName, Client, Consent, Session
 from followup.core.planner import plan_client
 from followup.core.rules import Caps, SendWindow
 from followup.engine.dispatch import Dispatcher
-from followup.engine.planning import replan_all
+from followup.engine.planning import CAMPAIGNS_PASS, campaigns_fingerprint, replan_all
+from followup.store.port import PlanPass
 from followup.store.schema import client_tips, clients, delivery_events, messages, sessions
 from followup.store.sql import SqlStore
 from followup.testing import FixedClock
@@ -735,6 +736,12 @@ def measure_idle(db: str, args: argparse.Namespace, home: Clinic, rows: int) -> 
         )
         with store.engine.connect() as conn:
             n_clients = conn.execute(select(func.count()).select_from(clients)).scalar_one()
+        # The steady state: these rows came from the planner with these campaigns, so the
+        # campaign pass a worker makes on its first start (to learn which campaigns the rows
+        # were planned with) is recorded as done, as it is after that first start.
+        last_client = max(store.client_ids(), default=0)
+        fingerprint = campaigns_fingerprint(home.clinic.campaigns)
+        store.save_plan_pass(CAMPAIGNS_PASS, PlanPass(fingerprint, last_client, now, now), now)
         if db == "postgresql":
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
