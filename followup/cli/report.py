@@ -24,12 +24,10 @@ from rich.table import Table
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
 from followup.cli.schedule import shown_time
 from followup.core.report import (
-    OPT_OUT_WINDOW,
     Comparison,
     StepReport,
-    build_report,
-    campaign_comparisons,
 )
+from followup.engine import report
 from followup.engine.worker import SystemClock
 from followup.intake.dates import parse_date
 from followup.store.port import ReportStore
@@ -82,12 +80,7 @@ def gather(
     store: ReportStore, when: Period, window: timedelta, price: float
 ) -> tuple[list[StepReport], dict[str, Comparison]]:
     """The report's rows and the per-campaign holdout comparisons over ``when``."""
-    follow = max(window, OPT_OUT_WINDOW)
-    facts, bookings, opt_outs, replies = store.report_facts(when.start, when.end, follow)
-    steps = build_report(
-        facts, bookings, opt_outs, replies, when.start, when.end, window=window, price_per_segment=price
-    )
-    return steps, campaign_comparisons(facts, bookings, when.start, when.end, window)
+    return report.gather(store, when.start, when.end, window, price)
 
 
 def _flat(step: StepReport, when: Period) -> dict[str, object]:

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     business_address: str = "1234 Collins Ave, Suite 200, Miami Beach, FL 33139"
     business_phone: str = "+1 305 555 0142"
     business_email: str = "hello@shoreline-nmt.example"
+    # Where the weekly digest goes (Monday 8:00, clinic time); the business email when unset.
+    business_owner_email: str | None = None
+    digest_enabled: bool = True
     business_website: str = "https://shoreline-nmt.example"
     booking_url: str = "https://shoreline-nmt.example/book"
     public_base_url: str = "http://127.0.0.1:8080"

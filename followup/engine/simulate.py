@@ -19,9 +19,10 @@ from followup.channels.memory import InMemoryChannel
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName
 from followup.core.rules import Caps, SendWindow
+from followup.engine import digest
 from followup.engine.dispatch import Backoff, Dispatcher
 from followup.engine.planning import plan_pending, replan
-from followup.store.port import TERMINAL, MessageQuery, Store
+from followup.store.port import OWNER_DIGEST, TERMINAL, MessageQuery, Store
 from followup.timeutil import FixedClock, require_aware, zone
 
 
@@ -87,37 +88,42 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
     now = start
     while now < end:
         advance(store, clinic, dispatcher, now)
-        upcoming = [t for t in (store.next_due(), store.next_session_end(now)) if t is not None and t > now]
+        events = (store.next_due(), store.next_session_end(now), digest.next_event(now, clinic))
+        upcoming = [t for t in events if t is not None and t > now]
         if not upcoming:
             break
         now = min(*upcoming, end)
         clock.set(now)
-    return collect(store, done_before, end)
+    return collect(store, done_before, end, clinic.settings.default_timezone)
 
 
 def advance(store: Store, clinic: ClinicConfig, dispatcher: Dispatcher, now: datetime) -> None:
     """One moment of the simulation: sessions whose end has passed are completed (the booking
     system's part, assumed) and their clients re-planned, as an import would; then whatever is
-    due goes out through the worker's dispatcher."""
+    due goes out through the worker's dispatcher (the owner's Monday digest included)."""
     ended = store.booked_sessions_ended(now)
     for external_id, _client in ended:
         store.set_session_status(external_id, "completed", now)
     if ended:
         replan(store, clinic, sorted({client for _, client in ended}), now)
+    digest.queue_digest(store, clinic, now)
     dispatcher.run_once()
 
 
-def collect(store: Store, done_before: set[int], end: datetime) -> list[SimulatedMessage]:
+def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str) -> list[SimulatedMessage]:
     out = []
     timezones = {}
     for row in store.messages(MessageQuery(due_before=end)):
         if row.id in done_before:
             continue
         if row.client_id is None:
-            continue  # a message to the clinic (a forwarded reply) is not part of a client's plan
-        if row.client_id not in timezones:
-            timezones[row.client_id] = store.client_state(row.client_id).client.timezone
-        tz = zone(timezones[row.client_id])
+            if row.campaign != OWNER_DIGEST:
+                continue  # other messages to the clinic (a forwarded reply) answer events simulate has none of
+            tz = zone(clinic_zone)
+        else:
+            if row.client_id not in timezones:
+                timezones[row.client_id] = store.client_state(row.client_id).client.timezone
+            tz = zone(timezones[row.client_id])
         when = row.sent_at if row.status == "sent" and row.sent_at else row.next_attempt_at
         if row.status in ("expired", "cancelled", "suppressed", "failed"):
             when = row.due_at

@@ -22,6 +22,7 @@ from followup.channels.base import Channel
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName
 from followup.core.rules import Caps, SendWindow
+from followup.engine.digest import queue_digest
 from followup.engine.dispatch import Dispatcher, DispatchStats
 from followup.engine.planning import plan_pending
 from followup.logfmt import logfmt
@@ -114,6 +115,7 @@ class Worker:
         )
 
     def dispatch(self) -> DispatchStats:
+        queue_digest(self.store, self.clinic, self.clock.now())  # Monday 8:00: one indexed read otherwise
         stats = self.dispatcher.run_once()
         if stats.counts:
             log.info(logfmt("dispatch", **stats.counts))

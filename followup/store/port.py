@@ -29,7 +29,8 @@ TERMINAL = frozenset({"sent", "failed", "cancelled", "expired", "suppressed", "u
 CLINIC = "(clinic)"
 REPLY_FORWARD = "reply_forward"  # a client's text, forwarded to the clinic's email (in core RESERVED_NAMES)
 OWNER_ALERT = "owner_alert"  # a channel paused by an account fault: the owner must act
-CLINIC_CAMPAIGNS = frozenset({REPLY_FORWARD, OWNER_ALERT})
+OWNER_DIGEST = "owner_digest"  # the weekly summary to the owner, Monday 8:00 clinic time
+CLINIC_CAMPAIGNS = frozenset({REPLY_FORWARD, OWNER_ALERT, OWNER_DIGEST})
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,10 @@ class OutboxStore(Protocol):
         dispatcher's duplicate guard."""
         ...
 
+    def has_message(self, key: str) -> bool:
+        """Whether the outbox holds a message under this idempotency key (any status)."""
+        ...
+
     def enqueue_to_clinic(self, message: ClinicMessage, now: datetime) -> int | None:
         """Put an email to the clinic/owner in the outbox (scheduled, due ``message.due_at``,
         no client); its id, or None when a message with this key exists already."""
@@ -471,17 +476,6 @@ class InboundStore(Protocol):
     ) -> int | None: ...
 
 
-class Store(PlanningStore, OutboxStore, IntakeStore, ConsentStore, InboundStore, Protocol):
-    """Everything the engine, the web app and the CLI need from storage.
-
-    :class:`followup.store.sql.SqlStore` implements it for SQLite and PostgreSQL (mypy
-    checks that wherever a SqlStore is passed as a Store); only :mod:`followup.wiring`
-    names the concrete class.  Modules that need less take one of the smaller ports.
-    """
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True)
 class Reply:
     """A text a client sent that was no keyword, with the message it answered (the last one
@@ -544,6 +538,17 @@ class MessageDay:
     status: str
 
 
+class Store(PlanningStore, OutboxStore, IntakeStore, ConsentStore, InboundStore, ReportStore, Protocol):
+    """Everything the engine, the web app and the CLI need from storage.
+
+    :class:`followup.store.sql.SqlStore` implements it for SQLite and PostgreSQL (mypy
+    checks that wherever a SqlStore is passed as a Store); only :mod:`followup.wiring`
+    names the concrete class.  Modules that need less take one of the smaller ports.
+    """
+
+    def close(self) -> None: ...
+
+
 class AdminStore(Protocol):
     """What the owner dashboard (``/admin``) reads beyond the report, and the owner's password
     hash, which ``followup admin set-password`` writes."""
@@ -564,5 +569,5 @@ class AdminStore(Protocol):
         ...
 
 
-class DashboardStore(Store, ReportStore, AdminStore, Protocol):
+class DashboardStore(Store, AdminStore, Protocol):
     """Everything the owner dashboard needs: the store, the report's reads, its own."""

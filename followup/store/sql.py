@@ -1091,6 +1091,11 @@ class SqlStore:
         with self._begin() as conn:
             planning_sql.save_plan_pass(conn, self.dialect, name, state, now)
 
+    def has_message(self, key: str) -> bool:
+        with self._begin() as conn:
+            found = conn.execute(select(messages.c.id).where(messages.c.idempotency_key == key)).first()
+            return found is not None
+
     def enqueue_to_clinic(self, message: ClinicMessage, now: datetime) -> int | None:
         """See :meth:`followup.store.port.OutboxStore.enqueue_to_clinic`."""
         require_aware(now, "now")

@@ -31,7 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from followup.core.report import OPT_OUT_WINDOW, build_report, campaign_comparisons
+from followup.engine.report import gather
 from followup.intake.values import phone_e164
 from followup.logfmt import logfmt
 from followup.rendering.context import zone_label
@@ -331,9 +331,7 @@ def mount_admin(app: FastAPI, context: WebContext, store: DashboardStore) -> Non
         axis, counts = per_day(((d.at, d.status) for d in store.message_days(since, until)), first, days, tz)
         title = f"Client messages per day by status, {first:%b %d} to {today:%b %d} ({tz_name})"
         window = settings.report_attribution_window
-        facts, bookings, opt_outs, replies = store.report_facts(since, now, max(window, OPT_OUT_WINDOW))
-        steps = build_report(facts, bookings, opt_outs, replies, since, now, window=window)
-        comparisons = campaign_comparisons(facts, bookings, since, now, window)
+        steps, comparisons = gather(store, since, now, window)
 
         def points(value: float | None) -> str:
             return "-" if value is None else f"{value * 100:+.1f} points"

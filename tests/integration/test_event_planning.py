@@ -247,7 +247,7 @@ def test_simulate_and_the_worker_send_the_same_messages(tmp_path: Path) -> None:
         worker.dispatch()
         now += tick
         clock.set(now)
-    worked = collect(store, set(), end)
+    worked = collect(store, set(), end, clinic.settings.default_timezone)
 
     def what(messages: list[Any]) -> Counter[tuple[Any, ...]]:
         return Counter((m.client, m.campaign, m.step, m.channel, m.status, m.body) for m in messages)
