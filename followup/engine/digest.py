@@ -28,6 +28,7 @@ WEEK = timedelta(days=7)
 # Failures a person must look at (a landline, a dead number, a bounced address): the outbox
 # gave up on them, and only the clinic can fix the number or the address.
 HUMAN_STATUSES = ("failed",)
+LISTED = 20  # entries shown per list; the digest is read on a phone
 
 
 def last_digest_time(now: datetime, tz_name: str) -> datetime:
@@ -112,27 +113,31 @@ def compose_digest(store: Store, clinic: ClinicConfig, at: datetime, now: dateti
     ]
     waiting = [r for r in store.replies(unhandled=True) if r.received_at < now]
     lines.append(f"REPLIES WAITING FOR AN ANSWER ({len(waiting)})")
-    for reply in waiting[:20]:
+    for reply in waiting[:LISTED]:
         who = reply.client_name or reply.client or reply.sender
         lines.append(f'  - {who} ({reply.sender}), {_when(reply.received_at, tz_name)}: "{reply.text[:120]}"')
-    if len(waiting) > 20:
-        lines.append(f"  ... and {len(waiting) - 20} more: followup replies --unhandled")
+    if len(waiting) > LISTED:
+        lines.append(f"  ... and {len(waiting) - LISTED} more: followup replies --unhandled")
     if waiting:
         lines.append("  Mark them handled with: followup replies handle ID")
     lines.append("")
-    opt_outs = [c for c in store.consent_records() if c.action == "opt_out" and start <= c.at < end]
+    opt_outs = store.consent_records(start, end, action="opt_out")
     lines.append(f"OPT-OUTS ({len(opt_outs)})")
-    lines += [f"  - {c.client}: {c.channel} {c.purpose} ({c.source}), {_when(c.at, tz_name)}" for c in opt_outs[:20]]
+    shown_out = opt_outs[:LISTED]
+    lines += [f"  - {c.client}: {c.channel} {c.purpose} ({c.source}), {_when(c.at, tz_name)}" for c in shown_out]
     lines.append("")
-    failed = store.messages(MessageQuery(statuses=HUMAN_STATUSES, due_after=start - WEEK, due_before=end))
-    failed = [m for m in failed if m.client_id is not None]
-    lines.append(f"NEEDS A HUMAN ({len(failed)}): numbers or addresses that could not be reached")
+    query = MessageQuery(statuses=HUMAN_STATUSES, due_after=start - WEEK, due_before=end, limit=LISTED + 1)
+    failed = [m for m in store.messages(query) if m.client_id is not None]
+    lines.append(
+        f"NEEDS A HUMAN ({len(failed) if len(failed) <= LISTED else f'over {LISTED}'}):"
+        " numbers or addresses that could not be reached"
+    )
     lines += [
-        f"  - {m.client_external_id} {m.sent_channel or m.channel}: {m.status_reason or 'failed'}" for m in failed[:20]
+        f"  - {m.client_external_id} {m.sent_channel or m.channel}: {m.status_reason or 'failed'}"
+        for m in failed[:LISTED]
     ]
     lines.append("")
-    upcoming = store.messages(MessageQuery(statuses=("scheduled",), due_after=at, due_before=at + WEEK))
-    channels = Counter(m.channel for m in upcoming if m.client_id is not None)
+    channels = store.scheduled_counts(at, at + WEEK)
     lines.append(
         f"NEXT WEEK: {sum(channels.values())} messages scheduled"
         + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(channels.items())) + ")" if channels else "")

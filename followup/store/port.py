@@ -526,7 +526,15 @@ class ReportStore(Protocol):
         """True: marked handled; False: it was already; None: no reply has this id."""
         ...
 
-    def consent_records(self) -> list[ConsentRecord]: ...
+    def consent_records(
+        self, since: datetime | None = None, until: datetime | None = None, action: str | None = None
+    ) -> list[ConsentRecord]:
+        """The consent ledger oldest first; only [``since``, ``until``) and one action when given."""
+        ...
+
+    def scheduled_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        """Client messages scheduled and due in [``since``, ``until``), per planned channel."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from followup.core.holdout import HELD_OUT
 from followup.core.report import Booking, ClientEvent, MessageFact
@@ -200,12 +200,34 @@ def handle_reply(conn: Connection, reply_id: int, now: datetime) -> bool | None:
     return True
 
 
-def consent_records(conn: Connection) -> list[ConsentRecord]:
-    """The whole consent ledger, oldest first."""
+def consent_records(
+    conn: Connection, since: datetime | None = None, until: datetime | None = None, action: str | None = None
+) -> list[ConsentRecord]:
+    """The consent ledger, oldest first: all of it, or the entries in [``since``, ``until``),
+    of one ``action`` (``opt_out``...) when given."""
     c = consent_events.c
-    rows = conn.execute(
+    query = (
         select(clients.c.external_id, c.channel, c.purpose, c.action, c.source, c.wording, c.at)
         .select_from(consent_events.join(clients, clients.c.id == c.client_id))
         .order_by(c.at, c.id)
     )
+    if since is not None:
+        query = query.where(c.at >= since)
+    if until is not None:
+        query = query.where(c.at < until)
+    if action is not None:
+        query = query.where(c.action == action)
+    rows = conn.execute(query)
     return [ConsentRecord(str(r[0]), r[1], r[2], r[3], r[4], r[5] or "", r[6]) for r in rows]
+
+
+def scheduled_counts(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    """Client messages scheduled with a due time in [``since``, ``until``), per planned channel
+    (``sms`` / ``email`` / ``preferred``): one grouped count, whatever the outbox's size."""
+    m = messages.c
+    query = (
+        select(m.channel, func.count())
+        .where(m.status == "scheduled", m.client_id.is_not(None), m.due_at >= since, m.due_at < until)
+        .group_by(m.channel)
+    )
+    return {str(channel): int(n) for channel, n in conn.execute(query)}

@@ -1476,9 +1476,15 @@ class SqlStore:
         with self._begin() as conn:
             return report_sql.handle_reply(conn, reply_id, now)
 
-    def consent_records(self) -> list[ConsentRecord]:
+    def consent_records(
+        self, since: datetime | None = None, until: datetime | None = None, action: str | None = None
+    ) -> list[ConsentRecord]:
         with self._begin() as conn:
-            return report_sql.consent_records(conn)
+            return report_sql.consent_records(conn, since, until, action)
+
+    def scheduled_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        with self._begin() as conn:
+            return report_sql.scheduled_counts(conn, since, until)
 
     # --- the owner dashboard (store/admin_sql.py) ------------------------------------------
 
