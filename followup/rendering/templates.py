@@ -29,10 +29,10 @@ import functools
 import html
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import css_inline
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
@@ -46,13 +46,92 @@ from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES,
 from followup.core.sms_encoding import smart_encode, strip_accents, transliterate
 from followup.exceptions import ConfigIssue, TemplateRenderError
 
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
 
 class Namespace(dict[str, Any]):
-    """A template variable group (``client``, ``session``...) that can name itself in errors."""
+    """A template variable group (``client``, ``session``...) that can name itself in errors.
 
-    def __init__(self, ns_name: str, values: dict[str, Any]) -> None:
+    ``lazy`` values are made only when something reads them: the session's day, date and
+    times are Babel formatting (about a sixth of the dispatcher's time per message in bench/,
+    see bench/README.md) that most texts never show ("thanks for coming in today").  Reading
+    one (``session.time``, ``session["time"]``) makes and keeps it; anything that looks at the
+    whole group (iterating, ``len``, ``items()``, ``==``, an error listing the names it has)
+    makes them all first, so the group looks exactly like a plain dict of every value, in
+    the order given.  Each Namespace is one message's: nothing is shared between clients.
+    """
+
+    def __init__(self, ns_name: str, values: dict[str, Any], lazy: dict[str, Callable[[], Any]] | None = None) -> None:
         super().__init__(values)
         self.ns_name = ns_name
+        self._lazy = lazy or {}
+        self._order = (*values, *self._lazy) if lazy else ()
+
+    def __missing__(self, key: str) -> Any:
+        make = self._lazy.get(key)
+        if make is None:
+            raise KeyError(key)
+        try:
+            value = make()
+        except (LookupError, TypeError) as exc:
+            # Jinja's sandbox reads a missing key's LookupError/TypeError as "undefined":
+            # a failure to make the value must not pass for a template typo.
+            raise RuntimeError(f"{self.ns_name}.{key}: {exc!r}") from exc
+        del self._lazy[key]
+        super().__setitem__(key, value)
+        return value
+
+    def _fill(self) -> None:
+        if self._lazy:
+            for key in list(self._lazy):
+                self.__missing__(key)
+            values = {key: super(Namespace, self).__getitem__(key) for key in self._order}
+            super().clear()
+            super().update(values)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self._lazy
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self:  # self[key], not dict.get: it makes a lazy value
+            return self[key]
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._lazy)
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        if isinstance(other, Namespace):
+            other._fill()
+        return super().__eq__(other)
+
+    __hash__ = None  # as dict's
+
+    def __repr__(self) -> str:
+        self._fill()
+        return super().__repr__()
+
+    def keys(self) -> dict_keys[str, Any]:
+        self._fill()
+        return super().keys()
+
+    def values(self) -> dict_values[str, Any]:
+        self._fill()
+        return super().values()
+
+    def items(self) -> dict_items[str, Any]:
+        self._fill()
+        return super().items()
+
+    def copy(self) -> dict[str, Any]:
+        self._fill()
+        return dict(super().items())
 
 
 class FriendlyUndefined(StrictUndefined):
