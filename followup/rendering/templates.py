@@ -442,6 +442,11 @@ class TemplateSet:
         GSM-7 lacks are taken off every letter, the template's own words included."""
         body = _Rendered(_squash(self.render_part(name, "sms", language, context)))
         text = _squash(self._layout("sms", language, context, body=body))
+        if text.isascii():
+            # Both passes leave ASCII as it is (every look-alike smart encoding replaces and
+            # every accent strip takes off is outside ASCII); they walk the text a character
+            # at a time, about a tenth of the dispatcher's time per message (bench/).
+            return text
         text = smart_encode(text) if self.smart_encoding else text
         return strip_accents(text) if strip else text
 
