@@ -59,10 +59,13 @@ class DryRunChannel(InMemoryChannel):
         sent = super().transmit(message, payload)
         if self.name == "email":
             path = self._email_path(message)
-            path.parent.mkdir(parents=True, exist_ok=True)
             mail = build_message(message, self.mail)
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(mail.as_bytes())
+            try:
+                tmp.write_bytes(mail.as_bytes())
+            except FileNotFoundError:  # the first email (a mkdir per email was 5% of writing one)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(mail.as_bytes())
             os.replace(tmp, path)
             provider_id = f"dryrun-email-{message.message_id}"
             log.info("dry-run email written to %s", path)

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import css_inline
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
@@ -46,13 +47,92 @@ from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES,
 from followup.core.sms_encoding import smart_encode, strip_accents, transliterate
 from followup.exceptions import ConfigIssue, TemplateRenderError
 
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
 
 class Namespace(dict[str, Any]):
-    """A template variable group (``client``, ``session``...) that can name itself in errors."""
+    """A template variable group (``client``, ``session``...) that can name itself in errors.
 
-    def __init__(self, ns_name: str, values: dict[str, Any]) -> None:
+    ``lazy`` values are made only when something reads them: the session's day, date and
+    times are Babel formatting (about a sixth of the dispatcher's time per message in bench/,
+    see bench/README.md) that most texts never show ("thanks for coming in today").  Reading
+    one (``session.time``, ``session["time"]``) makes and keeps it; anything that looks at the
+    whole group (iterating, ``len``, ``items()``, ``==``, an error listing the names it has)
+    makes them all first, so the group looks exactly like a plain dict of every value, in
+    the order given.  Each Namespace is one message's: nothing is shared between clients.
+    """
+
+    def __init__(self, ns_name: str, values: dict[str, Any], lazy: dict[str, Callable[[], Any]] | None = None) -> None:
         super().__init__(values)
         self.ns_name = ns_name
+        self._lazy = lazy or {}
+        self._order = (*values, *self._lazy) if lazy else ()
+
+    def __missing__(self, key: str) -> Any:
+        make = self._lazy.get(key)
+        if make is None:
+            raise KeyError(key)
+        try:
+            value = make()
+        except (LookupError, TypeError) as exc:
+            # Jinja's sandbox reads a missing key's LookupError/TypeError as "undefined":
+            # a failure to make the value must not pass for a template typo.
+            raise RuntimeError(f"{self.ns_name}.{key}: {exc!r}") from exc
+        del self._lazy[key]
+        super().__setitem__(key, value)
+        return value
+
+    def _fill(self) -> None:
+        if self._lazy:
+            for key in list(self._lazy):
+                self.__missing__(key)
+            values = {key: super(Namespace, self).__getitem__(key) for key in self._order}
+            super().clear()
+            super().update(values)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self._lazy
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self:  # self[key], not dict.get: it makes a lazy value
+            return self[key]
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._lazy)
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        if isinstance(other, Namespace):
+            other._fill()
+        return super().__eq__(other)
+
+    __hash__ = None  # as dict's
+
+    def __repr__(self) -> str:
+        self._fill()
+        return super().__repr__()
+
+    def keys(self) -> dict_keys[str, Any]:
+        self._fill()
+        return super().keys()
+
+    def values(self) -> dict_values[str, Any]:
+        self._fill()
+        return super().values()
+
+    def items(self) -> dict_items[str, Any]:
+        self._fill()
+        return super().items()
+
+    def copy(self) -> dict[str, Any]:
+        self._fill()
+        return dict(super().items())
 
 
 class FriendlyUndefined(StrictUndefined):
@@ -87,9 +167,19 @@ class _Rendered(str):
 Verbatim = _Rendered  # for rendering.context: the clinic's own words, not client data
 
 
+# ASCII characters transliterate() does not keep as they are (controls, the backtick): a
+# value made only of other ASCII characters comes back unchanged, so it is not walked a
+# character at a time in Python (about a tenth of compose() for an English SMS).
+_ASCII_CHANGED = re.compile(
+    "[" + re.escape("".join(ch for ch in map(chr, range(128)) if transliterate(ch) != ch)) + "]"
+)
+
+
 def _gsm7_value(value: Any) -> Any:
     """Jinja ``finalize`` for SMS: inserted strings spelt in GSM-7; other values as they are."""
     if isinstance(value, str) and not isinstance(value, _Rendered):
+        if value.isascii() and not _ASCII_CHANGED.search(value):
+            return value
         return transliterate(value)
     return value
 
@@ -283,6 +373,7 @@ class TemplateSet:
     def __init__(self, files: TemplateFiles, transliterate: bool = True) -> None:
         self.files = files
         self.root = files.root
+        self._root = str(files.root)
         self.smart_encoding = files.smart_encoding
         self.transliterate = transliterate
         self.env = _environment(files.root)
@@ -292,7 +383,12 @@ class TemplateSet:
         return self.files.has(name, part)
 
     def _pick(self, folder: str, filename: str, language: str) -> str:
-        return self.files.pick(folder, filename, language)
+        # TemplateFiles.pick's choice (the language's file when there is one), with os.path on
+        # a str root: its pathlib joins cost about 3% of dispatch (bench/run.py, two per SMS).
+        localized = f"{folder}/{language}/{filename}"
+        if os.path.isfile(os.path.join(self._root, localized)):
+            return localized
+        return f"{folder}/{filename}"
 
     # --- rendering -------------------------------------------------------------
 
@@ -363,8 +459,7 @@ class TemplateSet:
         GSM-7 lacks are taken off every letter, the template's own words included."""
         body = _Rendered(_squash(self.render_part(name, "sms", language, context)))
         text = _squash(self._layout("sms", language, context, body=body))
-        text = smart_encode(text) if self.smart_encoding else text
-        return strip_accents(text) if strip else text
+        return _finish_sms(text, self.smart_encoding, strip)
 
     def render_email(self, name: str, language: str, context: dict[str, Any]) -> RenderedEmail:
         subject = " ".join(self.render_part(name, "subject", language, context).split())
@@ -376,6 +471,38 @@ class TemplateSet:
         text = self._layout("text", language, context, body=text_body, subject=subject).strip() + "\n"
         page = self._layout("html", language, context, body=html_body, subject=subject)
         return RenderedEmail(subject=subject, text=text, html=css_inline.inline(page))
+
+
+class _SmsSpelling(dict[int, str]):
+    """A ``str.translate`` table for :func:`smart_encode` then :func:`strip_accents` (both
+    map each character on its own), filled a character at a time as texts need it."""
+
+    LIMIT = 4096  # distinct characters kept (the clinic's alphabet is a few dozen)
+
+    def __init__(self, smart: bool, strip: bool) -> None:
+        super().__init__({code: chr(code) for code in range(128)})  # both leave ASCII as it is
+        self.smart = smart
+        self.strip = strip
+
+    def __missing__(self, code: int) -> str:
+        spelt = smart_encode(chr(code)) if self.smart else chr(code)
+        spelt = strip_accents(spelt) if self.strip else spelt
+        if len(self) < self.LIMIT:
+            self[code] = spelt
+        return spelt
+
+
+_SMS_SPELLINGS = {(smart, strip): _SmsSpelling(smart, strip) for smart in (False, True) for strip in (False, True)}
+
+
+def _finish_sms(text: str, smart: bool, strip: bool) -> str:
+    """``strip_accents(smart_encode(text))``, each when asked for.  Both walk the text a
+    character at a time in Python (about a tenth of the dispatcher's time per message in
+    bench/); one ``str.translate`` through a table of characters does the same in C.  The
+    table holds characters only, never a text: nothing of one client's reaches another."""
+    if text.isascii() or not (smart or strip):
+        return text
+    return text.translate(_SMS_SPELLINGS[smart, strip])
 
 
 def _squash(text: str) -> str:
