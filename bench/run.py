@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -457,7 +457,9 @@ def due_now_chunks(
     count: int, seed_: int, now: datetime
 ) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
     """``count`` clients where it is about noon, each with a session that ended 2h01m ago: the
-    ``thanks`` step (2h after the end) of each is due now and inside the send window."""
+    ``thanks`` step (2h after the end) of each is due now and inside the send window.  Every
+    client prefers SMS, so that the dispatcher sends the very template the raw loop renders
+    (``aftercare_thanks/sms.j2``): the baseline is "the same template", not an email."""
     ended = now - timedelta(hours=2, minutes=1)
 
     def one(c: data.ClientRow, n: int) -> list[data.SessionRow]:
@@ -467,7 +469,8 @@ def due_now_chunks(
             )
         ]
 
-    return chunked(data.clients(count, seed_, timezone=noon_zone(now)), one)
+    texted = (replace(c, preferred_channel="sms") for c in data.clients(count, seed_, timezone=noon_zone(now)))
+    return chunked(texted, one)
 
 
 def idle_chunks(seed_: int, now: datetime, rows: int) -> Iterator[tuple[list[data.ClientRow], list[data.SessionRow]]]:
