@@ -207,3 +207,35 @@ def test_holdout_of_half_the_clients_is_the_same_half_every_time(tmp_path: Path)
         assert held <= care
         held_sets.append(held)
     assert held_sets[0] == held_sets[1]
+
+
+def test_the_html_report_opens_in_a_real_browser_with_its_chart(tmp_path: Path) -> None:
+    """``report --html`` in Debian's chromium (Playwright, the system executable), offline:
+    the page is self-contained, so the chart draws with no network at all."""
+    from tests.integration.test_admin import ARTIFACTS, CHROMIUM, _chromium_or_skip
+
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    history(tmp_path, reached=40, reached_rebooked=12, held=40, held_rebooked=4)
+    page_file = tmp_path / "report.html"
+    result = run(tmp_path, "report", "--from", PERIOD[0], "--to", PERIOD[1], "--html", page_file)
+    assert result.returncode == 0, result.stderr
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report-html.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(offline=True)
+            page = context.new_page()
+            page.goto(page_file.as_uri())
+            chart = page.locator("svg[role=img]")
+            assert chart.is_visible()
+            box = chart.bounding_box()
+            assert box is not None and box["width"] > 100 and box["height"] > 10
+            assert page.locator("svg[role=img] rect").count() >= 2  # sent and rebooked bars
+            assert "rebook_nudge" in page.inner_text("body")
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 0
