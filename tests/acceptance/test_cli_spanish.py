@@ -201,3 +201,40 @@ def test_init_ships_english_and_spanish(tmp_path: Path) -> None:
     assert sorted(p.relative_to(templates) for p in templates.rglob("es/*.j2")) == sorted(
         p.relative_to(REPO / "templates") for p in (REPO / "templates").rglob("es/*.j2")
     )
+
+
+def _header_languages(stdout: str) -> set[str]:
+    return {line.rsplit(" · ", 1)[1] for line in stdout.splitlines() if line.startswith("── ")}
+
+
+def test_preview_language_is_read_as_imports_read_it(tmp_path: Path) -> None:
+    for given in ("ES", "Spanish", "es-US", "español", "spa", "Espanol"):
+        result = followup(tmp_path, "preview", "pre_visit_reminder", "--language", given, "--channel", "sms")
+        assert result.returncode == 0, result.stderr
+        assert _header_languages(result.stdout) == {"es"}, (given, result.stdout)
+        assert "Necesita cambiar la cita" in result.stdout
+
+
+def test_preview_refuses_a_language_followup_does_not_write(tmp_path: Path) -> None:
+    for given, why in (
+        ("fr", "'fr' (fr) is not one of the languages followup writes in: en, es"),
+        ("klingon", "is not a language"),
+    ):
+        result = followup(tmp_path, "preview", "pre_visit_reminder", "--language", given, "--channel", "sms")
+        assert result.returncode == 1, result.stdout
+        assert why in result.stderr and "--language" in result.stderr, result.stderr
+        assert "── " not in result.stdout
+
+
+def test_preview_language_wins_over_the_client_json(tmp_path: Path) -> None:
+    spec = tmp_path / "client.json"
+    client = {"external_id": "c-9", "first_name": "Ramón", "phone": "+13055550100"}
+    spec.write_text(json.dumps({"client": {**client, "language": "Spanish"}}), encoding="utf-8")
+    args = ("preview", "pre_visit_reminder", "--channel", "sms", "--client-json", spec)
+    assert _header_languages(followup(tmp_path, *args).stdout) == {"es"}  # the file's language, normalised
+    assert _header_languages(followup(tmp_path, *args, "--language", "en").stdout) == {"en"}
+    spec.write_text(json.dumps({"client": {**client, "language": "fr"}}), encoding="utf-8")
+    refused = followup(tmp_path, *args)
+    assert refused.returncode == 1 and "client.language" in refused.stderr, refused.stderr
+    spec.write_text(json.dumps({"client": client}), encoding="utf-8")
+    assert _header_languages(followup(tmp_path, *args).stdout) == {"en"}  # none: the clinic's default
