@@ -161,6 +161,8 @@ def _report(summary: ImportSummary, partial: bool) -> None:
     for line in summary.warnings:
         err.print(f"warning: {line}", markup=False)
     out.print(summary.line(), markup=False)
+    for line in summary.language_lines():
+        out.print(line, markup=False)
     if summary.planned:
         out.print(f"{summary.planned} messages planned", markup=False)
     if summary.interrupted:

@@ -52,6 +52,14 @@ class ImportSummary:
     planned: int = 0
     interrupted: bool = False  # a stop (Ctrl-C) ended the import early
     committed_line: int = 0  # --partial: rows up to this line of the file are committed
+    languages_changed: dict[str, int] = field(default_factory=dict)  # "es -> en": stored clients switched
+
+    def language_lines(self) -> list[str]:
+        """``language es -> en: 3 clients`` per change the file made to stored clients' languages."""
+        return [
+            f"language {change}: {n} client{'s' if n != 1 else ''} (the file's language column)"
+            for change, n in sorted(self.languages_changed.items())
+        ]
 
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -148,10 +156,12 @@ def _run_batches(
         summary.interrupted = True
         if not partial:
             summary.created = summary.updated = summary.unchanged = 0
+            summary.languages_changed.clear()
         return partial
     except _RollbackError:
         summary.rolled_back = True
         summary.created = summary.updated = summary.unchanged = 0
+        summary.languages_changed.clear()
         return False
     return True
 
@@ -243,13 +253,20 @@ def _same_person(store: Store, row: ClientRow) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _merged(row: ClientRow, before: Consent | None, locked: set[str]) -> Client:
+def _merged(row: ClientRow, matched: Client | None, locked: set[str]) -> Client:
     """The row's client with what the file did not say kept as recorded (a nightly re-import
-    without a consent column must not undo an opt-in taken at the desk; care consent has no
-    column) and never switching back on what the client switched off (STOP, a link, the desk)."""
+    without a consent or language column, or with a blank cell, must not undo an opt-in taken at
+    the desk or a language set by hand or by keyword; care consent has no column) and never
+    switching back on what the client switched off (STOP, a link, the desk)."""
     client = row.client
-    if before is None:
+    if client.language_source is None:  # the file said nothing usable about the language
+        if matched is None:
+            client = replace(client, language_source="default")
+        else:
+            client = replace(client, language=matched.language, language_source=matched.language_source)
+    if matched is None:
         return client
+    before = matched.consent
     kept = {
         flag: getattr(before, flag)
         for flag in ("sms_marketing", "email_marketing")
@@ -411,7 +428,10 @@ class _ClientBatch:
     ) -> None:
         before = matched.client.consent if matched is not None else None
         external_id = row.external_id or (matched.client.external_id if matched is not None else _auto_id(row))
-        client = replace(_merged(row, before, locked), external_id=external_id)
+        client = replace(_merged(row, matched.client if matched else None, locked), external_id=external_id)
+        if matched is not None and matched.client.language != client.language:
+            change = f"{matched.client.language} -> {client.language}"
+            self.summary.languages_changed[change] = self.summary.languages_changed.get(change, 0) + 1
         self.pending.append(_Write(row, client, target, before))
         self.written |= _keys(client) | (_keys(target.client) if target is not None else set())
 

@@ -178,7 +178,7 @@ def test_clients_set_language(tmp_path: Path) -> None:
     assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
     again = followup(tmp_path, "clients", "set-language", "(305) 555-0101", "es")
     assert again.returncode == 0 and "already es" in again.stdout
-    for bad, why in (("fr", "followup writes in en, es"), ("klingon", "is not a language")):
+    for bad, why in (("fr", "followup writes in: en, es"), ("klingon", "is not a language")):
         refused = followup(tmp_path, "clients", "set-language", "c-1001", bad)
         assert refused.returncode == 1 and why in refused.stderr, refused.stderr
     assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
@@ -238,3 +238,36 @@ def test_preview_language_wins_over_the_client_json(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "client.language" in refused.stderr, refused.stderr
     spec.write_text(json.dumps({"client": client}), encoding="utf-8")
     assert _header_languages(followup(tmp_path, *args).stdout) == {"en"}  # none: the clinic's default
+
+
+def test_set_language_needs_a_language_and_reads_it_as_imports_do(tmp_path: Path) -> None:
+    assert followup(tmp_path, "import", "clients", SAMPLE / "clients.csv").returncode == 0
+    empty = followup(tmp_path, "clients", "set-language", "c-1001", "")
+    assert empty.returncode == 1 and "a language is required: one of en, es" in empty.stderr, empty.stderr
+    german = followup(tmp_path, "clients", "set-language", "c-1001", "de")
+    assert (
+        german.returncode == 1 and "'de' (de) is not one of the languages followup writes in: en, es" in german.stderr
+    )
+    for spelled in ("castellano", "spa", "Spanish (US)"):
+        done = followup(tmp_path, "clients", "set-language", "c-1001", spelled)
+        assert done.returncode == 0 and "language" in done.stdout and " es" in done.stdout, done.stderr
+
+
+def test_a_reimport_keeps_a_language_set_by_hand_and_says_when_it_changes(tmp_path: Path) -> None:
+    assert followup(tmp_path, "import", "clients", SAMPLE / "clients.csv").returncode == 0
+    assert followup(tmp_path, "clients", "set-language", "c-1001", "es").returncode == 0
+    again = followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")  # its language column says en
+    assert again.returncode == 0, again.stderr
+    assert "language es -> en: 1 client (the file's language column)" in again.stdout, again.stdout
+    assert followup(tmp_path, "clients", "set-language", "c-1001", "es").returncode == 0
+    bare = tmp_path / "bare.csv"
+    with (SAMPLE / "clients.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    fields = [k for k in rows[0] if k != "language"]
+    with bare.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    kept = followup(tmp_path, "import", "clients", bare)
+    assert kept.returncode == 0 and "language es -> en" not in kept.stdout, kept.stdout
+    assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout

@@ -217,7 +217,7 @@ def test_keyword_table(web: Web, body: str, meaning: str) -> None:
         assert consent.sms_care and consent.sms_marketing
     if meaning == "help":
         text = html.unescape(reply.text)  # TwiML is XML
-        rates = "Pueden aplicarse tarifas de mensajes y datos" if body == "AYUDA" else "Msg & data rates may apply"
+        rates = "Pueden cobrarse tarifas de mensajes y datos" if body == "AYUDA" else "Msg & data rates may apply"
         assert rates in text and "+1 305 555 0142" in text
     if meaning == "extra":
         assert "https://shoreline-nmt.example/book" in reply.text

@@ -161,7 +161,11 @@ def test_no_tips_file_at_all_is_one_issue(make_clinic: ClinicFactory) -> None:
 
 def test_spanish_keywords_are_known_as_spanish() -> None:
     table = Settings().keyword_table()
-    for text, language in [("Parar", "es"), ("ayuda", "es"), ("Sí", "es"), ("STOP", None), ("INFO", None)]:
+    for text, language in [
+        *[("Parar", "es"), ("ayuda", "es"), ("Sí", "es"), ("cancelar", "es"), ("Parar consejos", "es")],
+        *[("STOP", "en"), ("help", "en"), ("Cancel", "en"), ("stop tips", "en"), ("YES", "en")],
+        *[("INFO", None), ("BOOK", None), ("hola", None)],
+    ]:
         assert keyword_language(classify(text, table).word) == language, text
     assert keyword_language(None) is None
 

@@ -1,0 +1,34 @@
+"""clients.language_source: where a client's language came from
+
+``default`` (nobody said: the clinic's default), ``import``, ``api``, ``owner`` (``followup
+clients set-language``) or ``keyword`` (a keyword texted in a language).  A keyword only sets
+the language of a client whose language nobody set explicitly (null or ``default``); an
+import or API call that says nothing about the language keeps the stored one.  Existing rows
+stay null: it is not known who set them.
+
+Revision ID: 0009
+Revises: 0010
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+# Chained after 0010 (which is already on this branch and also revises 0007): two children of
+# 0007 would leave two heads and break `db upgrade`.  Re-chain when merging.
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("clients") as batch:
+        batch.add_column(sa.Column("language_source", sa.String(length=16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("clients") as batch:
+        batch.drop_column("language_source")
