@@ -294,6 +294,7 @@ def sessions(
             default_region=settings.default_region,
             default_timezone=settings.default_timezone,
             focus_areas=clinic.tips.focus_areas,
+            focus_names=clinic.tips.focus_names(),
             preset=preset,
             presets=candidates,
         )

@@ -250,3 +250,39 @@ def test_shipped_spanish_tips_are_one_gsm7_segment_under_the_default() -> None:
         assert info.encoding == "GSM-7" and info.segments == 1, tip.id
         assert len(spanish.title) <= 40, tip.id
         assert not ENGLISH_WORDS.search(spanish.sms), tip.id
+
+
+# --- focus areas in Spanish on import ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "areas"),
+    [
+        ("Cuello y hombros", ("neck_shoulders",)),
+        ("Espalda baja; Mandíbula y cabeza", ("lower_back", "jaw_head")),
+        ("mandibula y cabeza", ("jaw_head",)),  # accents and case aside
+        ("CADERAS Y GLÚTEOS, Neck & shoulders", ("hips_glutes", "neck_shoulders")),  # languages mixed
+        ("lower_back", ("lower_back",)),
+    ],
+)
+def test_focus_labels_of_every_language_are_read_on_import(tmp_path: Path, cell: str, areas: tuple[str, ...]) -> None:
+    from followup.intake import read_sessions
+
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    path = tmp_path / "sessions.csv"
+    path.write_text(f'external_id,client,start,service,focus\ns1,c1,2026-12-03 10:00,NMT,"{cell}"\n', encoding="utf-8")
+    result = read_sessions(path, focus_areas=clinic.tips.focus_areas, focus_names=clinic.tips.focus_names())
+    assert result.warnings == [] and result.errors == []
+    assert result.rows[0].session.focus_areas == areas
+
+
+def test_an_unknown_focus_is_still_left_out(tmp_path: Path) -> None:
+    from followup.intake import read_sessions
+
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    path = tmp_path / "sessions.csv"
+    path.write_text("external_id,client,start,service,focus\ns1,c1,2026-12-03 10:00,NMT,Rodilla\n", encoding="utf-8")
+    result = read_sessions(path, focus_areas=clinic.tips.focus_areas, focus_names=clinic.tips.focus_names())
+    [warning] = result.warnings
+    assert "'Rodilla' is not a focus area; left out" in warning.reason
+    assert clinic.tips.focus_names()["Cuello y hombros"] == "neck_shoulders"
