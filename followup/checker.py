@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import time
 
-from followup.config.loader import ClinicConfig, tips_translation_file
-from followup.config.paths import shown_path
-from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES
+from followup.config.loader import ClinicConfig, translation_issues
 from followup.core.campaigns import Campaign
 from followup.core.domain import ChannelName, Client, Session
 from followup.core.sms_encoding import SmsInfo, analyse, strip_accents
@@ -231,32 +229,6 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
 
 
 def missing_translations(clinic: ClinicConfig) -> list[ConfigIssue]:
-    """Every configured language but the first (the one ``templates/<name>/*`` and
-    ``tips.yaml`` are written in) needs its own version of every template file, layout and
-    tip: ``templates/<name>/<lang>/<file>`` and ``config/tips.<lang>.yaml``.  One issue per
-    missing file or tip, naming it; a client would otherwise get the first language's text."""
-    languages = clinic.settings.languages
-    issues: list[ConfigIssue] = []
-    root = clinic.templates.root
-    folders = [(LAYOUT_DIR, list(LAYOUT_FILES.values()))]
-    folders += [(name, list(PART_FILES.values())) for name in clinic.templates.names()]
-    for language in languages[1:]:
-        why = f"language {language!r} is in languages (followup.toml) but this has no {language} version"
-        for folder, filenames in folders:
-            for filename in filenames:
-                if (root / folder / filename).is_file() and not (root / folder / language / filename).is_file():
-                    issues.append(
-                        ConfigIssue(
-                            shown_path(root / folder / language / filename),
-                            None,
-                            "",
-                            f"missing: {why} of {folder}/{filename}",
-                        )
-                    )
-        path = tips_translation_file(clinic.config_dir, language)
-        if not path.is_file():
-            issues.append(ConfigIssue(shown_path(path), None, "", f"missing: {why} of tips.yaml"))
-            continue
-        for key in clinic.tips.untranslated(language):
-            issues.append(ConfigIssue(shown_path(path), None, key, f"missing: {why} of tips.yaml's {key}"))
-    return issues
+    """Every configured language but the first needs its own version of every template file,
+    layout and tip (see :func:`followup.config.loader.translation_issues`)."""
+    return translation_issues(clinic.settings.languages, clinic.templates, clinic.config_dir, clinic.tips)

@@ -286,3 +286,17 @@ def test_an_unknown_focus_is_still_left_out(tmp_path: Path) -> None:
     [warning] = result.warnings
     assert "'Rodilla' is not a focus area; left out" in warning.reason
     assert clinic.tips.focus_names()["Cuello y hombros"] == "neck_shoulders"
+
+
+def test_missing_translations_are_listed_with_the_other_errors(make_clinic: ClinicFactory) -> None:
+    from tests.conftest import MINI_TIPS_ES
+
+    broken = MINI_TIPS_ES.replace("  sleep-one:", "  sleep-won:")  # an unknown id: loading fails
+    config, templates = make_clinic(templates={"thanks/es/subject.j2": None}, tips_es=broken)
+    with pytest.raises(ConfigError) as caught:
+        load_clinic(config, templates, env_file=None)
+    issues = [str(i) for i in caught.value.issues]
+    assert any("'sleep-won' is not in tips.yaml's tips" in i for i in issues), issues
+    # ...and, in the same run, what the translation lacks: the real tip and the template file
+    assert any("tips.es.yaml: tips.sleep-one: missing" in i for i in issues), issues
+    assert any("thanks/es/subject.j2: missing" in i for i in issues), issues
