@@ -206,7 +206,7 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                     None,
                     "",
                     f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units){data}, "
-                    f"over the limit of {limit} ([sms] max_segments in followup.toml)",
+                    f"over the limit of {limit} ([sms] max_segments in followup.toml)" + _accents_note(clinic, row),
                 ),
                 str(path),  # once per file: the worst language is shown first (sorted by segments below)
             )
@@ -226,6 +226,22 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                     f"tip {tip.id!r} ({language}): SMS text is {info.segments} {info.encoding} segment(s){extra}"
                 )
     return report
+
+
+def _accents_note(clinic: ClinicConfig, row: SmsRow) -> str:
+    """Why a Spanish (or other) SMS is over the limit when ``[sms] accents`` keeps accents: they
+    make it UCS-2, and what ``strip`` would cost."""
+    worst, other = row.worst, row.other_worst
+    if worst is None or worst.encoding != "UCS-2" or clinic.settings.strip_accents(row.language):
+        return ""
+    forced = f" ({', '.join(worst.ucs2_chars)})" if worst.ucs2_chars else ""
+    note = (
+        f"; [sms] accents = keep for {row.language!r} keeps accented letters{forced}, which makes it "
+        "UCS-2: 70 characters a segment (67 when split) instead of GSM-7's 160 (153)"
+    )
+    if row.other_strip and other is not None:
+        note += f"; with accents = strip it would be {other.encoding}, {other.segments} segment(s)"
+    return note
 
 
 def missing_translations(clinic: ClinicConfig) -> list[ConfigIssue]:

@@ -271,3 +271,18 @@ def test_a_reimport_keeps_a_language_set_by_hand_and_says_when_it_changes(tmp_pa
     kept = followup(tmp_path, "import", "clients", bare)
     assert kept.returncode == 0 and "language es -> en" not in kept.stdout, kept.stdout
     assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
+
+
+def test_check_says_keeping_accents_is_why_a_spanish_sms_is_over_the_limit(tmp_path: Path) -> None:
+    config, _ = _broken_copy(tmp_path)
+    toml = (config / "followup.toml").read_text(encoding="utf-8")
+    toml = re.sub(r'(?m)^accents = "strip"', 'accents = { es = "keep", "*" = "strip" }', toml)
+    (config / "followup.toml").write_text(toml, encoding="utf-8")
+    result = _check(tmp_path, config)
+    assert result.returncode == 1, result.stdout
+    over = [line for line in result.stderr.splitlines() if "over the limit" in line]
+    assert over, result.stderr
+    for line in over:
+        assert "/es/sms.j2" in line, line  # English keeps GSM-7
+        assert "[sms] accents = keep for 'es'" in line and "UCS-2: 70 characters a segment" in line, line
+        assert re.search(r"with accents = strip it would be GSM-7, \d segment\(s\)", line), line
