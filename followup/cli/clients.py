@@ -57,8 +57,15 @@ def show(
         f"zone {c.timezone} language {c.language} prefers {c.preferred_channel}",
         markup=False,
     )
+    addresses = {"sms": c.phone, "email": c.email}
+
+    def said(flag: str, value: bool) -> str:  # a channel without an address reaches nobody, whatever the flag
+        if not addresses[flag.split("_", maxsplit=1)[0]]:
+            return "no address"
+        return "yes" if value else "no"
+
     out.print(
-        "consent: " + ", ".join(f"{k.replace('_', ' ')} {'yes' if v else 'no'}" for k, v in c.consent.__dict__.items()),
+        "consent: " + ", ".join(f"{k.replace('_', ' ')} {said(k, v)}" for k, v in c.consent.__dict__.items()),
         markup=False,
     )
     for event in store.consent_history(client_id):

@@ -277,6 +277,13 @@ def _merged(row: ClientRow, matched: Client | None, locked: set[str]) -> Client:
     return replace(client, consent=replace(client.consent, **kept))
 
 
+def reachable(client: Client | None) -> frozenset[str]:
+    """The channels ``client`` has an address on (none for no client)."""
+    if client is None:
+        return frozenset()
+    return frozenset(c for c, address in (("sms", client.phone), ("email", client.email)) if address)
+
+
 def consent_changes(
     client_id: int,
     before: Consent | None,
@@ -284,19 +291,26 @@ def consent_changes(
     sources: Mapping[str, str],
     *,
     via: str = "import",
+    channels: frozenset[str] = frozenset({"sms", "email"}),
+    had: frozenset[str] = frozenset({"sms", "email"}),
 ) -> list[ConsentChange]:
     """The ledger entries for marketing consent an import or API call granted or withdrew, with
     its true source: ``FILE:ROW:COLUMN`` (or ``api``) when the data said so, ``default`` when
-    nothing did."""
+    nothing did.  ``channels`` are the ones the client now has an address on, ``had`` those
+    they had before: a default grant on a channel they cannot be reached on is no consent
+    anyone gave, and is logged only once an address arrives."""
     changes: list[ConsentChange] = []
     for flag in ("sms_marketing", "email_marketing"):
         new = getattr(after, flag)
         source = sources.get(flag, "default")
+        channel, purpose = flag.split("_")
+        if source == "default" and channel not in channels:
+            continue  # no address: the default says nothing about this client
         if before is None and not new and source == "default":
             continue  # nothing granted and nothing said: the default needs no record
-        if before is not None and getattr(before, flag) == new:
+        arrived = channel not in had and new and source == "default"  # an address at last: the default starts now
+        if before is not None and getattr(before, flag) == new and not arrived:
             continue
-        channel, purpose = flag.split("_")
         wording = f"{via}: nothing said otherwise" if source == "default" else f"{via}: the client's answer"
         changes.append(
             ConsentChange(client_id, channel, purpose, "opt_in" if new else "opt_out", source=source, wording=wording)
@@ -313,9 +327,11 @@ def record_consent_changes(
     sources: Mapping[str, str],
     *,
     via: str = "import",
+    channels: frozenset[str] = frozenset({"sms", "email"}),
+    had: frozenset[str] = frozenset({"sms", "email"}),
 ) -> None:
     """Write :func:`consent_changes` to the ledger."""
-    for change in consent_changes(client_id, before, after, sources, via=via):
+    for change in consent_changes(client_id, before, after, sources, via=via, channels=channels, had=had):
         store.log_consent(
             change.client_id,
             change.channel,
@@ -351,6 +367,7 @@ class _Write:
     client: Client
     target: StoredClient | None  # the stored row it overwrites; None: a new client
     before: Consent | None  # the matched client's consent (None: no match, nothing merged)
+    had: frozenset[str] = frozenset()  # the channels the matched client had an address on
 
 
 class _ClientBatch:
@@ -432,7 +449,7 @@ class _ClientBatch:
         if matched is not None and matched.client.language != client.language:
             change = f"{matched.client.language} -> {client.language}"
             self.summary.languages_changed[change] = self.summary.languages_changed.get(change, 0) + 1
-        self.pending.append(_Write(row, client, target, before))
+        self.pending.append(_Write(row, client, target, before, reachable(matched.client if matched else None)))
         self.written |= _keys(client) | (_keys(target.client) if target is not None else set())
 
     def _one(self, row: ClientRow) -> None:
@@ -474,7 +491,9 @@ class _ClientBatch:
                 if outcome == "updated":
                     self.replan_ids.append(client_id)
             summary.count(outcome)  # type: ignore[arg-type]
-            ledger += consent_changes(client_id, w.before, w.client.consent, w.row.consent_sources)
+            ledger += consent_changes(
+                client_id, w.before, w.client.consent, w.row.consent_sources, channels=reachable(w.client), had=w.had
+            )
             if w.client.phone or w.client.email:
                 addressed.append((client_id, w.client))
         store.log_consents(ledger, now)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from followup.core.domain import Client, Consent, Session
-from followup.engine.ingest import record_consent_changes
+from followup.engine.ingest import reachable, record_consent_changes
 from followup.engine.planning import replan_client
 from followup.intake.dates import start_at
 from followup.intake.values import configured_language, phone_e164
@@ -159,7 +159,17 @@ def api_router(context: WebContext) -> APIRouter:
         with store.transaction():  # the client row and its ledger rows together, or neither
             client_id, outcome = store.upsert_client(client, now)
             # every grant or withdrawal in the consent ledger, as an import records it
-            record_consent_changes(store, client_id, before, client.consent, now, sources, via="api")
+            record_consent_changes(
+                store,
+                client_id,
+                before,
+                client.consent,
+                now,
+                sources,
+                via="api",
+                channels=reachable(client),
+                had=reachable(stored),
+            )
             store.enforce_suppressions(client_id, now)  # an opted-out number stays out, whatever the API says
         return Stored(external_id=body.external_id, outcome=outcome)
 

@@ -286,3 +286,14 @@ def test_check_says_keeping_accents_is_why_a_spanish_sms_is_over_the_limit(tmp_p
         assert "/es/sms.j2" in line, line  # English keeps GSM-7
         assert "[sms] accents = keep for 'es'" in line and "UCS-2: 70 characters a segment" in line, line
         assert re.search(r"with accents = strip it would be GSM-7, \d segment\(s\)", line), line
+
+
+def test_clients_show_says_no_address_for_a_channel_the_client_cannot_be_reached_on(tmp_path: Path) -> None:
+    path = tmp_path / "clients.csv"
+    path.write_text("external_id,first_name,phone,language\nc-9,Ramón,3055550101,es\n", encoding="utf-8")
+    assert followup(tmp_path, "import", "clients", path).returncode == 0
+    shown = followup(tmp_path, "clients", "show", "c-9")
+    assert shown.returncode == 0, shown.stderr
+    assert "email care no address, email marketing no address" in shown.stdout, shown.stdout
+    assert "sms care yes" in shown.stdout
+    assert "opt_in email" not in shown.stdout  # no default email opt-in in the ledger
