@@ -207,3 +207,19 @@ def test_holdout_of_half_the_clients_is_the_same_half_every_time(tmp_path: Path)
         assert held <= care
         held_sets.append(held)
     assert held_sets[0] == held_sets[1]
+
+
+def test_replies_show_the_sms_answered_as_one_line(tmp_path: Path) -> None:
+    from tests.integration.test_report import _email_after_the_sms
+
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'followup.db'}")
+    store.upgrade()
+    built = build(store)
+    _email_after_the_sms(store, built.client_ids["x-stop"])
+    store.close()
+    listed = run(tmp_path, "replies")
+    assert listed.returncode == 0, listed.stderr
+    [answering] = [line for line in listed.stdout.splitlines() if "answering message" in line]
+    assert "rebook_nudge/first_nudge" in answering and "post_session_care" not in listed.stdout
+    assert "'Hi Ana, it has been two weeks: book your next session at example.com/book. Repl…'" in answering
+    assert "Drink water" not in listed.stdout
