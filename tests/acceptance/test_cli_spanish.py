@@ -297,3 +297,38 @@ def test_clients_show_says_no_address_for_a_channel_the_client_cannot_be_reached
     assert "email care no address, email marketing no address" in shown.stdout, shown.stdout
     assert "sms care yes" in shown.stdout
     assert "opt_in email" not in shown.stdout  # no default email opt-in in the ledger
+
+
+def test_simulate_writes_times_inside_reasons_in_the_clients_zone(tmp_path: Path) -> None:
+    result = followup(
+        tmp_path,
+        "simulate",
+        "--json",
+        "--start",
+        "2026-01-15T12:00:00-05:00",
+        "--days",
+        "30",
+        "--clients",
+        SAMPLE / "clients.csv",
+        "--sessions",
+        SAMPLE / "sessions.csv",
+    )
+    assert result.returncode == 0, result.stderr
+    expired = [m for m in json.loads(result.stdout) if m["status"] == "expired"]
+    assert expired, "the sample has a message that expires (a client in Tokyo)"
+    for message in expired:
+        assert message["reason"] == f"not sent by {message['expires_at']}", message
+        assert not message["expires_at"].endswith("+00:00")
+
+
+def test_local_reason_moves_every_iso_time_to_the_zone() -> None:
+    from followup.engine.simulate import local_reason
+    from followup.timeutil import zone
+
+    tz = zone("America/New_York")
+    assert local_reason("not sent by 2026-12-01T12:00:00+00:00", tz) == "not sent by 2026-12-01T07:00:00-05:00"
+    assert local_reason("from 2026-07-01T12:00Z to 2026-07-01T13:30:00.5+00:00", tz) == (
+        "from 2026-07-01T08:00:00-04:00 to 2026-07-01T09:30:00.500000-04:00"
+    )
+    assert local_reason("rebooked (session s-9)", tz) == "rebooked (session s-9)"
+    assert local_reason(None, tz) is None and local_reason("", tz) == ""
