@@ -194,12 +194,12 @@ REPLIES: dict[str, dict[str, str]] = {
             "Si cambia de opinión, responda COMENZAR."
         ),
         "stop_marketing": (
-            "{short}: no le enviaremos más consejos ni ofertas. Seguirá recibiendo los recordatorios "
+            "{short}: no le enviaremos más consejos ni ofertas. Le seguiremos enviando los recordatorios "
             "de sus citas y las recomendaciones para después de cada sesión. "
             "Responda PARAR para no recibir ningún mensaje más."
         ),
         "start": (
-            "{short}: volverá a recibir nuestros mensajes de texto. Responda AYUDA si necesita ayuda, "
+            "{short}: le volveremos a enviar nuestros mensajes de texto. Responda AYUDA si necesita ayuda, "
             "o PARAR para no recibir más."
         ),
     },
