@@ -54,7 +54,8 @@ def show(
 
     out.print(
         f"{c.full_name} ({c.external_id}) phone {c.phone or '-'} email {c.email or '-'} "
-        f"zone {c.timezone} language {c.language} prefers {c.preferred_channel}",
+        f"zone {c.timezone} language {c.language}{f' ({c.language_source})' if c.language_source else ''} "
+        f"prefers {c.preferred_channel}",
         markup=False,
     )
     addresses = {"sms": c.phone, "email": c.email}

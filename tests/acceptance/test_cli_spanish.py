@@ -270,7 +270,7 @@ def test_a_reimport_keeps_a_language_set_by_hand_and_says_when_it_changes(tmp_pa
         writer.writerows(rows)
     kept = followup(tmp_path, "import", "clients", bare)
     assert kept.returncode == 0 and "language es -> en" not in kept.stdout, kept.stdout
-    assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
+    assert "language es (owner)" in followup(tmp_path, "clients", "show", "c-1001").stdout
 
 
 def test_check_says_keeping_accents_is_why_a_spanish_sms_is_over_the_limit(tmp_path: Path) -> None:
