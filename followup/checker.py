@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import time
 
-from followup.config.loader import ClinicConfig, tips_translation_file
-from followup.config.paths import shown_path
-from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES
+from followup.config.loader import ClinicConfig, translation_issues
 from followup.core.campaigns import Campaign
 from followup.core.domain import ChannelName, Client, Session
 from followup.core.sms_encoding import SmsInfo, analyse, strip_accents
@@ -208,7 +206,7 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
                     None,
                     "",
                     f"renders to {worst.segments} SMS segments ({worst.units} {worst.encoding} units){data}, "
-                    f"over the limit of {limit} ([sms] max_segments in followup.toml)",
+                    f"over the limit of {limit} ([sms] max_segments in followup.toml)" + _accents_note(clinic, row),
                 ),
                 str(path),  # once per file: the worst language is shown first (sorted by segments below)
             )
@@ -230,33 +228,23 @@ def run_check(clinic: ClinicConfig) -> CheckReport:
     return report
 
 
+def _accents_note(clinic: ClinicConfig, row: SmsRow) -> str:
+    """Why a Spanish (or other) SMS is over the limit when ``[sms] accents`` keeps accents: they
+    make it UCS-2, and what ``strip`` would cost."""
+    worst, other = row.worst, row.other_worst
+    if worst is None or worst.encoding != "UCS-2" or clinic.settings.strip_accents(row.language):
+        return ""
+    forced = f" ({', '.join(worst.ucs2_chars)})" if worst.ucs2_chars else ""
+    note = (
+        f"; [sms] accents = keep for {row.language!r} keeps accented letters{forced}, which makes it "
+        "UCS-2: 70 characters a segment (67 when split) instead of GSM-7's 160 (153)"
+    )
+    if row.other_strip and other is not None:
+        note += f"; with accents = strip it would be {other.encoding}, {other.segments} segment(s)"
+    return note
+
+
 def missing_translations(clinic: ClinicConfig) -> list[ConfigIssue]:
-    """Every configured language but the first (the one ``templates/<name>/*`` and
-    ``tips.yaml`` are written in) needs its own version of every template file, layout and
-    tip: ``templates/<name>/<lang>/<file>`` and ``config/tips.<lang>.yaml``.  One issue per
-    missing file or tip, naming it; a client would otherwise get the first language's text."""
-    languages = clinic.settings.languages
-    issues: list[ConfigIssue] = []
-    root = clinic.templates.root
-    folders = [(LAYOUT_DIR, list(LAYOUT_FILES.values()))]
-    folders += [(name, list(PART_FILES.values())) for name in clinic.templates.names()]
-    for language in languages[1:]:
-        why = f"language {language!r} is in languages (followup.toml) but this has no {language} version"
-        for folder, filenames in folders:
-            for filename in filenames:
-                if (root / folder / filename).is_file() and not (root / folder / language / filename).is_file():
-                    issues.append(
-                        ConfigIssue(
-                            shown_path(root / folder / language / filename),
-                            None,
-                            "",
-                            f"missing: {why} of {folder}/{filename}",
-                        )
-                    )
-        path = tips_translation_file(clinic.config_dir, language)
-        if not path.is_file():
-            issues.append(ConfigIssue(shown_path(path), None, "", f"missing: {why} of tips.yaml"))
-            continue
-        for key in clinic.tips.untranslated(language):
-            issues.append(ConfigIssue(shown_path(path), None, key, f"missing: {why} of tips.yaml's {key}"))
-    return issues
+    """Every configured language but the first needs its own version of every template file,
+    layout and tip (see :func:`followup.config.loader.translation_issues`)."""
+    return translation_issues(clinic.settings.languages, clinic.templates, clinic.config_dir, clinic.tips)

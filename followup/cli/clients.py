@@ -12,7 +12,7 @@ from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load
 from followup.cli.schedule import shown_time
 from followup.engine.lookup import find_client
 from followup.engine.worker import SystemClock
-from followup.intake.values import language_code
+from followup.intake.values import configured_language
 from followup.store.port import MessageQuery, Store
 from followup.timeutil import zone
 from followup.wiring import open_store
@@ -54,11 +54,19 @@ def show(
 
     out.print(
         f"{c.full_name} ({c.external_id}) phone {c.phone or '-'} email {c.email or '-'} "
-        f"zone {c.timezone} language {c.language} prefers {c.preferred_channel}",
+        f"zone {c.timezone} language {c.language}{f' ({c.language_source})' if c.language_source else ''} "
+        f"prefers {c.preferred_channel}",
         markup=False,
     )
+    addresses = {"sms": c.phone, "email": c.email}
+
+    def said(flag: str, value: bool) -> str:  # a channel without an address reaches nobody, whatever the flag
+        if not addresses[flag.split("_", maxsplit=1)[0]]:
+            return "no address"
+        return "yes" if value else "no"
+
     out.print(
-        "consent: " + ", ".join(f"{k.replace('_', ' ')} {'yes' if v else 'no'}" for k, v in c.consent.__dict__.items()),
+        "consent: " + ", ".join(f"{k.replace('_', ' ')} {said(k, v)}" for k, v in c.consent.__dict__.items()),
         markup=False,
     )
     for event in store.consent_history(client_id):
@@ -129,30 +137,28 @@ def set_language(
 
     It must be one of `languages` in followup.toml.  (An import whose file has a language
     column sets it too; a Spanish keyword such as PARAR or AYUDA from a client whose
-    language is not set sets Spanish.)
+    language nobody chose sets Spanish, an English one English; never one set here.)
 
     Example: followup clients set-language c-1001 es
     """
     clinic = load(config, templates)
+    languages = clinic.settings.languages
     try:
-        code = language_code(language)
+        code = configured_language(language, languages)
     except ValueError as exc:
-        err.print(str(exc), markup=False)
+        err.print(f"{exc}; the client would get the default language", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    if code not in clinic.settings.languages:
-        err.print(
-            f"{language!r}: followup writes in {', '.join(clinic.settings.languages)} "
-            "(languages in followup.toml), so this client would get the default language",
-            markup=False,
-        )
+    if code is None:
+        err.print(f"a language is required: one of {', '.join(languages)} (e.g. es, Spanish, Español)", markup=False)
         raise typer.Exit(EXIT_INVALID)
     store = open_store(clinic)
     client_id = _find(store, ref, clinic.settings.default_region)
     client = store.client_state(client_id).client
+    # recorded as the owner's choice even when unchanged: a keyword never overrides it
+    store.upsert_client(replace(client, language=code, language_source="owner"), SystemClock().now())
     if client.language == code:
         out.print(f"{client.full_name} ({client.external_id}): language already {code}", markup=False)
         return
-    store.upsert_client(replace(client, language=code), SystemClock().now())
     out.print(f"{client.full_name} ({client.external_id}): language {client.language} -> {code}", markup=False)
 
 

@@ -161,6 +161,8 @@ def _report(summary: ImportSummary, partial: bool) -> None:
     for line in summary.warnings:
         err.print(f"warning: {line}", markup=False)
     out.print(summary.line(), markup=False)
+    for line in summary.language_lines():
+        out.print(line, markup=False)
     if summary.planned:
         out.print(f"{summary.planned} messages planned", markup=False)
     if summary.interrupted:
@@ -292,6 +294,7 @@ def sessions(
             default_region=settings.default_region,
             default_timezone=settings.default_timezone,
             focus_areas=clinic.tips.focus_areas,
+            focus_names=clinic.tips.focus_names(),
             preset=preset,
             presets=candidates,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from followup.core.durations import format_duration
 from followup.core.sms_encoding import analyse
 from followup.core.tipselect import choose_tip
 from followup.exceptions import ConfigError, ConfigIssue, TemplateRenderError
+from followup.intake.values import configured_language
 from followup.rendering.compose import compose
 from followup.rendering.examples import SAMPLE_NOW, load_preview_input, sample_client, sample_session
 
@@ -38,6 +41,21 @@ def _step_indexes(campaign_name: str, names: list[str], step: str | None) -> lis
         ),
         "Bad option",
     )
+
+
+def _language(raw: str, option: str, languages: Sequence[str]) -> str:
+    """A language as imports read it (``ES``, ``es-US``, ``Spanish``, ``español`` -> es), and one
+    of ``languages``: anything else is refused, never silently shown in the default language."""
+    try:
+        code = configured_language(raw, languages)
+    except ValueError as exc:
+        fail(ConfigError([ConfigIssue(option, None, "", str(exc))]), "Bad language")
+    if code is None:
+        fail(
+            ConfigError([ConfigIssue(option, None, "", f"a language is required (one of: {', '.join(languages)})")]),
+            "Bad language",
+        )
+    return code
 
 
 def _html_path(base: Path, campaign: str, step: str, many: bool) -> Path:
@@ -71,13 +89,18 @@ def command(
         chosen = clinic.campaign(campaign)
     except ConfigError as exc:
         fail(exc, "Unknown campaign")
+    languages = clinic.settings.languages
+    chosen_language = _language(language, "--language", languages) if language is not None else None
     if client_json is not None:
         try:
             client, session, visits = load_preview_input(client_json)
         except ConfigError as exc:
             fail(exc, "Bad --client-json")
+        # --language wins; the file's language is read as an import reads it; none: the default
+        given = _language(client.language, "--client-json client.language", languages) if client.language else None
+        client = replace(client, language=chosen_language or given or clinic.settings.default_language)
     else:
-        client = sample_client(language or clinic.settings.default_language)
+        client = sample_client(chosen_language or clinic.settings.default_language)
         session, visits = sample_session(client), 3
     if session is None:
         session = sample_session(client)

@@ -49,6 +49,12 @@ def as_json(reply: Reply, tz_name: str) -> dict[str, object]:
     }
 
 
+def excerpt(body: str | None, width: int = 80) -> str:
+    """A message as one line: its first ``width`` characters, whitespace run together."""
+    line = " ".join((body or "").split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
 @replies_app.callback()
 def listing(
     ctx: typer.Context,
@@ -81,7 +87,7 @@ def listing(
         if r.answered_id is not None and r.answered_at is not None:
             out.print(
                 f"    answering message {r.answered_id} {r.answered_campaign}/{r.answered_step} "
-                f"sent {shown_time(r.answered_at.astimezone(tz))}: {r.answered_body!r}",
+                f"sent {shown_time(r.answered_at.astimezone(tz))}: {excerpt(r.answered_body)!r}",
                 markup=False,
             )
         else:

@@ -88,6 +88,7 @@ def command(
                 default_region=settings.default_region,
                 default_timezone=settings.default_timezone,
                 focus_areas=clinic.tips.focus_areas,
+                focus_names=clinic.tips.focus_names(),
                 client_timezones=memory.client_timezones(),
             )
         except MappingError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from followup.config.paths import shown_path
 from followup.config.settings import Settings, load_settings
-from followup.config.template_files import PART_FILES, Part, TemplateFiles
+from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
 from followup.config.yamlfile import KeyPath, YamlDocument, format_key_path, load_yaml
 from followup.core.campaigns import NAME_RE, RESERVED_NAMES, Campaign
 from followup.core.tips import TipLibrary, TipTranslation
@@ -388,6 +388,41 @@ def campaign_problems(
                     )
 
 
+def translation_issues(
+    languages: Sequence[str], templates: TemplateFiles, config_dir: Path, tips: TipLibrary
+) -> list[ConfigIssue]:
+    """Every configured language but the first (the one ``templates/<name>/*`` and
+    ``tips.yaml`` are written in) needs its own version of every template file, layout and
+    tip: ``templates/<name>/<lang>/<file>`` and ``config/tips.<lang>.yaml``.  One issue per
+    missing file or tip, naming it; a client would otherwise get the first language's text.
+    ``check`` reports them; :func:`load_clinic` adds them to the other errors when it fails, so
+    every error is listed at once."""
+    issues: list[ConfigIssue] = []
+    root = templates.root
+    folders = [(LAYOUT_DIR, list(LAYOUT_FILES.values()))]
+    folders += [(name, list(PART_FILES.values())) for name in templates.names()]
+    for language in languages[1:]:
+        why = f"language {language!r} is in languages (followup.toml) but this has no {language} version"
+        for folder, filenames in folders:
+            for filename in filenames:
+                if (root / folder / filename).is_file() and not (root / folder / language / filename).is_file():
+                    issues.append(
+                        ConfigIssue(
+                            shown_path(root / folder / language / filename),
+                            None,
+                            "",
+                            f"missing: {why} of {folder}/{filename}",
+                        )
+                    )
+        path = tips_translation_file(config_dir, language)
+        if not path.is_file():
+            issues.append(ConfigIssue(shown_path(path), None, "", f"missing: {why} of tips.yaml"))
+            continue
+        for key in tips.untranslated(language):
+            issues.append(ConfigIssue(shown_path(path), None, key, f"missing: {why} of tips.yaml's {key}"))
+    return issues
+
+
 def load_clinic(
     config_dir: Path, templates_dir: Path, settings: Settings | None = None, env_file: Path | None = Path(".env")
 ) -> ClinicConfig:
@@ -409,6 +444,8 @@ def load_clinic(
         for loc, message in campaign_problems(name, campaign, templates, tips):
             key, line = source.locate(loc)
             issues.append(ConfigIssue(source.doc.path, line, key, message))
+    if issues and settings is not None and tips is not None and templates_dir.is_dir():
+        issues.extend(translation_issues(settings.languages, templates, config_dir, tips))
     if issues or settings is None or tips is None:
         raise ConfigError(issues)
     return ClinicConfig(

@@ -47,6 +47,9 @@ class Client:
     language: str = "en"
     preferred_channel: ChannelName = "sms"
     consent: Consent = field(default_factory=Consent)
+    # where ``language`` came from: None/"default" (nobody said), "import", "api", "owner"
+    # (set-language) or "keyword"; a keyword only sets a language nobody set explicitly
+    language_source: str | None = None
 
     @property
     def full_name(self) -> str:

@@ -62,7 +62,13 @@ _OPT_OUT_PHRASES = re.compile(
     r"|NO (?:ME )?(?:MANDEN|MANDES|ENVIEN|ENVIES|ESCRIBAN|ESCRIBAS|CONTACTEN)"
     r"|NO (?:QUIERO|DESEO) (?:RECIBIR )?(?:MAS )?(?:MENSAJES|TEXTOS|SMS)"
     r"|NO MAS (?:MENSAJES|TEXTOS|SMS)"
-    r"|DEJEN DE (?:MANDAR|ENVIAR|ESCRIBIR)"
+    r"|DEJEN DE (?:MANDAR|ENVIAR|ESCRIBIR)(?:ME)?"
+    r"|(?:BORRAR?|BORREN|SACAR?|SAQUEN|QUITAR?|QUITEN|ELIMINAR?|ELIMINEN)(?:ME|NOS)? DE (?:LA|SU|SUS|ESTA) LISTAS?"
+    r"|(?:BORRENME|SAQUENME|QUITENME|ELIMINENME|BORRAME|SACAME|QUITAME)"
+    r"|NO (?:ME )?(?:CONTACTEN|LLAMEN|MOLESTEN|ESCRIBAN|MANDEN|ENVIEN)"
+    r"|NO (?:ME )?VUELVAN A (?:CONTACTAR|LLAMAR|MOLESTAR|ESCRIBIR|MANDAR|ENVIAR)"
+    r"|NO QUIERO (?:QUE ME )?(?:CONTACTEN|ESCRIBAN|MANDEN|ENVIEN|LLAMEN)"
+    r"|NO ME INTERESA"
     r")\b"
 )
 
@@ -104,15 +110,60 @@ def classify(text: str, table: KeywordTable) -> Keyword:
     return Keyword("reply", possible_opt_out=_asks_to_stop(said, table))
 
 
-# The default keywords that are Spanish words: a client who texts one reads Spanish (the
-# inbound handler may then set the client's language, see followup.web.inbound).
+# The default keywords that are Spanish words, and those that are English words: a client who
+# texts one reads that language (the inbound handler may then set the client's language, see
+# language_from_keyword).  Words both languages use (INFO) are in neither.
 SPANISH_KEYWORDS = frozenset({"PARAR", "BAJA", "CANCELAR", "ALTO", "COMENZAR", "ALTA", "SI", "AYUDA", "PARAR CONSEJOS"})
+ENGLISH_KEYWORDS = frozenset(
+    {
+        *("STOP", "STOP ALL", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT", "OPTOUT"),
+        *("START", "YES", "UNSTOP", "HELP", "STOP TIPS", "STOP PROMOS"),
+    }
+)
+
+# Opt-out words a client may text to a reminder meaning "cancel my appointment": still a full
+# opt-out (CTIA and carriers require it), but the clinic is told (followup.web.inbound).
+APPOINTMENT_WORDS = frozenset({"CANCEL", "CANCELAR"})
 
 
 def keyword_language(word: str | None) -> str | None:
     """``"es"`` when ``word`` (as :func:`classify` returns it, normalised) is one of the
-    Spanish default keywords, else None (English words, and words like INFO shared by both)."""
-    return "es" if word is not None and word in SPANISH_KEYWORDS else None
+    Spanish default keywords, ``"en"`` for an English one, else None (words like INFO shared
+    by both, and a clinic's own words)."""
+    if word is None:
+        return None
+    if word in SPANISH_KEYWORDS:
+        return "es"
+    return "en" if word in ENGLISH_KEYWORDS else None
+
+
+# Where a client's language may have come from without anyone choosing it.
+UNSET_SOURCES = frozenset({"default"})
+
+
+def language_from_keyword(
+    word: str | None, language: str, source: str | None, default_language: str, languages: Sequence[str]
+) -> str | None:
+    """The language a keyword sets for a client, or None to leave theirs alone.
+
+    Only a language nobody chose is replaced: ``source`` "default" (an import or API call that
+    said nothing), or no ``source`` (a client stored before sources were recorded) on the
+    default language, or a language followup does not write in.  An import, an API call, the
+    owner or an earlier keyword that set it wins: an explicitly English client who texts
+    CANCELAR stays English.  Works both ways: STOP from a client never set, in a clinic whose
+    default is Spanish, sets English."""
+    spoken = keyword_language(word)
+    if spoken is None or spoken not in languages or spoken == language:
+        return None
+    if language not in languages:
+        return spoken
+    unset = source in UNSET_SOURCES or (source is None and language == default_language)
+    return spoken if unset else None
+
+
+def may_mean_appointment(word: str | None) -> bool:
+    """An opt-out word that, sent to a reminder, may mean "cancel my appointment"."""
+    return word is not None and word in APPOINTMENT_WORDS
 
 
 # What followup answers to a keyword, per language (usted in Spanish, as every message).
@@ -143,12 +194,12 @@ REPLIES: dict[str, dict[str, str]] = {
             "Si cambia de opinión, responda COMENZAR."
         ),
         "stop_marketing": (
-            "{short}: no le enviaremos más consejos ni ofertas. Seguirá recibiendo los recordatorios "
+            "{short}: no le enviaremos más consejos ni ofertas. Le seguiremos enviando los recordatorios "
             "de sus citas y las recomendaciones para después de cada sesión. "
             "Responda PARAR para no recibir ningún mensaje más."
         ),
         "start": (
-            "{short}: volverá a recibir nuestros mensajes de texto. Responda AYUDA si necesita ayuda, "
+            "{short}: le volveremos a enviar nuestros mensajes de texto. Responda AYUDA si necesita ayuda, "
             "o PARAR para no recibir más."
         ),
     },

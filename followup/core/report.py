@@ -174,9 +174,17 @@ def attribute(messages: Iterable[MessageFact], bookings: Iterable[Booking], wind
     return out
 
 
-def answered(messages: Sequence[MessageFact], reply: ClientEvent) -> MessageFact | None:
-    """The message a reply answered: the last one sent to that client before it (any purpose)."""
-    before = [m for m in messages if m.client_id == reply.client_id and m.sent_at is not None and m.sent_at <= reply.at]
+def answered(messages: Sequence[MessageFact], reply: ClientEvent, channel: str = "sms") -> MessageFact | None:
+    """The message a reply answered: the last one sent to that client on the reply's ``channel``
+    (a text answers a text, not the email sent after it) at or before it (any purpose)."""
+    before = [
+        m
+        for m in messages
+        if m.client_id == reply.client_id
+        and m.sent_channel == channel
+        and m.sent_at is not None
+        and m.sent_at <= reply.at
+    ]
     return max(before, key=lambda m: (m.sent_at, m.id)) if before else None
 
 

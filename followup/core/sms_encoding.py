@@ -119,7 +119,7 @@ def _spell(ch: str) -> str | None:
     return None
 
 
-def transliterate(text: str) -> str:
+def transliterate(text: str, *, keep_letters: bool = False) -> str:
     """``text`` spelt in GSM-7 where it can be, for values inserted into an SMS.
 
     - GSM-7 characters stay, including the accented letters GSM-7 has (``é è ñ ü ä ö à
@@ -135,11 +135,17 @@ def transliterate(text: str) -> str:
     - A letter or digit with no GSM-7 spelling at all (Cyrillic, Greek small letters,
       CJK...) is kept: dropping it would mangle a name, so such a text stays UCS-2.
 
+    With ``keep_letters`` (an SMS that is UCS-2 anyway) letters stay as written (``Ramón``,
+    ``Łukasz``); ligatures, full-width forms, quotes, emoji and symbols are as above.
+
     Pure; returns a new string (``text`` itself when nothing changes).
     """
     out: list[str] = []
     dropped = False
     for ch in text:
+        if keep_letters and unicodedata.category(ch).startswith("L") and unicodedata.normalize("NFKC", ch) == ch:
+            out.append(ch)  # a letter as written (ligatures and full-width forms are spelt out below)
+            continue
         spelt = _spell(ch)
         if spelt is None:
             parts = [_spell(part) for part in unicodedata.normalize("NFKD", ch)]

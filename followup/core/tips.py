@@ -66,6 +66,17 @@ class TipLibrary(_Strict):
             return tip
         return tip.model_copy(update={"title": text.title, "sms": text.sms, "email": text.email})
 
+    def focus_names(self) -> dict[str, str]:
+        """Every label of every focus area, in ``tips.yaml`` and each ``tips.<lang>.yaml``, to
+        its id ("Cuello y hombros" and "Neck & shoulders" -> neck_shoulders): what an export
+        may write in a focus column."""
+        names = {label: area for area, label in self.focus_areas.items()}
+        for translation in self.translations.values():
+            for area, label in translation.focus_areas.items():
+                if area in self.focus_areas:
+                    names.setdefault(label, area)
+        return names
+
     def focus_label(self, area: str, language: str) -> str:
         """A focus area's label in ``language`` (else the library's; else the id)."""
         shown = self.translations.get(language, TipTranslation()).focus_areas.get(area)

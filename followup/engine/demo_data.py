@@ -41,6 +41,7 @@ def load_sample_data(store: Store, clinic: ClinicConfig, now: datetime) -> list[
         default_region=settings.default_region,
         default_timezone=settings.default_timezone,
         focus_areas=clinic.tips.focus_areas,
+        focus_names=clinic.tips.focus_names(),
         client_timezones=zones,
     )
     return [

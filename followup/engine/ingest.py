@@ -52,6 +52,14 @@ class ImportSummary:
     planned: int = 0
     interrupted: bool = False  # a stop (Ctrl-C) ended the import early
     committed_line: int = 0  # --partial: rows up to this line of the file are committed
+    languages_changed: dict[str, int] = field(default_factory=dict)  # "es -> en": stored clients switched
+
+    def language_lines(self) -> list[str]:
+        """``language es -> en: 3 clients`` per change the file made to stored clients' languages."""
+        return [
+            f"language {change}: {n} client{'s' if n != 1 else ''} (the file's language column)"
+            for change, n in sorted(self.languages_changed.items())
+        ]
 
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -148,10 +156,12 @@ def _run_batches(
         summary.interrupted = True
         if not partial:
             summary.created = summary.updated = summary.unchanged = 0
+            summary.languages_changed.clear()
         return partial
     except _RollbackError:
         summary.rolled_back = True
         summary.created = summary.updated = summary.unchanged = 0
+        summary.languages_changed.clear()
         return False
     return True
 
@@ -243,13 +253,20 @@ def _same_person(store: Store, row: ClientRow) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _merged(row: ClientRow, before: Consent | None, locked: set[str]) -> Client:
+def _merged(row: ClientRow, matched: Client | None, locked: set[str]) -> Client:
     """The row's client with what the file did not say kept as recorded (a nightly re-import
-    without a consent column must not undo an opt-in taken at the desk; care consent has no
-    column) and never switching back on what the client switched off (STOP, a link, the desk)."""
+    without a consent or language column, or with a blank cell, must not undo an opt-in taken at
+    the desk or a language set by hand or by keyword; care consent has no column) and never
+    switching back on what the client switched off (STOP, a link, the desk)."""
     client = row.client
-    if before is None:
+    if client.language_source is None:  # the file said nothing usable about the language
+        if matched is None:
+            client = replace(client, language_source="default")
+        else:
+            client = replace(client, language=matched.language, language_source=matched.language_source)
+    if matched is None:
         return client
+    before = matched.consent
     kept = {
         flag: getattr(before, flag)
         for flag in ("sms_marketing", "email_marketing")
@@ -260,6 +277,13 @@ def _merged(row: ClientRow, before: Consent | None, locked: set[str]) -> Client:
     return replace(client, consent=replace(client.consent, **kept))
 
 
+def reachable(client: Client | None) -> frozenset[str]:
+    """The channels ``client`` has an address on (none for no client)."""
+    if client is None:
+        return frozenset()
+    return frozenset(c for c, address in (("sms", client.phone), ("email", client.email)) if address)
+
+
 def consent_changes(
     client_id: int,
     before: Consent | None,
@@ -267,19 +291,26 @@ def consent_changes(
     sources: Mapping[str, str],
     *,
     via: str = "import",
+    channels: frozenset[str] = frozenset({"sms", "email"}),
+    had: frozenset[str] = frozenset({"sms", "email"}),
 ) -> list[ConsentChange]:
     """The ledger entries for marketing consent an import or API call granted or withdrew, with
     its true source: ``FILE:ROW:COLUMN`` (or ``api``) when the data said so, ``default`` when
-    nothing did."""
+    nothing did.  ``channels`` are the ones the client now has an address on, ``had`` those
+    they had before: a default grant on a channel they cannot be reached on is no consent
+    anyone gave, and is logged only once an address arrives."""
     changes: list[ConsentChange] = []
     for flag in ("sms_marketing", "email_marketing"):
         new = getattr(after, flag)
         source = sources.get(flag, "default")
+        channel, purpose = flag.split("_")
+        if source == "default" and channel not in channels:
+            continue  # no address: the default says nothing about this client
         if before is None and not new and source == "default":
             continue  # nothing granted and nothing said: the default needs no record
-        if before is not None and getattr(before, flag) == new:
+        arrived = channel not in had and new and source == "default"  # an address at last: the default starts now
+        if before is not None and getattr(before, flag) == new and not arrived:
             continue
-        channel, purpose = flag.split("_")
         wording = f"{via}: nothing said otherwise" if source == "default" else f"{via}: the client's answer"
         changes.append(
             ConsentChange(client_id, channel, purpose, "opt_in" if new else "opt_out", source=source, wording=wording)
@@ -296,9 +327,11 @@ def record_consent_changes(
     sources: Mapping[str, str],
     *,
     via: str = "import",
+    channels: frozenset[str] = frozenset({"sms", "email"}),
+    had: frozenset[str] = frozenset({"sms", "email"}),
 ) -> None:
     """Write :func:`consent_changes` to the ledger."""
-    for change in consent_changes(client_id, before, after, sources, via=via):
+    for change in consent_changes(client_id, before, after, sources, via=via, channels=channels, had=had):
         store.log_consent(
             change.client_id,
             change.channel,
@@ -334,6 +367,7 @@ class _Write:
     client: Client
     target: StoredClient | None  # the stored row it overwrites; None: a new client
     before: Consent | None  # the matched client's consent (None: no match, nothing merged)
+    had: frozenset[str] = frozenset()  # the channels the matched client had an address on
 
 
 class _ClientBatch:
@@ -411,8 +445,11 @@ class _ClientBatch:
     ) -> None:
         before = matched.client.consent if matched is not None else None
         external_id = row.external_id or (matched.client.external_id if matched is not None else _auto_id(row))
-        client = replace(_merged(row, before, locked), external_id=external_id)
-        self.pending.append(_Write(row, client, target, before))
+        client = replace(_merged(row, matched.client if matched else None, locked), external_id=external_id)
+        if matched is not None and matched.client.language != client.language:
+            change = f"{matched.client.language} -> {client.language}"
+            self.summary.languages_changed[change] = self.summary.languages_changed.get(change, 0) + 1
+        self.pending.append(_Write(row, client, target, before, reachable(matched.client if matched else None)))
         self.written |= _keys(client) | (_keys(target.client) if target is not None else set())
 
     def _one(self, row: ClientRow) -> None:
@@ -454,7 +491,9 @@ class _ClientBatch:
                 if outcome == "updated":
                     self.replan_ids.append(client_id)
             summary.count(outcome)  # type: ignore[arg-type]
-            ledger += consent_changes(client_id, w.before, w.client.consent, w.row.consent_sources)
+            ledger += consent_changes(
+                client_id, w.before, w.client.consent, w.row.consent_sources, channels=reachable(w.client), had=w.had
+            )
             if w.client.phone or w.client.email:
                 addressed.append((client_id, w.client))
         store.log_consents(ledger, now)

@@ -11,9 +11,11 @@ is treated as completed (in production the booking system says so).
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from followup.channels.memory import InMemoryChannel
 from followup.config.loader import ClinicConfig
@@ -110,6 +112,26 @@ def advance(store: Store, clinic: ClinicConfig, dispatcher: Dispatcher, now: dat
     dispatcher.run_once()
 
 
+# An ISO 8601 time with an offset, as reasons write them ("not sent by 2026-12-01T12:00:00+00:00").
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)")
+
+
+def local_reason(reason: str | None, tz: ZoneInfo) -> str | None:
+    """``reason`` with every ISO time in it in ``tz`` (the client's zone, as ``send_at`` and
+    ``expires_at`` are): the dispatcher writes them in UTC."""
+    if not reason:
+        return reason
+
+    def shifted(match: re.Match[str]) -> str:
+        try:
+            moment = datetime.fromisoformat(match[0].replace("Z", "+00:00"))
+        except ValueError:
+            return match[0]
+        return moment.astimezone(tz).isoformat()
+
+    return _ISO_TIME.sub(shifted, reason)
+
+
 def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str) -> list[SimulatedMessage]:
     out = []
     timezones = {}
@@ -135,7 +157,7 @@ def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str
                 channel=row.sent_channel or row.channel,
                 send_at=when.astimezone(tz),
                 status=row.status,
-                reason=row.status_reason,
+                reason=local_reason(row.status_reason, tz),
                 subject=row.subject,
                 body=row.body,
                 tip=row.tip_id,

@@ -21,6 +21,7 @@ from followup.intake.results import ClientRow, ParseResult, RowError
 from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows
 from followup.intake.values import (
     CHANNELS,
+    configured_language,
     consent_word,
     email_address,
     language_code,
@@ -62,6 +63,7 @@ class _ClientRules:
     region: str
     timezone: str
     language: str
+    languages: Sequence[str] | None = None  # None: any language CLDR knows
     consent_values: Mapping[str, bool] = field(default_factory=dict)
 
     def build(self, row: Row) -> ClientRow | None:
@@ -78,7 +80,13 @@ class _ClientRules:
         timezone = _lenient(
             row, "timezone", lambda raw: timezone_name(raw, self.timezone), self.timezone, f"using {self.timezone}"
         )
-        language = _lenient(row, "language", language_code, None, f"using {self.language!r}") or self.language
+        said = _lenient(
+            row,
+            "language",
+            lambda raw: language_code(raw) if self.languages is None else configured_language(raw, self.languages),
+            None,
+            f"the client's stored language is kept ({self.language!r} for a new client)",
+        )
         channel = self._channel(row, phone, email)
         consent, sources = self._consent(row)
         if row.errors:
@@ -90,9 +98,11 @@ class _ClientRules:
             phone=phone,
             email=email,
             timezone=timezone,
-            language=language,
+            language=said or self.language,
             preferred_channel=channel,
             consent=consent,
+            # None: the file said nothing usable, and the import keeps a stored client's language
+            language_source="import" if said else None,
         )
         return ClientRow(row=row.line, external_id=external_id, client=client, consent_sources=sources)
 
@@ -171,7 +181,7 @@ def stream_clients(
     default_region: str = "US",
     default_timezone: str = "America/New_York",
     default_language: str = "en",
-    languages: Sequence[str] = ("en",),
+    languages: Sequence[str] | None = None,
     preset: Preset | None = None,
     presets: Sequence[Preset] = (),
 ) -> RowStream[ClientRow]:
@@ -180,10 +190,11 @@ def stream_clients(
     ``mapping`` maps field -> CSV column; ``preset`` names a system's columns and words;
     with neither, a preset among ``presets`` is recognised from the header.  Fields left
     unplaced match a column of their own name or a common alias (``Client ID``...).
-    ``languages`` is accepted for callers' symmetry: a client's language is kept as given
-    (rendering falls back to the default where no template variant exists).
+    A language cell is read by :func:`~followup.intake.values.configured_language`: one not
+    in ``languages`` (``fr`` when followup writes en and es; None: any language) is a warning like an unknown one,
+    and the row says nothing about the language (a stored client keeps theirs, a new one
+    gets ``default_language``).
     """
-    del languages
     chosen: list[Preset] = [preset] if preset is not None else []
 
     def _detect(header: Sequence[str]) -> tuple[str, Mapping[str, str]] | None:
@@ -200,6 +211,7 @@ def stream_clients(
                 region=default_region,
                 timezone=zone(default_timezone).key,
                 language=default_language,
+                languages=None if languages is None else tuple(languages),
                 consent_values=chosen[0].consent_values if chosen else {},
             ).build
         )
@@ -226,7 +238,7 @@ def read_clients(
     default_region: str = "US",
     default_timezone: str = "America/New_York",
     default_language: str = "en",
-    languages: Sequence[str] = ("en",),
+    languages: Sequence[str] | None = None,
     preset: Preset | None = None,
     presets: Sequence[Preset] = (),
 ) -> ParseResult[ClientRow]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -90,7 +91,9 @@ _NO_REF: tuple[str, ClientRefKind] = ("", "external_id")
 
 
 def focus_key(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.casefold().replace("&", "and"))
+    """Case, accents and punctuation aside: ``Mandíbula y cabeza`` is ``mandibulaycabeza``."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", "", bare.casefold().replace("&", "and"))
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class _SessionRules:
     region: str
     timezone: str
     focus_areas: Mapping[str, str]  # id -> label
+    focus_names: Mapping[str, str] = field(default_factory=dict)  # label in any language -> id
     status_values: Mapping[str, str] = field(default_factory=dict)
 
     def build(self, row: Row) -> SessionRow | None:
@@ -168,17 +172,21 @@ class _SessionRules:
         return end
 
     def _focus(self, row: Row) -> tuple[str, ...]:
-        found, unknown = match_focus(row.get("focus"), self.focus_areas)
+        found, unknown = match_focus(row.get("focus"), self.focus_areas, self.focus_names)
         for item in unknown:
             row.warn("focus", f"{item!r} is not a focus area; left out ({allowed_focus(self.focus_areas)})")
         return found
 
 
-def match_focus(text: str, focus_areas: Mapping[str, str]) -> tuple[tuple[str, ...], list[str]]:
+def match_focus(
+    text: str, focus_areas: Mapping[str, str], focus_names: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], list[str]]:
     """``"Neck & shoulders; lower-back"`` -> (("neck_shoulders", "lower_back"), []) and the items that
-    name no area.  Ids and labels both match, ignoring case and punctuation; labels may contain commas."""
+    name no area.  Ids and labels both match, ignoring case, accents and punctuation; labels may
+    contain commas.  ``focus_names`` adds labels in other languages (``Cuello y hombros``)."""
     items = [item.strip() for item in re.split(r"[;,|/]", text) if item.strip()]
-    known = {focus_key(key): area for area, label in focus_areas.items() for key in (area, label)}
+    known = {focus_key(name): area for name, area in (focus_names or {}).items() if area in focus_areas}
+    known |= {focus_key(key): area for area, label in focus_areas.items() for key in (area, label)}
     found: list[str] = []
     unknown: list[str] = []
     index = 0
@@ -222,6 +230,7 @@ def stream_sessions(
     default_region: str = "US",
     default_timezone: str = "America/New_York",
     focus_areas: Mapping[str, str] = _NO_FOCUS_AREAS,
+    focus_names: Mapping[str, str] | None = None,
     client_timezones: Mapping[str, str] | None = None,
     preset: Preset | None = None,
     presets: Sequence[Preset] = (),
@@ -250,6 +259,7 @@ def stream_sessions(
                 region=default_region,
                 timezone=zone(default_timezone).key,
                 focus_areas=focus_areas,
+                focus_names=focus_names or {},
                 status_values=chosen[0].status_values if chosen else {},
             ).build
         )
@@ -276,6 +286,7 @@ def read_sessions(
     default_region: str = "US",
     default_timezone: str = "America/New_York",
     focus_areas: Mapping[str, str] = _NO_FOCUS_AREAS,
+    focus_names: Mapping[str, str] | None = None,
     client_timezones: Mapping[str, str] | None = None,
     preset: Preset | None = None,
     presets: Sequence[Preset] = (),
@@ -288,6 +299,7 @@ def read_sessions(
         default_region=default_region,
         default_timezone=default_timezone,
         focus_areas=focus_areas,
+        focus_names=focus_names,
         client_timezones=client_timezones,
         preset=preset,
         presets=presets,

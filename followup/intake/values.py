@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import phonenumbers
 from babel import Locale, localedata
+from babel.core import get_global
 from email_validator import EmailNotValidError, validate_email
 
 from followup.core.domain import ChannelName
@@ -78,29 +79,66 @@ def yes_no(raw: str, default: bool) -> bool:
 
 
 LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{2,8})*")
+ISO639_2 = re.compile(r"([A-Za-z]{3})(?:[-_][A-Za-z0-9]{2,8})*")
 
 CHANNELS: dict[str, ChannelName] = {"sms": "sms", "text": "sms", "email": "email", "e-mail": "email"}
 
 
-def language_code(raw: str) -> str | None:
-    """``es``, ``es-US``, ``ES_us``, ``Spanish``, ``Español`` -> ``es``; ``None`` when empty.
+# Spellings people and exports use that Babel's data cannot place: CLDR's language names are
+# "Spanish"/"español" only (no "castellano"), and "sp" is no ISO code at all (CLDR's
+# languageAlias has the ISO 639-2 codes, spa/eng/ger..., but not this common shorthand).
+_LANGUAGE_ALIASES = {"sp": "es", "castellano": "es", "castilian": "es", "espanol": "es"}
 
-    Codes are checked against CLDR (Babel): a well-formed code Babel does not know, or a
-    name it cannot place, raises ``ValueError`` naming the value.
+
+def language_code(raw: str) -> str | None:
+    """``es``, ``es-US``, ``ES_us``, ``spa``, ``Spanish``, ``Spanish (US)``, ``Español``,
+    ``Espanol``, ``castellano``, ``sp`` -> ``es``; ``None`` when empty.
+
+    Codes are checked against CLDR (Babel), ISO 639-2 codes (``spa``, ``eng``, ``ger``) through
+    CLDR's language aliases; a well-formed code Babel does not know, or a name it cannot
+    place, raises ``ValueError`` naming the value.
     """
-    text = raw.strip()
+    text = " ".join(raw.split())
     if not text:
         return None
+    folded = _folded(text)
+    if folded in _LANGUAGE_ALIASES:
+        return _LANGUAGE_ALIASES[folded]
     match = LANGUAGE.fullmatch(text)
     if match is not None:
         code = match[1].lower()
         if code in locale_identifiers_short():
             return code
         raise ValueError(f"{raw!r} is not a language code CLDR knows (e.g. en, es, es-US, pt-BR)")
-    by_name = language_names().get(text.casefold())
+    alpha3 = ISO639_2.fullmatch(text)
+    if alpha3 is not None:
+        alias = str(get_global("language_aliases").get(alpha3[1].lower()) or "").split("_")[0]
+        if alias in locale_identifiers_short():
+            return alias
+    bare = _folded(re.sub(r"\s*\([^)]*\)$", "", text))  # "Spanish (US)", "Español (México)"
+    by_name = language_names().get(bare) or _LANGUAGE_ALIASES.get(bare)
     if by_name is None:
         raise ValueError(f"{raw!r} is not a language (write a code such as en, es, es-US)")
     return by_name
+
+
+def configured_language(raw: str, languages: Sequence[str]) -> str | None:
+    """:func:`language_code`, and one followup writes in: ``None`` when empty; ``ValueError``
+    naming the value and ``languages`` for an unknown language or one not in ``languages``
+    (preview, the API, set-language and imports all say the same)."""
+    code = language_code(raw)
+    if code is not None and code not in languages:
+        raise ValueError(
+            f"{raw!r} ({code}) is not one of the languages followup writes in: "
+            f"{', '.join(languages)} (languages in followup.toml)"
+        )
+    return code
+
+
+def _folded(text: str) -> str:
+    """Case and accents aside: ``Español`` is ``espanol``."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return bare.casefold()
 
 
 @functools.cache
@@ -118,7 +156,7 @@ def language_names() -> dict[str, str]:
             continue
         for name in (english.languages.get(code), _own_name(code)):
             if name:
-                names.setdefault(name.casefold(), code)
+                names.setdefault(_folded(name), code)
     return names
 
 

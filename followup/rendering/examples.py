@@ -140,7 +140,8 @@ def load_preview_input(path: Path) -> tuple[Client, Session | None, int]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         data = _PreviewInput.model_validate(raw)
-        client = TypeAdapter(Client).validate_python(data.client)
+        # no "language": "" (the caller gives the clinic's default), not Client's "en"
+        client = TypeAdapter(Client).validate_python({"language": "", **data.client})
         zone(client.timezone)
         session = None
         if data.session is not None:

@@ -44,7 +44,7 @@ from jinja2.utils import Namespace as JinjaNamespace
 from markupsafe import Markup
 
 from followup.config.template_files import LAYOUT_DIR, LAYOUT_FILES, PART_FILES, Part, TemplateFiles
-from followup.core.sms_encoding import smart_encode, strip_accents, transliterate
+from followup.core.sms_encoding import analyse, smart_encode, strip_accents, transliterate
 from followup.exceptions import ConfigIssue, TemplateRenderError
 
 if TYPE_CHECKING:
@@ -173,6 +173,14 @@ Verbatim = _Rendered  # for rendering.context: the clinic's own words, not clien
 _ASCII_CHANGED = re.compile(
     "[" + re.escape("".join(ch for ch in map(chr, range(128)) if transliterate(ch) != ch)) + "]"
 )
+
+
+def _ucs2_value(value: Any) -> Any:
+    """Jinja ``finalize`` for an SMS that is UCS-2 anyway: names keep their accents (``Ramón``),
+    emoji and odd symbols still go as in :func:`_gsm7_value`."""
+    if isinstance(value, str) and not isinstance(value, _Rendered):
+        return transliterate(value, keep_letters=True)
+    return value
 
 
 def _gsm7_value(value: Any) -> Any:
@@ -378,6 +386,7 @@ class TemplateSet:
         self.transliterate = transliterate
         self.env = _environment(files.root)
         self.sms_env = _environment(files.root, _gsm7_value) if transliterate else self.env
+        self.ucs2_env = _environment(files.root, _ucs2_value) if transliterate else self.env
 
     def has(self, name: str, part: Part) -> bool:
         return self.files.has(name, part)
@@ -444,21 +453,35 @@ class TemplateSet:
                 return self._shown(frame.filename, template_name), frame.lineno
         return self._shown(None, template_name), None
 
-    def render_part(self, name: str, part: Part, language: str, context: dict[str, Any]) -> str:
-        env = self.sms_env if part == "sms" else self.env
+    def render_part(
+        self, name: str, part: Part, language: str, context: dict[str, Any], env: SandboxedEnvironment | None = None
+    ) -> str:
+        env = env or (self.sms_env if part == "sms" else self.env)
         return self._render(self._pick(name, PART_FILES[part], language), context, env)
 
-    def _layout(self, kind: str, language: str, context: dict[str, Any], **extra: Any) -> str:
-        env = self.sms_env if kind == "sms" else self.env
+    def _layout(
+        self, kind: str, language: str, context: dict[str, Any], env: SandboxedEnvironment | None = None, **extra: Any
+    ) -> str:
+        env = env or (self.sms_env if kind == "sms" else self.env)
         return self._render(self._pick(LAYOUT_DIR, LAYOUT_FILES[kind], language), {**context, **extra}, env)
 
     def render_sms(self, name: str, language: str, context: dict[str, Any], *, strip: bool = True) -> str:
         """The SMS text: the template in the SMS layout, line breaks squashed (see README,
-        Templates), inserted values in GSM-7 when transliterating, look-alikes replaced
-        when smart encoding is on; with ``strip`` (``[sms] accents = "strip"``) the accents
-        GSM-7 lacks are taken off every letter, the template's own words included."""
-        body = _Rendered(_squash(self.render_part(name, "sms", language, context)))
-        text = _squash(self._layout("sms", language, context, body=body))
+        Templates), look-alikes replaced when smart encoding is on; with ``strip`` (``[sms]
+        accents = "strip"``) the accents GSM-7 lacks are taken off every letter, the
+        template's own words included.
+
+        Inserted values (names) are spelt in GSM-7 when transliterating, and only when that
+        keeps the SMS GSM-7: with ``[sms] accents = "keep"`` a text whose own words are
+        UCS-2 anyway keeps ``Ramón`` as written (spelling it ``Ramon`` would save nothing)."""
+        text = self._sms(name, language, context, self.sms_env, strip)
+        if self.transliterate and not strip and analyse(text).encoding != "GSM-7":
+            return self._sms(name, language, context, self.ucs2_env, strip)
+        return text
+
+    def _sms(self, name: str, language: str, context: dict[str, Any], env: SandboxedEnvironment, strip: bool) -> str:
+        body = _Rendered(_squash(self.render_part(name, "sms", language, context, env)))
+        text = _squash(self._layout("sms", language, context, env, body=body))
         return _finish_sms(text, self.smart_encoding, strip)
 
     def render_email(self, name: str, language: str, context: dict[str, Any]) -> RenderedEmail:

@@ -79,6 +79,7 @@ def client_from_row(row: Any) -> Client:
         language=row["language"],
         preferred_channel=row["preferred_channel"],
         consent=Consent(**{name: bool(row[f"consent_{name}"]) for name in CONSENT_COLUMNS}),
+        language_source=row.get("language_source"),
     )
 
 

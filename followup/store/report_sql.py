@@ -130,7 +130,7 @@ def reply_events(conn: Connection, since: datetime, until: datetime) -> list[Cli
 
 def replies(conn: Connection, *, unhandled: bool = False) -> list[Reply]:
     """Every text clients sent that was not a keyword, newest first, each with the message it
-    answered (the last message sent to that client at or before it)."""
+    answered (the last SMS sent to that client at or before it: a text answers a text)."""
     i = inbound_messages.c
     query = (
         select(
@@ -160,6 +160,7 @@ def replies(conn: Connection, *, unhandled: bool = False) -> list[Reply]:
                     select(m.id, m.campaign, m.step, m.sent_at, m.sent_channel, m.body)
                     .where(
                         m.client_id == r["client_id"],
+                        m.sent_channel == "sms",
                         m.sent_at.is_not(None),
                         m.sent_at <= r["received_at"],
                     )

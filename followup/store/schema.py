@@ -64,6 +64,7 @@ clients = Table(
     Column("email", String(254), nullable=True, index=True),
     Column("timezone", String(64), nullable=False),
     Column("language", String(8), nullable=False),
+    Column("language_source", String(16), nullable=True),  # default/import/api/owner/keyword
     Column("preferred_channel", String(8), nullable=False),
     Column("consent_sms_care", Boolean, nullable=False, default=True),
     Column("consent_sms_marketing", Boolean, nullable=False, default=False),

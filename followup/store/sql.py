@@ -87,7 +87,16 @@ from followup.timeutil import UTC, require_aware
 
 log = logging.getLogger("followup.store")
 
-_CLIENT_COLUMNS = ("first_name", "last_name", "phone", "email", "timezone", "language", "preferred_channel")
+_CLIENT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "email",
+    "timezone",
+    "language",
+    "preferred_channel",
+    "language_source",
+)
 _CONSENT_COLUMNS = ("sms_care", "sms_marketing", "email_care", "email_marketing")
 
 
@@ -982,6 +991,7 @@ class SqlStore:
             language=row["language"],
             preferred_channel=row["preferred_channel"],
             consent=Consent(**{name: bool(row[f"consent_{name}"]) for name in _CONSENT_COLUMNS}),
+            language_source=row.get("language_source"),
         )
 
     def client_state(self, client_id: int) -> ClientState:

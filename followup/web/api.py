@@ -15,10 +15,10 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from followup.core.domain import Client, Consent, Session
-from followup.engine.ingest import record_consent_changes
+from followup.engine.ingest import reachable, record_consent_changes
 from followup.engine.planning import replan_client
 from followup.intake.dates import start_at
-from followup.intake.values import phone_e164
+from followup.intake.values import configured_language, phone_e164
 from followup.timeutil import zone
 from followup.web.context import WebContext
 
@@ -31,7 +31,15 @@ class ClientIn(BaseModel):
     phone: str | None = Field(None, description="Any format; stored as E.164", max_length=40)
     email: str | None = Field(None, max_length=254)
     timezone: str | None = Field(None, description="IANA zone; default the clinic's")
-    language: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    language: str | None = Field(
+        None,
+        max_length=64,
+        description="A code or name as imports read it: es, ES, es-US, es_US, spa, Spanish, Español, "
+        "castellano; it must be one of the clinic's `languages` (followup.toml), else 422. Omitted, "
+        "null or empty: a stored client keeps their language (set by the owner, a keyword or an "
+        "earlier call); a new client gets the clinic's default_language.",
+        examples=["es-US"],
+    )
     preferred_channel: Literal["sms", "email"] | None = None
     sms_marketing: bool = False
     email_marketing: bool = True
@@ -107,7 +115,19 @@ def api_router(context: WebContext) -> APIRouter:
             raise HTTPException(
                 422, [{"loc": ["body"], "msg": "a phone or an email is required", "type": "value_error"}]
             )
+        try:
+            language = configured_language(body.language or "", settings.languages)
+        except ValueError as exc:
+            raise HTTPException(422, [{"loc": ["body", "language"], "msg": str(exc), "type": "value_error"}]) from None
         store, now = context.store, context.now()
+        found = store.find_client_id(external_id=body.external_id)
+        stored = store.client_state(found).client if found is not None else None
+        if language is not None:
+            language_source: str | None = "api"
+        elif stored is not None:  # the call said nothing: what the owner or a keyword set stays
+            language, language_source = stored.language, stored.language_source
+        else:
+            language, language_source = settings.default_language, "default"
         client = Client(
             external_id=body.external_id,
             first_name=body.first_name,
@@ -115,14 +135,14 @@ def api_router(context: WebContext) -> APIRouter:
             phone=phone,
             email=body.email,
             timezone=body.timezone or settings.default_timezone,
-            language=body.language or settings.default_language,  # kept as given; rendering falls back
+            language=language,
+            language_source=language_source,
             preferred_channel=body.preferred_channel or ("sms" if phone else "email"),
             consent=Consent(sms_marketing=body.sms_marketing, email_marketing=body.email_marketing),
         )
         said = body.model_fields_set
         sources = {flag: ("api" if flag in said else "default") for flag in ("sms_marketing", "email_marketing")}
-        found = store.find_client_id(external_id=body.external_id)
-        before = store.client_state(found).client.consent if found is not None else None
+        before = stored.consent if stored is not None else None
         if found is not None and before is not None:
             locked = store.opted_out_by_client(found)
             values = {
@@ -139,7 +159,17 @@ def api_router(context: WebContext) -> APIRouter:
         with store.transaction():  # the client row and its ledger rows together, or neither
             client_id, outcome = store.upsert_client(client, now)
             # every grant or withdrawal in the consent ledger, as an import records it
-            record_consent_changes(store, client_id, before, client.consent, now, sources, via="api")
+            record_consent_changes(
+                store,
+                client_id,
+                before,
+                client.consent,
+                now,
+                sources,
+                via="api",
+                channels=reachable(client),
+                had=reachable(stored),
+            )
             store.enforce_suppressions(client_id, now)  # an opted-out number stays out, whatever the API says
         return Stored(external_id=body.external_id, outcome=outcome)
 

@@ -6,7 +6,14 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
-from followup.core.keywords import Keyword, keyword_language, normalise, reply_text
+from followup.core.keywords import (
+    Keyword,
+    keyword_language,
+    language_from_keyword,
+    may_mean_appointment,
+    normalise,
+    reply_text,
+)
 from followup.core.sms_encoding import strip_accents
 from followup.logfmt import logfmt
 from followup.store.port import REPLY_FORWARD, ClinicMessage
@@ -99,6 +106,8 @@ class InboundService:
                     business_name=settings.business_name,
                 )
         elif meaning in ("stop", "stop_marketing"):
+            if client_id is not None and may_mean_appointment(keyword.word):
+                self._cancel_may_mean_appointment(sid, client_id, sender, body)
             return self._stop(client_id, sender, body, meaning, sid, answered, language)
         elif meaning == "start":
             lifted = store.lift_suppression(sender, "sms", now, source="keyword", wording=body)
@@ -112,22 +121,27 @@ class InboundService:
 
     def _language(self, client_id: int | None, keyword: Keyword) -> str:
         """The language to answer a keyword in: the client's (when it is one of ``languages``),
-        else the keyword's own (PARAR, AYUDA... are Spanish), else the default.
+        else the keyword's own (PARAR, AYUDA... are Spanish, STOP, HELP... English), else the
+        default.
 
-        A Spanish keyword from a client whose language is not set (empty, not configured, or
-        the default one the import gives when the file says nothing) sets it to Spanish: they
-        wrote to us in Spanish.  A client set to another configured language keeps it."""
+        A keyword sets the language of a client whose language nobody chose (see
+        :func:`followup.core.keywords.language_from_keyword`): they wrote to us in it.  A
+        language set by an import, the API, the owner or an earlier keyword stays."""
         settings = self.settings
         spoken = keyword_language(keyword.word)
         spoken = spoken if spoken in settings.languages else None
         if client_id is None:
             return spoken or settings.default_language
         client = self.context.store.client_state(client_id).client
-        unset = client.language in ("", settings.default_language) or client.language not in settings.languages
-        if spoken and unset and client.language != spoken:
-            self.context.store.upsert_client(replace(client, language=spoken), self.context.now())
-            log.info(logfmt("language_set", client=client.external_id, language=spoken, source="keyword"))
-            return spoken
+        chosen = language_from_keyword(
+            keyword.word, client.language, client.language_source, settings.default_language, settings.languages
+        )
+        if chosen is not None:
+            self.context.store.upsert_client(
+                replace(client, language=chosen, language_source="keyword"), self.context.now()
+            )
+            log.info(logfmt("language_set", client=client.external_id, language=chosen, source="keyword"))
+            return chosen
         return client.language if client.language in settings.languages else settings.default_language
 
     def _reply(self, kind: str, language: str) -> str:
@@ -205,6 +219,44 @@ class InboundService:
         message_id = store.enqueue_to_clinic(message, now)
         store.mark_forwarded(sid, now)
         log.info(logfmt("reply_queued_for_clinic", sid=sid, m=message_id, possible_opt_out=possible_opt_out or None))
+        return message_id
+
+    def _cancel_may_mean_appointment(self, sid: str, client_id: int, sender: str, body: str) -> int | None:
+        """CANCEL / CANCELAR is a full opt-out (carriers and CTIA say so, and it stays one), but a
+        client with a booked session ahead may have meant "cancel my appointment": the clinic
+        gets an email saying so, with the session, so someone can call them.  None when the
+        client has no upcoming booked session (or it was queued before)."""
+        store, settings, now = self.context.store, self.settings, self.context.now()
+        state = store.client_state(client_id)
+        ahead = [s for s in state.sessions if s.status == "booked" and s.start > now]
+        if not ahead:
+            return None
+        session = min(ahead, key=lambda s: s.start)
+        local = session.start.astimezone(zone(state.client.timezone))
+        when = f"{local:%a %b %d, %I:%M %p}"
+        who = f"{state.client.full_name} ({sender})"
+        subject = f"Opted out with {body.strip()!r} — they may have meant to cancel their appointment on {when}"
+        text = (
+            f"{who} texted {body.strip()!r}. That is an opt-out keyword, so followup has opted them out of "
+            "all texts (carriers require it) and sent the opt-out confirmation.\n\n"
+            f"They have a session booked: {session.service} with {session.therapist or 'staff'} on {when}. "
+            "They may have meant to cancel that appointment: call them to check. The session is NOT cancelled.\n\n"
+            f"Reply to them at {sender}. If they want texts again, they can reply START.\n"
+        )
+        message = ClinicMessage(
+            key=f"clinic/{REPLY_FORWARD}/{sid}",
+            campaign=REPLY_FORWARD,
+            step="opt_out_cancel",
+            to=settings.business_email,
+            subject=subject,
+            text=text,
+            due_at=now,
+            expires_at=now + FORWARD_EXPIRY,
+            why=f"text {sid} from {sender}",
+        )
+        message_id = store.enqueue_to_clinic(message, now)
+        store.mark_forwarded(sid, now)
+        log.info(logfmt("opt_out_cancel_queued_for_clinic", sid=sid, m=message_id, session=session.external_id))
         return message_id
 
     def status(self, message_id: str, form: dict[str, str]) -> None:

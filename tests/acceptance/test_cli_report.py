@@ -239,3 +239,19 @@ def test_the_html_report_opens_in_a_real_browser_with_its_chart(tmp_path: Path) 
         finally:
             browser.close()
     assert shot.stat().st_size > 0
+
+
+def test_replies_show_the_sms_answered_as_one_line(tmp_path: Path) -> None:
+    from tests.integration.test_report import _email_after_the_sms
+
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'followup.db'}")
+    store.upgrade()
+    built = build(store)
+    _email_after_the_sms(store, built.client_ids["x-stop"])
+    store.close()
+    listed = run(tmp_path, "replies")
+    assert listed.returncode == 0, listed.stderr
+    [answering] = [line for line in listed.stdout.splitlines() if "answering message" in line]
+    assert "rebook_nudge/first_nudge" in answering and "post_session_care" not in listed.stdout
+    assert "'Hi Ana, it has been two weeks: book your next session at example.com/book. Repl…'" in answering
+    assert "Drink water" not in listed.stdout

@@ -178,7 +178,7 @@ def test_clients_set_language(tmp_path: Path) -> None:
     assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
     again = followup(tmp_path, "clients", "set-language", "(305) 555-0101", "es")
     assert again.returncode == 0 and "already es" in again.stdout
-    for bad, why in (("fr", "followup writes in en, es"), ("klingon", "is not a language")):
+    for bad, why in (("fr", "followup writes in: en, es"), ("klingon", "is not a language")):
         refused = followup(tmp_path, "clients", "set-language", "c-1001", bad)
         assert refused.returncode == 1 and why in refused.stderr, refused.stderr
     assert "language es" in followup(tmp_path, "clients", "show", "c-1001").stdout
@@ -201,3 +201,134 @@ def test_init_ships_english_and_spanish(tmp_path: Path) -> None:
     assert sorted(p.relative_to(templates) for p in templates.rglob("es/*.j2")) == sorted(
         p.relative_to(REPO / "templates") for p in (REPO / "templates").rglob("es/*.j2")
     )
+
+
+def _header_languages(stdout: str) -> set[str]:
+    return {line.rsplit(" · ", 1)[1] for line in stdout.splitlines() if line.startswith("── ")}
+
+
+def test_preview_language_is_read_as_imports_read_it(tmp_path: Path) -> None:
+    for given in ("ES", "Spanish", "es-US", "español", "spa", "Espanol"):
+        result = followup(tmp_path, "preview", "pre_visit_reminder", "--language", given, "--channel", "sms")
+        assert result.returncode == 0, result.stderr
+        assert _header_languages(result.stdout) == {"es"}, (given, result.stdout)
+        assert "Necesita cambiar la cita" in result.stdout
+
+
+def test_preview_refuses_a_language_followup_does_not_write(tmp_path: Path) -> None:
+    for given, why in (
+        ("fr", "'fr' (fr) is not one of the languages followup writes in: en, es"),
+        ("klingon", "is not a language"),
+    ):
+        result = followup(tmp_path, "preview", "pre_visit_reminder", "--language", given, "--channel", "sms")
+        assert result.returncode == 1, result.stdout
+        assert why in result.stderr and "--language" in result.stderr, result.stderr
+        assert "── " not in result.stdout
+
+
+def test_preview_language_wins_over_the_client_json(tmp_path: Path) -> None:
+    spec = tmp_path / "client.json"
+    client = {"external_id": "c-9", "first_name": "Ramón", "phone": "+13055550100"}
+    spec.write_text(json.dumps({"client": {**client, "language": "Spanish"}}), encoding="utf-8")
+    args = ("preview", "pre_visit_reminder", "--channel", "sms", "--client-json", spec)
+    assert _header_languages(followup(tmp_path, *args).stdout) == {"es"}  # the file's language, normalised
+    assert _header_languages(followup(tmp_path, *args, "--language", "en").stdout) == {"en"}
+    spec.write_text(json.dumps({"client": {**client, "language": "fr"}}), encoding="utf-8")
+    refused = followup(tmp_path, *args)
+    assert refused.returncode == 1 and "client.language" in refused.stderr, refused.stderr
+    spec.write_text(json.dumps({"client": client}), encoding="utf-8")
+    assert _header_languages(followup(tmp_path, *args).stdout) == {"en"}  # none: the clinic's default
+
+
+def test_set_language_needs_a_language_and_reads_it_as_imports_do(tmp_path: Path) -> None:
+    assert followup(tmp_path, "import", "clients", SAMPLE / "clients.csv").returncode == 0
+    empty = followup(tmp_path, "clients", "set-language", "c-1001", "")
+    assert empty.returncode == 1 and "a language is required: one of en, es" in empty.stderr, empty.stderr
+    german = followup(tmp_path, "clients", "set-language", "c-1001", "de")
+    assert (
+        german.returncode == 1 and "'de' (de) is not one of the languages followup writes in: en, es" in german.stderr
+    )
+    for spelled in ("castellano", "spa", "Spanish (US)"):
+        done = followup(tmp_path, "clients", "set-language", "c-1001", spelled)
+        assert done.returncode == 0 and "language" in done.stdout and " es" in done.stdout, done.stderr
+
+
+def test_a_reimport_keeps_a_language_set_by_hand_and_says_when_it_changes(tmp_path: Path) -> None:
+    assert followup(tmp_path, "import", "clients", SAMPLE / "clients.csv").returncode == 0
+    assert followup(tmp_path, "clients", "set-language", "c-1001", "es").returncode == 0
+    again = followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")  # its language column says en
+    assert again.returncode == 0, again.stderr
+    assert "language es -> en: 1 client (the file's language column)" in again.stdout, again.stdout
+    assert followup(tmp_path, "clients", "set-language", "c-1001", "es").returncode == 0
+    bare = tmp_path / "bare.csv"
+    with (SAMPLE / "clients.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    fields = [k for k in rows[0] if k != "language"]
+    with bare.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    kept = followup(tmp_path, "import", "clients", bare)
+    assert kept.returncode == 0 and "language es -> en" not in kept.stdout, kept.stdout
+    assert "language es (owner)" in followup(tmp_path, "clients", "show", "c-1001").stdout
+
+
+def test_check_says_keeping_accents_is_why_a_spanish_sms_is_over_the_limit(tmp_path: Path) -> None:
+    config, _ = _broken_copy(tmp_path)
+    toml = (config / "followup.toml").read_text(encoding="utf-8")
+    toml = re.sub(r'(?m)^accents = "strip"', 'accents = { es = "keep", "*" = "strip" }', toml)
+    (config / "followup.toml").write_text(toml, encoding="utf-8")
+    result = _check(tmp_path, config)
+    assert result.returncode == 1, result.stdout
+    over = [line for line in result.stderr.splitlines() if "over the limit" in line]
+    assert over, result.stderr
+    for line in over:
+        assert "/es/sms.j2" in line, line  # English keeps GSM-7
+        assert "[sms] accents = keep for 'es'" in line and "UCS-2: 70 characters a segment" in line, line
+        assert re.search(r"with accents = strip it would be GSM-7, \d segment\(s\)", line), line
+
+
+def test_clients_show_says_no_address_for_a_channel_the_client_cannot_be_reached_on(tmp_path: Path) -> None:
+    path = tmp_path / "clients.csv"
+    path.write_text("external_id,first_name,phone,language\nc-9,Ramón,3055550101,es\n", encoding="utf-8")
+    assert followup(tmp_path, "import", "clients", path).returncode == 0
+    shown = followup(tmp_path, "clients", "show", "c-9")
+    assert shown.returncode == 0, shown.stderr
+    assert "email care no address, email marketing no address" in shown.stdout, shown.stdout
+    assert "sms care yes" in shown.stdout
+    assert "opt_in email" not in shown.stdout  # no default email opt-in in the ledger
+
+
+def test_simulate_writes_times_inside_reasons_in_the_clients_zone(tmp_path: Path) -> None:
+    result = followup(
+        tmp_path,
+        "simulate",
+        "--json",
+        "--start",
+        "2026-01-15T12:00:00-05:00",
+        "--days",
+        "30",
+        "--clients",
+        SAMPLE / "clients.csv",
+        "--sessions",
+        SAMPLE / "sessions.csv",
+    )
+    assert result.returncode == 0, result.stderr
+    expired = [m for m in json.loads(result.stdout) if m["status"] == "expired"]
+    assert expired, "the sample has a message that expires (a client in Tokyo)"
+    for message in expired:
+        assert message["reason"] == f"not sent by {message['expires_at']}", message
+        assert not message["expires_at"].endswith("+00:00")
+
+
+def test_local_reason_moves_every_iso_time_to_the_zone() -> None:
+    from followup.engine.simulate import local_reason
+    from followup.timeutil import zone
+
+    tz = zone("America/New_York")
+    assert local_reason("not sent by 2026-12-01T12:00:00+00:00", tz) == "not sent by 2026-12-01T07:00:00-05:00"
+    assert local_reason("from 2026-07-01T12:00Z to 2026-07-01T13:30:00.5+00:00", tz) == (
+        "from 2026-07-01T08:00:00-04:00 to 2026-07-01T09:30:00.500000-04:00"
+    )
+    assert local_reason("rebooked (session s-9)", tz) == "rebooked (session s-9)"
+    assert local_reason(None, tz) is None and local_reason("", tz) == ""

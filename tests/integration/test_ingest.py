@@ -74,3 +74,25 @@ def test_a_number_that_said_stop_stays_out_for_everyone_on_it(db_url: str, tmp_p
     assert store.client_state(maria).client.consent.sms_care
     assert not store.client_state(lucas).client.consent.sms_care
     store.close()
+
+
+def test_no_default_email_consent_is_logged_for_a_client_without_an_email(db_url: str, tmp_path: Path) -> None:
+    store = SqlStore.from_url(db_url)
+    store.upgrade()
+    path = tmp_path / "clients.csv"
+    path.write_text("external_id,first_name,phone\nc1,Ramón,3055550101\n", encoding="utf-8")
+    import_clients(store, read_clients(path), NOW)
+    ramon = store.find_client_id(external_id="c1")
+    assert ramon is not None
+
+    def ledger() -> list[tuple[str, str, str, str]]:
+        return [(e["channel"], e["purpose"], e["action"], e["source"]) for e in store.consent_history(ramon)]
+
+    assert ledger() == []  # no email: the default email opt-in is nobody's consent
+    # the address arrives: the default starts now, once
+    path.write_text("external_id,first_name,phone,email\nc1,Ramón,3055550101,ramon@example.com\n", encoding="utf-8")
+    import_clients(store, read_clients(path), NOW)
+    assert ledger() == [("email", "marketing", "opt_in", "default")]
+    import_clients(store, read_clients(path), NOW)
+    assert len(ledger()) == 1
+    store.close()

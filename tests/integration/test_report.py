@@ -118,3 +118,33 @@ def test_a_holdout_client_gets_nothing_from_the_campaign_and_is_recorded(db_url:
     ]
     assert not revived
     store.close()
+
+
+def _email_after_the_sms(store: SqlStore, client_id: int) -> None:
+    """An aftercare email sent to x-stop between the SMS and their text back."""
+    from tests.report_history import _message
+
+    body = "Hi Ana,\n\nThank you for coming in today.\n\n" + "Drink water and rest. " * 20
+    _message(
+        store,
+        client_id,
+        "care/x-stop",
+        campaign="post_session_care",
+        step="thanks",
+        purpose="care",
+        status="sent",
+        sent_at=T0 + timedelta(minutes=30),
+        sent_channel="email",
+        body=body,
+        due_at=T0 + timedelta(minutes=30),
+    )
+
+
+def test_a_text_reply_answers_the_last_sms_not_a_later_email(db_url: str) -> None:
+    store = open_store(db_url)
+    built = build(store)
+    _email_after_the_sms(store, built.client_ids["x-stop"])
+    reply = next(r for r in store.replies() if r.client == "x-stop")
+    assert (reply.answered_campaign, reply.answered_step) == ("rebook_nudge", "first_nudge")
+    assert reply.answered_body is not None and reply.answered_body.startswith("Hi Ana, it has been two weeks")
+    store.close()

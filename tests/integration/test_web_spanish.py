@@ -49,7 +49,7 @@ def test_parar_opts_out_with_a_spanish_confirmation(web: Web) -> None:
     assert (event["action"], event["channel"], event["purpose"], event["wording"]) == ("opt_out", "sms", "all", "PARAR")
     # COMENZAR undoes it, in Spanish too.
     again = _text(web.sms("Comenzar", "SMES3"))
-    assert "volvera a recibir nuestros mensajes de texto" in again and web.consent().sms_care
+    assert "le volveremos a enviar nuestros mensajes de texto" in again and web.consent().sms_care
 
 
 def test_parar_consejos_stops_marketing_only_in_spanish(web: Web) -> None:

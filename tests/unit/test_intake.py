@@ -125,7 +125,8 @@ def test_messy_clients_good_rows_come_through() -> None:
         "sofia@example.com",
         "email",
     )
-    assert (lee.external_id, lee.phone, lee.language) == ("", "+17865550199", "fr")  # kept as given
+    # fr is a language, but not one followup writes in: a warning, and the default
+    assert (lee.external_id, lee.phone, lee.language, lee.language_source) == ("", "+17865550199", "en", None)
     assert result.rows[4].external_id is None
     assert (tom.phone, tom.preferred_channel) == (None, "email")  # asked for sms, has no phone
     assert (ivy.phone, ivy.language) == ("+442079460958", "en")  # EN-GB -> en
@@ -166,6 +167,7 @@ def test_messy_clients_warnings() -> None:
     assert [(w.row, w.column) for w in warnings] == [
         (7, "Mobile Phone"),
         (9, "Client ID"),
+        (12, "Language"),
         (13, "Preferred Channel"),
         (14, "Preferred Channel"),
         (16, "Mobile Phone"),
@@ -179,9 +181,10 @@ def test_messy_clients_warnings() -> None:
     lines = [str(w) for w in warnings]
     assert lines[0] == "clients_messy.csv:7: Mobile Phone: '305-555' is not a valid phone number (region US); left out"
     assert lines[1] == "clients_messy.csv:9: Client ID: duplicate of row 2; skipped"
-    assert lines[4] == "clients_messy.csv:16: Mobile Phone: duplicate of row 12; skipped"
-    assert "'email'" in lines[2] and lines[2].endswith("using sms")
-    assert "'sms'" in lines[3] and lines[3].endswith("using email")
+    assert lines[2].startswith("clients_messy.csv:12: Language: 'fr' (fr) is not one of the languages followup writes")
+    assert lines[5] == "clients_messy.csv:16: Mobile Phone: duplicate of row 12; skipped"
+    assert "'email'" in lines[3] and lines[3].endswith("using sms")
+    assert "'sms'" in lines[4] and lines[4].endswith("using email")
 
 
 def test_every_problem_of_a_row_is_reported() -> None:
@@ -336,17 +339,33 @@ def test_consent_source_names_the_column_as_written(tmp_path: Path) -> None:
         ("es-MX", "es"),
         ("es-US", "es"),
         ("es_us", "es"),
-        ("fr", "fr"),  # kept even without templates: rendering falls back
         ("Spanish", "es"),
         ("Español", "es"),
         ("spanish", "es"),
-        ("pt-BR", "pt"),
+        ("spa", "es"),  # ISO 639-2, through CLDR's language aliases
+        ("Espanol", "es"),
+        ("castellano", "es"),
+        ("Spanish (US)", "es"),
+        ("sp", "es"),
+        ("eng", "en"),
     ],
 )
 def test_language_is_kept_as_given(tmp_path: Path, raw: str, language: str) -> None:
     result = one_client(tmp_path, f"C1,Ana,,3055550123,,,{raw},,,", languages=("en", "es"))
     assert result.warnings == []
     assert result.rows[0].client.language == language
+    assert result.rows[0].client.language_source == ("import" if raw else None)  # empty: the file said nothing
+
+
+@pytest.mark.parametrize("raw", ["fr", "pt-BR", "German"])
+def test_a_language_followup_does_not_write_is_a_warning_and_the_default(tmp_path: Path, raw: str) -> None:
+    result = one_client(tmp_path, f"C1,Ana,,3055550123,,,{raw},,,", languages=("en", "es"), default_language="es")
+    assert result.errors == []
+    assert (result.rows[0].client.language, result.rows[0].client.language_source) == ("es", None)
+    [warning] = result.warnings
+    assert (warning.row, warning.column) == (2, "language")
+    assert "is not one of the languages followup writes in: en, es" in warning.reason
+    assert warning.reason.endswith("the client's stored language is kept ('es' for a new client)")
 
 
 @pytest.mark.parametrize("raw", ["xx", "Klingon"])
@@ -356,7 +375,8 @@ def test_an_unknown_language_is_a_warning_and_the_default(tmp_path: Path, raw: s
     assert result.rows[0].client.language == "es"
     [warning] = result.warnings
     assert (warning.row, warning.column) == (2, "language")
-    assert warning.reason.startswith(f"{raw!r} is not a language") and warning.reason.endswith("using 'es'")
+    assert warning.reason.startswith(f"{raw!r} is not a language")
+    assert warning.reason.endswith("the client's stored language is kept ('es' for a new client)")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from followup.config.settings import DEFAULT_HELP, DEFAULT_START, DEFAULT_STOP, DEFAULT_STOP_MARKETING
-from followup.core.keywords import Keyword, KeywordTable, classify, help_text, normalise
+from followup.core.keywords import (
+    Keyword,
+    KeywordTable,
+    classify,
+    help_text,
+    language_from_keyword,
+    may_mean_appointment,
+    normalise,
+)
 
 # The word lists a Miami clinic ships with: English and Spanish, plus a BOOK shortcut.
 TABLE = KeywordTable(
@@ -148,6 +156,16 @@ def test_start_help_and_stop_tips_as_typed(text: str, meaning: str, word: str) -
         "Por favor no me envíen más mensajes",
         "Remove me from your list",
         "Quiero darme de baja",
+        "Bórrenme de la lista",
+        "borrenme de su lista por favor",
+        "Sáquenme de la lista",
+        "Quítenme de su lista",
+        "Por favor eliminarme de la lista",
+        "No me contacten más",
+        "No me vuelvan a escribir",
+        "no quiero que me escriban",
+        "Dejen de escribirme",
+        "Gracias pero no me interesa",
     ],
 )
 def test_asking_to_stop_in_words_is_a_reply_flagged_for_a_person(text: str) -> None:
@@ -163,6 +181,8 @@ def test_asking_to_stop_in_words_is_a_reply_flagged_for_a_person(text: str) -> N
         "Yes, 4pm works for me",
         "Gracias, nos vemos el jueves",
         "STOPTIPS",
+        "La lista de ejercicios me ayudó mucho",
+        "Me duele la espalda, ¿me puede llamar?",
     ],
 )
 def test_ordinary_replies_are_not_flagged(text: str) -> None:
@@ -183,3 +203,48 @@ def test_an_empty_or_emoji_only_text_matches_no_keyword() -> None:
     table = KeywordTable(stop=("STOP", "🛑"))
     assert classify("🙏", table) == Keyword("reply")
     assert classify("", table) == Keyword("reply")
+
+
+# --- the language a keyword sets -------------------------------------------------------------
+
+BOTH = ("en", "es")
+
+
+@pytest.mark.parametrize(
+    ("word", "language", "source", "default", "expected"),
+    [
+        ("PARAR", "en", "default", "en", "es"),  # never chosen: the keyword's language
+        ("PARAR", "en", None, "en", "es"),  # stored before sources: the default one counts as unset
+        ("CANCELAR", "en", "import", "en", None),  # explicitly English: stays
+        ("CANCELAR", "en", "api", "en", None),
+        ("AYUDA", "en", "owner", "en", None),
+        ("AYUDA", "en", "keyword", "en", None),  # an earlier keyword chose it
+        ("PARAR", "fr", None, "en", "es"),  # a language followup does not write
+        ("PARAR", "fr", "import", "en", "es"),
+        ("PARAR", "", None, "en", "es"),
+        ("PARAR", "es", "default", "en", None),  # already
+        ("STOP", "es", "default", "es", "en"),  # English in a Spanish clinic: both ways
+        ("HELP", "es", None, "es", "en"),
+        ("STOP", "es", None, "en", None),  # stored es, not the default: somebody chose it
+        ("STOP", "es", "owner", "es", None),
+        ("INFO", "en", "default", "en", None),  # both languages' word
+        ("BOOK", "en", "default", "en", None),
+        (None, "en", "default", "en", None),
+    ],
+)
+def test_a_keyword_sets_only_a_language_nobody_chose(
+    word: str | None, language: str, source: str | None, default: str, expected: str | None
+) -> None:
+    assert language_from_keyword(word, language, source, default, BOTH) == expected
+
+
+def test_a_keyword_never_sets_a_language_followup_does_not_write() -> None:
+    assert language_from_keyword("PARAR", "en", "default", "en", ("en",)) is None
+    assert language_from_keyword("STOP", "es", "default", "es", ("es",)) is None
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("CANCEL", True), ("CANCELAR", True), ("STOP", False), ("END", False), (None, False)]
+)
+def test_cancel_may_mean_the_appointment(word: str | None, expected: bool) -> None:
+    assert may_mean_appointment(word) is expected

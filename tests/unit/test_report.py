@@ -94,6 +94,19 @@ def test_a_reply_answers_the_last_message_sent_before_it() -> None:
     assert answered(messages, ClientEvent(7, T0 - timedelta(hours=1))) is None
 
 
+def test_a_text_answers_the_last_text_not_a_later_email() -> None:
+    messages = [
+        fact(1, 7, at=T0),
+        fact(2, 7, at=T0 + timedelta(hours=1), channel="email"),  # sent after the SMS, before the reply
+        fact(3, 7, at=T0 + timedelta(hours=2), status="scheduled"),  # not sent
+    ]
+    found = answered(messages, ClientEvent(7, T0 + timedelta(hours=3)))
+    assert found is not None and found.id == 1
+    assert answered(messages, ClientEvent(7, T0 + timedelta(hours=3)), channel="email") == messages[1]
+    assert answered(messages, ClientEvent(7, T0 + timedelta(minutes=59)), channel="email") is None
+    assert answered(messages, ClientEvent(7, T0), channel="sms") == messages[0]  # at the same instant
+
+
 def test_reasons_fall_into_the_report_kinds() -> None:
     assert suppression_kind("no consent for marketing sms") == "consent"
     assert suppression_kind("duplicate") == "duplicate"

@@ -224,3 +224,19 @@ def test_zoe_costs_the_same_as_zoe_once_transliterated() -> None:
     accented, plain = analyse(template.format(transliterate("Zoë"))), analyse(template.format("Zoe"))
     assert accented == plain and accented.encoding == "GSM-7"
     assert analyse(template.format("Zoë")).encoding == "UCS-2"  # what it would cost untouched
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("Ramón", "Ramón"),
+        ("Zoë 💆", "Zoë"),
+        ("Núñez “Nico”", 'Núñez "Nico"'),
+        ("Łukasz", "Łukasz"),
+        ("ﬁ", "fi"),  # a ligature is no letter of its own: spelt out
+        ("Ana", "Ana"),
+    ],
+)
+def test_transliterate_keeping_letters_drops_only_what_is_no_letter(given: str, expected: str) -> None:
+    assert transliterate(given, keep_letters=True) == expected
+    assert transliterate("Ramón") == "Ramon"  # the default spells letters in GSM-7

@@ -161,7 +161,11 @@ def test_no_tips_file_at_all_is_one_issue(make_clinic: ClinicFactory) -> None:
 
 def test_spanish_keywords_are_known_as_spanish() -> None:
     table = Settings().keyword_table()
-    for text, language in [("Parar", "es"), ("ayuda", "es"), ("Sí", "es"), ("STOP", None), ("INFO", None)]:
+    for text, language in [
+        *[("Parar", "es"), ("ayuda", "es"), ("Sí", "es"), ("cancelar", "es"), ("Parar consejos", "es")],
+        *[("STOP", "en"), ("help", "en"), ("Cancel", "en"), ("stop tips", "en"), ("YES", "en")],
+        *[("INFO", None), ("BOOK", None), ("hola", None)],
+    ]:
         assert keyword_language(classify(text, table).word) == language, text
     assert keyword_language(None) is None
 
@@ -246,3 +250,136 @@ def test_shipped_spanish_tips_are_one_gsm7_segment_under_the_default() -> None:
         assert info.encoding == "GSM-7" and info.segments == 1, tip.id
         assert len(spanish.title) <= 40, tip.id
         assert not ENGLISH_WORDS.search(spanish.sms), tip.id
+
+
+# --- focus areas in Spanish on import ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "areas"),
+    [
+        ("Cuello y hombros", ("neck_shoulders",)),
+        ("Espalda baja; Mandíbula y cabeza", ("lower_back", "jaw_head")),
+        ("mandibula y cabeza", ("jaw_head",)),  # accents and case aside
+        ("CADERAS Y GLÚTEOS, Neck & shoulders", ("hips_glutes", "neck_shoulders")),  # languages mixed
+        ("lower_back", ("lower_back",)),
+    ],
+)
+def test_focus_labels_of_every_language_are_read_on_import(tmp_path: Path, cell: str, areas: tuple[str, ...]) -> None:
+    from followup.intake import read_sessions
+
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    path = tmp_path / "sessions.csv"
+    path.write_text(f'external_id,client,start,service,focus\ns1,c1,2026-12-03 10:00,NMT,"{cell}"\n', encoding="utf-8")
+    result = read_sessions(path, focus_areas=clinic.tips.focus_areas, focus_names=clinic.tips.focus_names())
+    assert result.warnings == [] and result.errors == []
+    assert result.rows[0].session.focus_areas == areas
+
+
+def test_an_unknown_focus_is_still_left_out(tmp_path: Path) -> None:
+    from followup.intake import read_sessions
+
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    path = tmp_path / "sessions.csv"
+    path.write_text("external_id,client,start,service,focus\ns1,c1,2026-12-03 10:00,NMT,Rodilla\n", encoding="utf-8")
+    result = read_sessions(path, focus_areas=clinic.tips.focus_areas, focus_names=clinic.tips.focus_names())
+    [warning] = result.warnings
+    assert "'Rodilla' is not a focus area; left out" in warning.reason
+    assert clinic.tips.focus_names()["Cuello y hombros"] == "neck_shoulders"
+
+
+def test_missing_translations_are_listed_with_the_other_errors(make_clinic: ClinicFactory) -> None:
+    from tests.conftest import MINI_TIPS_ES
+
+    broken = MINI_TIPS_ES.replace("  sleep-one:", "  sleep-won:")  # an unknown id: loading fails
+    config, templates = make_clinic(templates={"thanks/es/subject.j2": None}, tips_es=broken)
+    with pytest.raises(ConfigError) as caught:
+        load_clinic(config, templates, env_file=None)
+    issues = [str(i) for i in caught.value.issues]
+    assert any("'sleep-won' is not in tips.yaml's tips" in i for i in issues), issues
+    # ...and, in the same run, what the translation lacks: the real tip and the template file
+    assert any("tips.es.yaml: tips.sleep-one: missing" in i for i in issues), issues
+    assert any("thanks/es/subject.j2: missing" in i for i in issues), issues
+
+
+# --- stripping accents must not change the meaning ----------------------------------------------
+
+# Unaccented forms that are other words: "qué cambió" stripped is "que cambio" ("a change").
+OTHER_WORDS = frozenset(
+    {"cambio", "esta", "este", "estan", "estas", "el", "si", "de", "se", "te", "mi", "tu", "papa", "mama", "vacia"}
+    | {"practica", "publico", "termino", "continua", "limite", "ultimo", "envio", "llego", "pase"}
+)
+
+
+def _meaning_changes(text: str) -> list[str]:
+    """Accented words that [sms] accents = strip changes (é stays: GSM-7 has it) into another
+    word: a listed one, a future tense (-ará/-irá reads as a subjunctive stripped) or a
+    preterite in -ó (reads as "I ...").  "más" -> "mas" is allowed: "no recibir mas" still
+    reads as "no more" (the opt-out line every carrier sees)."""
+    found = []
+    for word in re.findall(r"\w*[áíóú]\w*", text):
+        bare = strip_accents(word).lower()
+        if bare == word.lower():
+            continue
+        if bare in OTHER_WORDS or re.search(r"(?:ará|irá|[^i]ó)$", word.lower()):
+            found.append(word)
+    return found
+
+
+def _spanish_sms_texts() -> dict[str, str]:
+    import yaml
+
+    texts = {str(p.relative_to(REPO)): p.read_text(encoding="utf-8") for p in (REPO / "templates").glob("*/es/sms.j2")}
+    tips = yaml.safe_load((REPO / "config" / "tips.es.yaml").read_text(encoding="utf-8"))["tips"]
+    texts |= {f"tips.es.yaml {tip}": text["sms"] for tip, text in tips.items()}
+    from followup.core.keywords import REPLIES
+
+    texts |= {f"REPLIES['es'][{kind}]": text for kind, text in REPLIES["es"].items()}
+    return texts
+
+
+def test_no_spanish_sms_reads_as_other_words_with_accents_stripped() -> None:
+    texts = _spanish_sms_texts()
+    assert len(texts) > 40
+    changed = {where: words for where, text in texts.items() if (words := _meaning_changes(text))}
+    assert changed == {}, changed
+
+
+def test_the_meaning_check_catches_what_it_is_for() -> None:
+    assert _meaning_changes("cuéntenos qué cambió") == ["cambió"]
+    assert _meaning_changes("Creo que está bien; nos encantará; sí, mi papá") == ["está", "encantará", "sí", "papá"]
+    assert _meaning_changes("su sesión, después, más tarde, días, cómo, opinión, esté, dé") == []
+
+
+def test_names_keep_their_accents_when_the_sms_is_ucs2_anyway() -> None:
+    from dataclasses import replace
+
+    from followup.config.loader import ClinicConfig
+
+    shipped = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+
+    def with_accents(value: str) -> ClinicConfig:
+        return replace(shipped, settings=shipped.settings.model_copy(update={"sms_accents": {"*": value}}))
+
+    def sms(clinic: ClinicConfig, language: str) -> str:
+        client = replace(sample_client(language), first_name="Ramón")
+        composed = compose(
+            clinic,
+            client=client,
+            session=sample_session(client),
+            visit_count=3,
+            campaign_name="rebook_nudge",
+            step_index=0,
+            channel="sms",
+            now=SAMPLE_NOW,
+        )
+        assert composed.sms is not None
+        return composed.sms
+
+    kept = sms(with_accents("keep"), "es")  # "última sesión": UCS-2 anyway, so the name costs nothing
+    assert "Ramón" in kept and "última" in kept and analyse(kept).encoding == "UCS-2", kept
+    stripped = sms(with_accents("strip"), "es")
+    assert "Ramon" in stripped and analyse(stripped).encoding == "GSM-7", stripped
+    # an English text has no accents of its own: the name is spelt in GSM-7 to keep it GSM-7
+    english = sms(with_accents("keep"), "en")
+    assert "Ramon" in english and analyse(english).encoding == "GSM-7", english
