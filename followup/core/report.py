@@ -82,6 +82,14 @@ class Booking:
     client_id: int
     session: str  # external id
     booked_at: datetime
+    starts_at: datetime | None = None  # when the session takes place (None: not known)
+
+    def follows(self, touch: datetime, window: timedelta) -> bool:
+        """Whether this booking can be a response to something that happened at ``touch``: it
+        became known within ``window`` after it, and the session takes place after it.  A
+        visit entered late (a past appointment imported after the message), or the very
+        session a nudge is about, is no rebooking."""
+        return touch <= self.booked_at <= touch + window and (self.starts_at is None or self.starts_at > touch)
 
 
 @dataclass(frozen=True)
@@ -157,8 +165,9 @@ def compare(reached: int, reached_rebooked: int, held_out: int, held_out_rebooke
 def attribute(messages: Iterable[MessageFact], bookings: Iterable[Booking], window: timedelta) -> dict[str, int]:
     """Last-touch attribution: {booking's session id: id of the message credited}.
 
-    A booking is credited to the client's latest touch at or before ``booked_at`` and no
-    more than ``window`` before it; bookings with no such touch are left out."""
+    A booking is credited to the client's latest touch at or before ``booked_at``, no more
+    than ``window`` before it, and before the session it books (:meth:`Booking.follows`);
+    bookings with no such touch are left out."""
     touches: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for m in messages:
         at = m.touch_at
@@ -166,9 +175,7 @@ def attribute(messages: Iterable[MessageFact], bookings: Iterable[Booking], wind
             touches[m.client_id].append((at, m.id))
     out: dict[str, int] = {}
     for booking in bookings:
-        eligible = [
-            (at, mid) for at, mid in touches.get(booking.client_id, ()) if at <= booking.booked_at <= at + window
-        ]
+        eligible = [(at, mid) for at, mid in touches.get(booking.client_id, ()) if booking.follows(at, window)]
         if eligible:
             out[booking.session] = max(eligible)[1]
     return out
@@ -288,7 +295,7 @@ def _round(value: float | None) -> float | None:
 
 
 def _rebooked_within(client_id: int, start: datetime, bookings: Sequence[Booking], window: timedelta) -> bool:
-    return any(b.client_id == client_id and start <= b.booked_at <= start + window for b in bookings)
+    return any(b.client_id == client_id and b.follows(start, window) for b in bookings)
 
 
 def group_comparison(messages: Sequence[MessageFact], bookings: Sequence[Booking], window: timedelta) -> Comparison:

@@ -104,11 +104,11 @@ def bookings(conn: Connection, since: datetime, until: datetime) -> list[Booking
     (a cancelled booking is no rebooking)."""
     s = sessions.c
     rows = conn.execute(
-        select(s.client_id, s.external_id, s.created_at).where(
+        select(s.client_id, s.external_id, s.created_at, s.start_at).where(
             s.created_at >= since, s.created_at < until, s.status.in_(("booked", "completed"))
         )
     )
-    return [Booking(int(r[0]), str(r[1]), r[2]) for r in rows]
+    return [Booking(int(r[0]), str(r[1]), r[2], r[3]) for r in rows]
 
 
 def opt_outs(conn: Connection, since: datetime, until: datetime) -> list[ClientEvent]:

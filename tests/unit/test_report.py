@@ -305,3 +305,19 @@ def test_held_out_clients_the_campaign_could_not_reach_are_left_out_of_the_compa
     booking = Booking(1, "s-1", T0 + timedelta(days=1))
     assert group_comparison([held, fact(2, 2)], [booking], WEEK).held_out == 0
     assert group_comparison([dataclasses.replace(held, reachable=True), fact(2, 2)], [booking], WEEK).held_out == 1
+
+
+def test_a_visit_entered_late_or_the_nudged_visit_itself_is_no_rebooking() -> None:
+    """A booking counts only when the session takes place after the message: a past
+    appointment imported after a nudge (or the visit the nudge is about, imported late)
+    must not credit the nudge nor count as a held-out client's rebooking."""
+    touch = T0
+    late_past_visit = Booking(1, "s-past", T0 + timedelta(days=1), starts_at=T0 - timedelta(days=10))
+    future_visit = Booking(1, "s-next", T0 + timedelta(days=1), starts_at=T0 + timedelta(days=5))
+    assert not late_past_visit.follows(touch, WEEK)
+    assert future_visit.follows(touch, WEEK)
+    assert not Booking(1, "s-now", T0 + timedelta(days=1), starts_at=T0).follows(touch, WEEK)  # at the touch
+    assert Booking(1, "s-unknown", T0 + timedelta(days=1)).follows(touch, WEEK)  # start not known
+    assert not Booking(1, "s-early", T0 - timedelta(minutes=1), starts_at=T0 + WEEK).follows(touch, WEEK)
+    assert Booking(1, "s-edge", T0 + WEEK, starts_at=T0 + WEEK).follows(touch, WEEK)
+    assert not Booking(1, "s-late", T0 + WEEK + timedelta(seconds=1), starts_at=T0 + WEEK * 2).follows(touch, WEEK)
