@@ -56,8 +56,11 @@ def _batches(ids: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
-def plan_batch(store: Store, clinic: ClinicConfig, client_ids: list[int], now: datetime) -> PlanChanges:
-    """Plan these clients in one transaction; one ``planned`` log line per client that changed."""
+def plan_batch(
+    store: Store, clinic: ClinicConfig, client_ids: list[int], now: datetime, level: int = logging.INFO
+) -> PlanChanges:
+    """Plan these clients in one transaction; one ``planned`` log line (at ``level``) per client
+    that changed."""
     total = PlanChanges()
     with store.transaction():
         states = store.client_states(client_ids)
@@ -65,8 +68,9 @@ def plan_batch(store: Store, clinic: ClinicConfig, client_ids: list[int], now: d
         changes = store.apply_plans(plans, now)
     for state in states:
         change = changes[state.id]
-        if change.created or change.updated or change.cancelled or change.revived:
-            log.info(
+        if (change.created or change.updated or change.cancelled or change.revived) and log.isEnabledFor(level):
+            log.log(
+                level,
                 logfmt(
                     "planned",
                     client=state.client.external_id,
@@ -74,7 +78,7 @@ def plan_batch(store: Store, clinic: ClinicConfig, client_ids: list[int], now: d
                     updated=change.updated,
                     cancelled=change.cancelled,
                     revived=change.revived,
-                )
+                ),
             )
         total += change
     return total
@@ -116,6 +120,7 @@ class PassResult:
     remaining: int = 0  # clients still to plan with these campaigns (0 when the pass finished)
     ran: bool = False  # False: the campaigns had not changed since the last finished pass
     resumed: bool = False  # the pass continued one stopped earlier
+    reason: str = ""  # why it ran, in words for the owner's log
 
     @property
     def interrupted(self) -> bool:
@@ -148,7 +153,15 @@ def plan_pending(
     else:
         current = PlanPass(fingerprint=fingerprint, cursor=0, started_at=now)
         store.save_plan_pass(CAMPAIGNS_PASS, current, now)
-    result = PassResult(PlanChanges(), ran=True, resumed=resumed)
+    if restart:
+        why = "asked for (--all)"
+    elif resumed:
+        why = "resuming a pass that was stopped"
+    elif state is None:
+        why = "no full pass recorded yet (a new or upgraded database)"
+    else:
+        why = "the campaigns changed since the last full pass"
+    result = PassResult(PlanChanges(), ran=True, resumed=resumed, reason=why)
     if on_start is not None:
         on_start(store.count_clients_after(current.cursor))
     while True:
@@ -161,7 +174,9 @@ def plan_pending(
             break
         current = PlanPass(fingerprint, ids[-1], current.started_at)
         with store.transaction():  # the batch and the place it got to, together
-            result.changes += plan_batch(store, clinic, ids, now)
+            # One line per client would be tens of thousands for a campaign edit: DEBUG here,
+            # the caller logs the pass's progress and totals.
+            result.changes += plan_batch(store, clinic, ids, now, logging.DEBUG)
             store.save_plan_pass(CAMPAIGNS_PASS, current, now)
         result.clients += len(ids)
         if on_batch is not None:

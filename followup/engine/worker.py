@@ -57,7 +57,7 @@ class _PassProgress:
 
     def start(self, total: int) -> None:
         self.total = total
-        log.info(logfmt("replan_started", clients=total, reason="the campaigns changed since the last full pass"))
+        log.info(logfmt("replan_started", clients=total))
 
     def advance(self, count: int) -> None:
         before, self.done = self.done, self.done + count
@@ -105,6 +105,7 @@ class Worker:
         log.info(
             logfmt(
                 "scan_interrupted" if changes.interrupted else "scan",
+                reason=result.reason,
                 clients=result.clients,
                 remaining=result.remaining,
                 created=changes.created,

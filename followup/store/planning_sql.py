@@ -159,6 +159,7 @@ def apply_plans(
     inserts: list[dict[str, Any]] = []
     updates: list[tuple[int, dict[str, Any], bool]] = []  # (client id, parameters, revived)
     cancels: list[tuple[int, int, str]] = []  # (client id, message id, reason)
+    expirations: list[tuple[int, int, str]] = []  # (client id, message id, reason)
     for client_id, result in plans:
         rows = existing[client_id]
         planned_keys = set()
@@ -221,6 +222,12 @@ def apply_plans(
             }
             if not revivable and all(_same(row[k], v) for k, v in new.items()):
                 continue
+            if not revivable and plan.expires_at <= now:
+                # A campaign edit moved it into the past: it could only be claimed to be expired
+                # (thousands of log lines at the next tick for one shortened offset); say so now.
+                reason = f"re-timed by a campaign edit to {plan.due_at.isoformat()}, already past its expiry"
+                expirations.append((client_id, int(row["id"]), reason))
+                continue
             params = {f"v_{k}": v for k, v in new.items()} | {
                 "v_updated_at": now,
                 "b_id": row["id"],
@@ -250,14 +257,15 @@ def apply_plans(
         else:
             out[client_id].updated += done
     events = []
-    for client_id, message_id, reason in cancels:
-        done = conn.execute(
-            _UPDATE_STATUS,
-            {"b_id": message_id, "v_status": "cancelled", "v_status_reason": reason, "v_updated_at": now},
-        ).rowcount
-        if done:
-            out[client_id].cancelled += done
-            events.append({"message_id": message_id, "at": now, "kind": "cancelled", "detail": reason[:2000]})
+    for status, ended in (("cancelled", cancels), ("expired", expirations)):
+        for client_id, message_id, reason in ended:
+            done = conn.execute(
+                _UPDATE_STATUS,
+                {"b_id": message_id, "v_status": status, "v_status_reason": reason, "v_updated_at": now},
+            ).rowcount
+            if done:
+                out[client_id].cancelled += done  # no longer to be sent, either way
+                events.append({"message_id": message_id, "at": now, "kind": status, "detail": reason[:2000]})
     if events:
         conn.execute(insert(delivery_events), events)
     return out

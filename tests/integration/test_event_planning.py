@@ -286,3 +286,27 @@ def test_a_campaign_edit_keeps_a_deferral_the_dispatcher_made(db_url: str, make_
     assert after.priority == "reminder"
     assert after.next_attempt_at == opening and after.due_at == thanks.due_at
     store.close()
+
+
+def test_an_edit_that_moves_a_message_into_the_past_expires_it_at_once(db_url: str, make_clinic: ClinicFactory) -> None:
+    """Shortening an offset must not re-time a scheduled message into the past, only for the
+    next tick to claim it and mark it expired (one log line each, by the thousand)."""
+    config, templates = make_clinic()
+    store = SqlStore.from_url(db_url)
+    store.upgrade()
+    seed(store, 1, ended=timedelta(hours=30))
+    plan_pending(store, load_clinic(config, templates), NOW)
+    [tip] = [m for m in rows(store).values() if m.step_index == 1]
+    assert tip.status == "scheduled" and tip.due_at > NOW
+
+    text = (config / "campaigns.yaml").read_text()
+    edited = text.replace("    - offset: 3d at 10:00\n", "    - offset: 1h\n      expires_after: 2h\n", 1)
+    assert edited != text
+    (config / "campaigns.yaml").write_text(edited)
+    changes = plan_pending(store, load_clinic(config, templates), NOW).changes
+    after = rows(store)[tip.id]
+    assert after.status == "expired"
+    assert after.status_reason is not None and after.status_reason.startswith("re-timed by a campaign edit to ")
+    assert changes.cancelled == 1 and changes.updated == 0
+    assert [kind for _, kind, _ in store.events(tip.id)][-1] == "expired"
+    store.close()

@@ -49,9 +49,9 @@ def test_sigint_during_a_long_replan_stops_within_two_seconds(
     w = worker(db_url, config, templates, outbox, once=False, FOLLOWUP_WORKER_DISPATCH_SECONDS="3600")
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and "event=planned" not in w.log.read_text(errors="replace"):
+        while time.monotonic() < deadline and "event=replan_started" not in w.log.read_text(errors="replace"):
             assert w.proc.poll() is None, w.log.read_text(errors="replace")[-2000:]
-            time.sleep(0.05)  # the scan has begun planning clients
+            time.sleep(0.05)  # the campaign pass has begun
         w.proc.send_signal(signal.SIGINT)
         asked = time.monotonic()
         w.proc.wait(timeout=30)
