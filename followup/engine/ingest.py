@@ -533,6 +533,9 @@ def import_clients(
 
     def write(rows: list[ClientRow]) -> None:
         _ClientBatch(store, result.file, now, summary, replan_ids).write(rows)
+        if partial and clinic is not None and replan_ids:  # as for sessions: planned with its batch
+            summary.planned += _replan(store, clinic, array("q", store.with_sessions(list(replan_ids))), now, None)
+            del replan_ids[:]
 
     kept = _run_batches(
         store,
@@ -550,7 +553,7 @@ def import_clients(
         unique = list(_sorted_unique(replan_ids))
         for start in range(0, len(unique), batch_size):
             with_sessions.extend(store.with_sessions(unique[start : start + batch_size]))
-        summary.planned = _replan(store, clinic, with_sessions, now, stop)
+        summary.planned += _replan(store, clinic, with_sessions, now, stop)
     return summary
 
 
@@ -673,6 +676,12 @@ def import_sessions(
 
     def write(rows: list[SessionRow]) -> None:
         _write_sessions(store, rows, result.file, client_column, now, summary, touched)
+        if partial:
+            # Each batch is an event of its own: its clients are planned in its transaction, so a
+            # stopped import leaves no committed booking without its messages (and importing the
+            # file again, which finds those rows unchanged, has nothing left to plan for them).
+            summary.planned += _replan(store, clinic, touched, now, None)
+            del touched[:]
 
     kept = _run_batches(
         store,
@@ -688,5 +697,5 @@ def import_sessions(
     if not kept:
         return summary
     store.record_booking_refresh(now, f"import {result.file}")
-    summary.planned = _replan(store, clinic, touched, now, stop)
+    summary.planned += _replan(store, clinic, touched, now, stop)
     return summary

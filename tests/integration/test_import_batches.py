@@ -11,6 +11,7 @@ from pathlib import Path
 from followup.config.loader import load_clinic
 from followup.engine.ingest import BATCH_ROWS, import_clients, import_sessions
 from followup.intake import stream_clients, stream_sessions
+from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
 from tests.conftest import REPO
 
@@ -132,4 +133,33 @@ def test_sessions_larger_than_a_batch_are_planned(db_url: str, tmp_path: Path) -
     assert first.planned > 0
     again = import_sessions(store, clinic, stream_sessions(path), NOW)
     assert (again.unchanged, again.planned) == (ROWS, 0)
+    store.close()
+
+
+def test_a_stopped_partial_import_leaves_no_committed_booking_unplanned(db_url: str, tmp_path: Path) -> None:
+    """--partial commits batch by batch, each with its plan: a Ctrl-C after the first batch,
+    then the same file again, gives the plan an uninterrupted import gives."""
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    rows = BATCH_ROWS + 300
+    lines = ["external_id,client,start,service,status\n"]
+    for i in range(rows):
+        lines.append(f"s-{i},c-{i},2026-12-{4 + i % 20:02d} {9 + i % 8}:00,Deep tissue 60,booked\n")
+    sessions_csv = tmp_path / "sessions.csv"
+    sessions_csv.write_text("".join(lines), encoding="utf-8")
+
+    def reminders(store: SqlStore) -> set[str]:
+        planned = store.messages(MessageQuery())
+        return {m.session_external_id or "" for m in planned if m.campaign == "pre_visit_reminder"}
+
+    store = open_store(db_url)
+    import_clients(store, stream_clients(clients_file(tmp_path, rows=rows)), NOW)
+    stop = threading.Event()
+    stopped = import_sessions(
+        store, clinic, stream_sessions(sessions_csv), NOW, partial=True, progress=lambda n: stop.set(), stop=stop
+    )
+    assert stopped.interrupted and stopped.created == BATCH_ROWS
+    assert len(reminders(store)) == BATCH_ROWS  # the committed batch is planned
+    rest = import_sessions(store, clinic, stream_sessions(sessions_csv), NOW, partial=True)
+    assert (rest.created, rest.unchanged) == (300, BATCH_ROWS)
+    assert reminders(store) == {f"s-{i}" for i in range(rows)}  # as an uninterrupted import plans them
     store.close()
