@@ -114,12 +114,13 @@ def compose_digest(store: Store, clinic: ClinicConfig, at: datetime, now: dateti
     waiting = [r for r in store.replies(unhandled=True) if r.received_at < now]
     lines.append(f"REPLIES WAITING FOR AN ANSWER ({len(waiting)})")
     for reply in waiting[:LISTED]:
-        who = reply.client_name or reply.client or reply.sender
-        lines.append(f'  - {who} ({reply.sender}), {_when(reply.received_at, tz_name)}: "{reply.text[:120]}"')
+        who = reply.client_name or reply.client
+        sender = f"{who} ({reply.sender})" if who else reply.sender
+        lines.append(f'  - #{reply.id} {sender}, {_when(reply.received_at, tz_name)}: "{reply.text[:120]}"')
     if len(waiting) > LISTED:
-        lines.append(f"  ... and {len(waiting) - LISTED} more: followup replies --unhandled")
+        lines.append(f"  ... and {len(waiting) - LISTED} more: run followup replies --unhandled")
     if waiting:
-        lines.append("  Mark them handled with: followup replies handle ID")
+        lines.append("  When you have answered one, mark it handled: followup replies handle <number after #>")
     lines.append("")
     opt_outs = store.consent_records(start, end, action="opt_out")
     lines.append(f"OPT-OUTS ({len(opt_outs)})")
@@ -138,11 +139,14 @@ def compose_digest(store: Store, clinic: ClinicConfig, at: datetime, now: dateti
     ]
     lines.append("")
     channels = store.scheduled_counts(at, at + WEEK)
+    words = {"sms": "by text", "email": "by email", "preferred": "by each client's preferred channel"}
     lines.append(
         f"NEXT WEEK: {sum(channels.values())} messages scheduled"
-        + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(channels.items())) + ")" if channels else "")
+        + (" (" + ", ".join(f"{v} {words.get(k, k)}" for k, v in sorted(channels.items())) + ")" if channels else "")
+        + "; some may still be held back by consent, caps or a booking"
     )
-    lines += ["", "See everything with `followup report` or on the dashboard at /admin."]
+    dashboard = settings.public_base_url.rstrip("/") + "/admin"
+    lines += ["", f"See everything with the command followup report, or on the dashboard: {dashboard}"]
     subject = f"Weekly follow-up summary, {label}: {sent} sent, {rebooked} rebooked, {len(waiting)} replies waiting"
     return subject, "\n".join(lines) + "\n"
 

@@ -135,7 +135,20 @@ def _locked_flags(events: Iterable[Any]) -> set[str]:
     return {flag for flag, action in latest.items() if action == "opt_out"}
 
 
-_COPIED = (clients, sessions, messages, delivery_events, client_tips, suppressions, booking_refreshes, plan_passes)
+# What simulate copies: everything the worker reads (replies and the ledger too: the owner's
+# digest lists unanswered replies and the week's opt-outs).
+_COPIED = (
+    clients,
+    sessions,
+    messages,
+    delivery_events,
+    client_tips,
+    suppressions,
+    booking_refreshes,
+    plan_passes,
+    consent_events,
+    inbound_messages,
+)
 
 # --- the dispatcher's statements, built once -----------------------------------------------
 # Building a Core statement and its cache key per call was 25-30% of dispatch (bench/README.md):

@@ -16,11 +16,12 @@ import pytest
 from followup.config.loader import load_clinic
 from followup.core.domain import Client
 from followup.engine.digest import digest_key, last_digest_time, next_digest_time
+from followup.engine.simulate import simulate
 from followup.engine.worker import Worker
 from followup.store.port import OWNER_DIGEST, MessageQuery
 from followup.store.sql import SqlStore
 from followup.timeutil import FixedClock, zone
-from followup.wiring import make_channels
+from followup.wiring import make_channels, memory_store
 from tests.conftest import REPO
 
 MIAMI = zone("America/New_York")
@@ -72,6 +73,9 @@ def test_the_worker_sends_the_digest_once_on_monday_with_an_unanswered_reply(
     text = body.get_content()
     assert "REPLIES WAITING FOR AN ANSWER (1)" in text
     assert '"Can I move Thursday to 4pm?"' in text and "Marisol" in text
+    [reply] = store.replies(unhandled=True)
+    assert f"#{reply.id} Marisol (+13055550111)" in text  # the number `replies handle` takes
+    assert "`" not in text and "preferred" not in text
     [row] = [m for m in store.messages(MessageQuery()) if m.campaign == OWNER_DIGEST]
     assert row.status == "sent" and row.client_id is None
     store.close()
@@ -103,3 +107,21 @@ def test_simulate_shows_the_digest_each_monday(tmp_path: Path) -> None:
     digests = [m for m in json.loads(result.stdout) if m["campaign"] == OWNER_DIGEST]
     assert [d["send_at"][:16] for d in digests] == ["2026-03-09T08:00", "2026-03-16T08:00"]
     assert all(d["status"] == "sent" and d["channel"] == "email" for d in digests)
+
+
+def test_simulate_lists_the_replies_waiting_in_the_database(sqlite_url: str) -> None:
+    """simulate works on a copy of the database: the copy has the replies (and the ledger), so
+    its Monday digest says what the worker's would."""
+    clinic = load_clinic(REPO / "config", REPO / "templates")
+    store = SqlStore.from_url(sqlite_url)
+    store.upgrade()
+    sunday = datetime(2026, 3, 1, 15, 0, tzinfo=MIAMI)
+    client_id, _ = store.upsert_client(Client(external_id="c-2", first_name="Iván", phone="+13055550112"), sunday)
+    store.record_inbound("SM2", client_id, "+13055550112", "¿Tienen cita el sábado?", sunday, "reply", None)
+    memory = memory_store()
+    store.copy_into(memory)
+    results = simulate(memory, clinic, datetime(2026, 3, 1, 18, 0, tzinfo=MIAMI), 2)
+    [digest] = [m for m in results if m.campaign == OWNER_DIGEST]
+    assert digest.body is not None and "REPLIES WAITING FOR AN ANSWER (1)" in digest.body
+    assert "¿Tienen cita el sábado?" in digest.body
+    store.close()
