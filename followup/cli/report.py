@@ -37,7 +37,8 @@ from followup.wiring import open_store
 DEFAULT_DAYS = 30
 LEGEND = (
     "opt-outs: opted out within 7 days after; rebooked: bookings credited by last-touch attribution; "
-    "conv.: conversion rate; held out: clients in the holdout group; bounces: email bounces"
+    "conv.: conversion rate; held out: clients of the holdout group the campaign could have reached; "
+    "bounces: email bounces"
 )
 
 

@@ -321,8 +321,11 @@ def mount_admin(app: FastAPI, context: WebContext, store: DashboardStore) -> Non
     # --- the overview: chart, funnel, holdout -------------------------------------------
 
     @router.get("", response_class=HTMLResponse)
-    def overview(request: Request, days: int = 30) -> HTMLResponse:
-        days = min(max(days, 1), 366)
+    def overview(request: Request, days: str = "30") -> HTMLResponse:
+        return overview_page(request, min(max(int(days), 1), 366) if days.strip().isdigit() else 30)
+
+    def overview_page(request: Request, days: int) -> HTMLResponse:
+        # A hand-edited ?days=abc shows the default period (above), not FastAPI's JSON 422.
         now = context.now()
         today = now.astimezone(tz).date()
         first = today - timedelta(days=days - 1)

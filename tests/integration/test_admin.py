@@ -349,3 +349,11 @@ def test_in_a_real_browser_sign_in_see_the_chart_and_mark_a_reply_handled(dash: 
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 0
     assert reply.id not in [r.id for r in dash.store.replies(unhandled=True)]
+
+
+@pytest.mark.parametrize("days", ["abc", "-5", "0", "7.5", ""])
+def test_a_hand_edited_period_shows_a_page_not_an_error(dash: Dash, days: str) -> None:
+    http = dash.signed_in()
+    page = http.get(f"{dash.url}/admin", params={"days": days}, allow_redirects=False)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "<svg" in page.text

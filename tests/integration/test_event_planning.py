@@ -310,3 +310,28 @@ def test_an_edit_that_moves_a_message_into_the_past_expires_it_at_once(db_url: s
     assert changes.cancelled == 1 and changes.updated == 0
     assert [kind for _, kind, _ in store.events(tip.id)][-1] == "expired"
     store.close()
+
+
+def test_simulate_shows_held_out_messages_already_in_the_database(
+    sqlite_url: str, shipped_copy: tuple[Path, Path]
+) -> None:
+    """A held-out message is settled when it is planned (cancelled, "held out"); simulate over
+    the database still shows the ones due in the simulated period, as it shows any other."""
+    config, templates = shipped_copy
+    text = (config / "campaigns.yaml").read_text()
+    exits = "  exit_on: [opted_out, rebooked]\n"
+    with_holdout = text.replace(exits, exits + "  holdout: 50%\n", 1)
+    assert with_holdout != text
+    (config / "campaigns.yaml").write_text(with_holdout)
+    clinic = load_clinic(config, templates)
+    store = SqlStore.from_url(sqlite_url)
+    store.upgrade()
+    seed(store, 40)
+    plan_pending(store, clinic, NOW)
+    held = {m.key for m in rows(store).values() if m.status_reason == "held out"}
+    assert held, "half of 40 clients are held out of the rebook nudge"
+    memory = memory_store()
+    store.copy_into(memory)
+    shown = simulate(memory, clinic, NOW, 40)
+    assert {m.client for m in shown if m.reason == "held out"} == {k.split("/")[2] for k in held}
+    store.close()
