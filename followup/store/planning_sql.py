@@ -83,6 +83,19 @@ def client_from_row(row: Any) -> Client:
     )
 
 
+def session_from_row(row: Any, client_external_id: str) -> Session:
+    return Session(
+        external_id=row["external_id"],
+        client_external_id=client_external_id,
+        start=row["start_at"],
+        end=row["end_at"],
+        service=row["service"],
+        therapist=row["therapist"],
+        focus_areas=tuple(f for f in row["focus_areas"].split(",") if f),
+        status=row["status"],
+    )
+
+
 def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientState]:
     """The state of each client in ``client_ids`` (missing ids are left out), in that order:
     three SELECTs whatever the number of clients."""
@@ -99,18 +112,7 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
     ).mappings()
     for r in rows:
         owner = int(r["client_id"])
-        by_client[owner].append(
-            Session(
-                external_id=r["external_id"],
-                client_external_id=found[owner].external_id,
-                start=r["start_at"],
-                end=r["end_at"],
-                service=r["service"],
-                therapist=r["therapist"],
-                focus_areas=tuple(f for f in r["focus_areas"].split(",") if f),
-                status=r["status"],
-            )
-        )
+        by_client[owner].append(session_from_row(r, found[owner].external_id))
     tips: dict[int, list[str]] = defaultdict(list)
     for client_id, tip_id in conn.execute(
         select(client_tips.c.client_id, client_tips.c.tip_id)

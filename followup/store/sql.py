@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
-from followup.core.domain import Client, Consent, Session
+from followup.core.domain import Client, Session
 from followup.core.planner import PlanResult
 from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
@@ -992,37 +992,13 @@ class SqlStore:
                 ids[row[0]] = row[3]
         return out | ids  # an external id wins a clash with another client's phone or email
 
-    @staticmethod
-    def _client(row: Any) -> Client:
-        return Client(
-            external_id=row["external_id"],
-            first_name=row["first_name"],
-            last_name=row["last_name"],
-            phone=row["phone"],
-            email=row["email"],
-            timezone=row["timezone"],
-            language=row["language"],
-            preferred_channel=row["preferred_channel"],
-            consent=Consent(**{name: bool(row[f"consent_{name}"]) for name in _CONSENT_COLUMNS}),
-            language_source=row.get("language_source"),
-        )
+    _client = staticmethod(planning_sql.client_from_row)  # one row -> Client mapping for every read
 
     def client_state(self, client_id: int) -> ClientState:
         with self._begin() as conn:
             return self._client_state(conn, client_id)
 
-    @staticmethod
-    def _session(row: Any, client_external_id: str) -> Session:
-        return Session(
-            external_id=row["external_id"],
-            client_external_id=client_external_id,
-            start=row["start_at"],
-            end=row["end_at"],
-            service=row["service"],
-            therapist=row["therapist"],
-            focus_areas=tuple(f for f in row["focus_areas"].split(",") if f),
-            status=row["status"],
-        )
+    _session = staticmethod(planning_sql.session_from_row)
 
     def _client_state(self, conn: Connection, client_id: int) -> ClientState:
         crow = conn.execute(select(clients).where(clients.c.id == client_id)).mappings().one()
