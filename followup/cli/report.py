@@ -71,6 +71,8 @@ def period(start: str | None, end: str | None, tz_name: str, now: datetime) -> P
     tz = zone(tz_name)
     until = _day(end, tz_name, "--to") + timedelta(days=1) if end else now.astimezone(tz)
     since = _day(start, tz_name, "--from") if start else until - timedelta(days=DEFAULT_DAYS)
+    if start and not end:
+        until = max(until, since + timedelta(days=1))  # "--from today": today so far, not an error
     if since >= until:
         err.print(f"--from must come before --to ({shown_time(since)} is not before {shown_time(until)})")
         raise typer.Exit(EXIT_INVALID)

@@ -8,10 +8,11 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from followup.store.sql import SqlStore
+from followup.timeutil import zone
 from tests.acceptance.test_cli_engine import env_for
 from tests.conftest import REPO
 from tests.report_history import PERIOD, T0, build
@@ -117,6 +118,13 @@ def test_a_bad_date_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     result = run(tmp_path, "report", "--from", "the first of never")
     assert result.returncode == 1
     assert "--from" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_from_today_without_to_reports_today_so_far(tmp_path: Path) -> None:
+    today = datetime.now(UTC).astimezone(zone("America/New_York")).date()
+    result = run(tmp_path, "report", "--from", today.isoformat(), "--json")
+    assert result.returncode == 0, result.stderr
+    assert isinstance(json.loads(result.stdout), list)  # was: "--from must come before --to", exit 1
 
 
 def test_replies_list_and_handle(tmp_path: Path) -> None:
