@@ -364,7 +364,7 @@ def test_a_conclusive_comparison_without_an_interval_is_too_few_to_conclude() ->
     assert bare.conclusive and bare.sentence().startswith("Too few clients to conclude")
     for missing in ("difference", "low", "high"):
         values = {"difference": 0.1, "low": 0.05, "high": 0.2, missing: None}
-        partial = Comparison(40, 10, 40, 5, **values)  # type: ignore[arg-type]
+        partial = Comparison(40, 10, 40, 5, **values)
         assert partial.sentence().startswith("Too few clients to conclude"), missing
     assert Comparison(40, 10, 40, 5, 0.1, 0.05, 0.2).sentence().startswith("It works:")
 
