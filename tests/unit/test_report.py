@@ -718,3 +718,27 @@ def test_attribution_looks_only_at_the_booking_clients_touches() -> None:
     messages = [fact(1, 1), fact(2, 2, at=T0 + timedelta(days=1))]
     bookings = [Booking(1, "s-1", T0 + timedelta(days=2)), Booking(3, "s-3", T0 + timedelta(days=2))]
     assert attribute(messages, bookings, WEEK) == {"s-1": 1}
+
+
+def test_a_booking_known_at_the_very_instant_of_the_touch_follows_it() -> None:
+    assert Booking(1, "s-now", T0, starts_at=T0 + timedelta(days=3)).follows(T0, WEEK)
+    assert attribute([fact(1, 1)], [Booking(1, "s-1", T0)], WEEK) == {"s-1": 1}
+
+
+def test_an_interval_touching_zero_is_no_conclusion() -> None:
+    assert Comparison(40, 10, 40, 5, 0.1, 0.0, 0.2).sentence().startswith("No difference that chance")
+    assert Comparison(40, 5, 40, 10, -0.1, -0.2, 0.0).sentence().startswith("No difference that chance")
+    assert Comparison(40, 10, 40, 5, 0.1, 1e-9, 0.2).sentence().startswith("It works:")
+    assert Comparison(40, 5, 40, 10, -0.1, -0.2, -1e-9).sentence().startswith("Reached clients rebooked less often:")
+
+
+def test_delivered_and_expired_messages_add_up() -> None:
+    messages = [
+        fact(1, 1, delivery="delivered"),
+        fact(2, 2, delivery="delivered"),
+        fact(3, 3, status="expired"),
+        fact(4, 4, status="expired"),
+        fact(5, 5, status="expired"),
+    ]
+    [step] = build_report(messages, [], [], [], T0, T0 + WEEK)
+    assert (step.sent, step.delivered, step.expired, step.planned) == (2, 2, 3, 5)
