@@ -90,6 +90,8 @@ def worker(db_url: str, config: Path, templates: Path, outbox: Path, *, once: bo
         "FOLLOWUP_WORKER_BATCH_SIZE": "10",
         "FOLLOWUP_WORKER_DISPATCH_SECONDS": "0.5",
         "FOLLOWUP_WEB_PORT": "0",
+        # Client messages only: on a Monday the owner's digest would be one more email.
+        "FOLLOWUP_DIGEST_ENABLED": "false",
     } | env
     args = ["run", "--once"] if once else ["run"]
     log = outbox.parent / f"worker-{uuid.uuid4().hex[:8]}.log"

@@ -67,6 +67,7 @@ def test_run_once_live_sends_everything_due(prism: Prism, sqlite_url: str, tmp_p
             "FOLLOWUP_DATABASE_URL": sqlite_url,
             "FOLLOWUP_DELIVERY": "live",
             "FOLLOWUP_WEB_PORT": "0",
+            "FOLLOWUP_DIGEST_ENABLED": "false",  # what the seed made due, not the owner's Monday digest
             "FOLLOWUP_PUBLIC_BASE_URL": "https://followup.shoreline-nmt.example",
             "FOLLOWUP_SECRET_KEY": "a-long-random-test-key",
             "FOLLOWUP_TWILIO_ACCOUNT_SID": "AC" + "c3" * 16,
