@@ -216,20 +216,15 @@ def _sample_sessions() -> dict[str, list[tuple[str, datetime, str]]]:
     return out
 
 
+def simulate_sample_month(tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``simulate --json`` over the shipped sample files, 30 days from the sample's Thursday."""
+    start = "2026-01-15T12:00:00-05:00"
+    sample = ("--clients", SAMPLE / "clients.csv", "--sessions", SAMPLE / "sessions.csv")
+    return followup(tmp, "simulate", "--json", "--start", start, "--days", "30", *sample)
+
+
 def test_simulate_json_over_the_sample_data_keeps_the_promises(tmp_path: Path) -> None:
-    result = followup(
-        tmp_path,
-        "simulate",
-        "--json",
-        "--start",
-        "2026-01-15T12:00:00-05:00",
-        "--days",
-        "30",
-        "--clients",
-        SAMPLE / "clients.csv",
-        "--sessions",
-        SAMPLE / "sessions.csv",
-    )
+    result = simulate_sample_month(tmp_path)
     assert result.returncode == 0, result.stderr
     everything = json.loads(result.stdout)
     # The promises below are about messages to clients; the owner's Monday digest (8:00 clinic

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.acceptance.test_cli_engine import SAMPLE, env_for, followup
+from tests.acceptance.test_cli_engine import SAMPLE, env_for, followup, simulate_sample_month
 from tests.conftest import REPO
 
 # Words of the English templates, layouts and tips that must never reach a Spanish client.
@@ -41,19 +41,7 @@ def _words(message: dict[str, str]) -> str:
 def test_simulate_speaks_to_each_client_in_their_language(tmp_path: Path) -> None:
     languages = _languages()
     assert {"en", "es"} <= set(languages.values()), "the sample has Spanish speakers"
-    result = followup(
-        tmp_path,
-        "simulate",
-        "--json",
-        "--start",
-        "2026-01-15T12:00:00-05:00",
-        "--days",
-        "30",
-        "--clients",
-        SAMPLE / "clients.csv",
-        "--sessions",
-        SAMPLE / "sessions.csv",
-    )
+    result = simulate_sample_month(tmp_path)
     assert result.returncode == 0, result.stderr
     sent = [m for m in json.loads(result.stdout) if m["status"] == "sent" and m["client"] in languages]
     spanish = [m for m in sent if languages[m["client"]] == "es"]
@@ -300,19 +288,7 @@ def test_clients_show_says_no_address_for_a_channel_the_client_cannot_be_reached
 
 
 def test_simulate_writes_times_inside_reasons_in_the_clients_zone(tmp_path: Path) -> None:
-    result = followup(
-        tmp_path,
-        "simulate",
-        "--json",
-        "--start",
-        "2026-01-15T12:00:00-05:00",
-        "--days",
-        "30",
-        "--clients",
-        SAMPLE / "clients.csv",
-        "--sessions",
-        SAMPLE / "sessions.csv",
-    )
+    result = simulate_sample_month(tmp_path)
     assert result.returncode == 0, result.stderr
     expired = [m for m in json.loads(result.stdout) if m["status"] == "expired"]
     assert expired, "the sample has a message that expires (a client in Tokyo)"
