@@ -162,6 +162,32 @@ def _reasons(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
 
 
+def _cells(s: StepReport) -> list[str]:
+    """One step's row, in the column order of the table and the HTML page."""
+    counts = (
+        s.planned,
+        s.sent,
+        s.delivered,
+        s.failed,
+        s.expired,
+        s.suppressed,
+        s.cancelled,
+        s.opted_out_after,
+        s.replied,
+        s.rebooked_attributed,
+    )
+    return [
+        s.campaign,
+        s.step,
+        *map(str, counts),
+        _rate(s.conversion_rate),
+        str(s.comparison.held_out),
+        str(s.sms_segments),
+        f"{s.sms_cost:.2f}",
+        str(s.email_bounces),
+    ]
+
+
 def print_table(steps: list[StepReport], campaigns: dict[str, Comparison], when: Period) -> None:
     table = Table(title=f"Report {when.label()}", title_justify="left", caption=LEGEND, caption_justify="left")
     table.add_column("campaign", no_wrap=True)
@@ -185,30 +211,7 @@ def print_table(steps: list[StepReport], campaigns: dict[str, Comparison], when:
     ):
         table.add_column(column, justify="right")
     for s in steps:
-        table.add_row(
-            s.campaign,
-            s.step,
-            *(
-                str(v)
-                for v in (
-                    s.planned,
-                    s.sent,
-                    s.delivered,
-                    s.failed,
-                    s.expired,
-                    s.suppressed,
-                    s.cancelled,
-                    s.opted_out_after,
-                    s.replied,
-                    s.rebooked_attributed,
-                )
-            ),
-            _rate(s.conversion_rate),
-            str(s.comparison.held_out),
-            str(s.sms_segments),
-            f"{s.sms_cost:.2f}",
-            str(s.email_bounces),
-        )
+        table.add_row(*_cells(s))
     out.print(table)
     if not steps:
         out.print("Nothing was planned or sent in this period.", markup=False)
@@ -273,25 +276,7 @@ def write_html(path: Path, steps: list[StepReport], campaigns: dict[str, Compari
     ]
     body_rows = []
     for s in steps:
-        cells = [
-            s.campaign,
-            s.step,
-            s.planned,
-            s.sent,
-            s.delivered,
-            s.failed,
-            s.expired,
-            s.suppressed,
-            s.cancelled,
-            s.opted_out_after,
-            s.replied,
-            s.rebooked_attributed,
-            _rate(s.conversion_rate),
-            s.comparison.held_out,
-            s.sms_segments,
-            f"{s.sms_cost:.2f}",
-            s.email_bounces,
-        ]
+        cells = _cells(s)
         body_rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     sentences = "".join(f"<li><b>{html.escape(n)}</b>: {html.escape(c.sentence())}</li>" for n, c in campaigns.items())
     page = f"""<!doctype html>
