@@ -8,8 +8,12 @@ IANA zone in ``timezone``.
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -17,7 +21,7 @@ from rich.table import Table
 from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
 from followup.engine.worker import SystemClock
 from followup.rendering.context import zone_label
-from followup.store.port import MessageQuery
+from followup.store.port import MessageQuery, MessageRow
 from followup.timeutil import zone
 from followup.wiring import open_store
 
@@ -27,10 +31,21 @@ def shown_time(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {zone_label(moment)}"
 
 
+TABLE_ROWS = 200  # a table longer than this is unreadable in a terminal: --json or --limit 0 for more
+
+
 def command(
     days: Annotated[int, typer.Option("--days", "-d", help="How far ahead to look.")] = 7,
     client: Annotated[str | None, typer.Option("--client", help="Only this client (external id).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=0,
+            help=f"Show at most this many (default: {TABLE_ROWS} in the table, all with --json; 0 = all).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     templates: TemplatesOpt = None,
 ) -> None:
@@ -41,47 +56,43 @@ def command(
     clinic = load(config, templates)
     store = open_store(clinic)
     now = SystemClock().now()
-    rows = store.messages(
-        MessageQuery(
-            client_external_id=client,
-            statuses=("scheduled", "sending", "unknown"),
-            due_before=now + timedelta(days=days),
-        )
+    shown = (None if as_json else TABLE_ROWS) if limit is None else (limit or None)
+    query = MessageQuery(
+        client_external_id=client,
+        statuses=("scheduled", "sending", "unknown"),
+        due_before=now + timedelta(days=days),
+        limit=shown,
     )
-    # A message to the clinic (a forwarded reply) has no client: shown in the clinic's zone.
-    zones = {
-        r.client_id: (
-            clinic.settings.default_timezone if r.client_id is None else store.client_state(r.client_id).client.timezone
-        )
-        for r in rows
-    }
-    entries = [
-        {
-            "id": r.id,
-            "client": r.client_external_id,
-            "timezone": zones[r.client_id],
-            "campaign": r.campaign,
-            "step": r.step,
-            "channel": r.channel,
-            "purpose": r.purpose,
-            "due_at": r.due_at.astimezone(zone(zones[r.client_id])).isoformat(),
-            "next_attempt_at": r.next_attempt_at.astimezone(zone(zones[r.client_id])).isoformat(),
-            "expires_at": r.expires_at.astimezone(zone(zones[r.client_id])).isoformat(),
-            "status": r.status,
-            "why": r.why,
-            "note": r.status_reason,
-        }
-        for r in rows
-    ]
+    clinic_zone = clinic.settings.default_timezone
+    zones: dict[int, str] = {}
+
+    def entries() -> Iterator[tuple[MessageRow, dict[str, object], ZoneInfo]]:
+        """Page by page (an outbox can hold millions of rows), each client's zone read once."""
+        for page in store.message_pages(query):
+            zones.update(store.client_zones({r.client_id for r in page if r.client_id is not None} - zones.keys()))
+            for r in page:
+                # A message to the clinic (a forwarded reply) has no client: shown in the clinic's zone.
+                name = clinic_zone if r.client_id is None else zones[r.client_id]
+                tz = zone(name)
+                yield r, _entry(r, name, tz), tz
+
     if as_json:
-        out.print_json(json.dumps(entries))
+        # Streamed: the array is written as the pages are read, never held whole.
+        sys.stdout.write("[")
+        for index, (_, entry, _) in enumerate(entries()):
+            sys.stdout.write(("\n" if index == 0 else ",\n") + json.dumps(entry, ensure_ascii=False))
+        sys.stdout.write("\n]\n")
         return
-    table = Table(title=f"Scheduled in the next {days} days ({len(entries)})", title_justify="left")
+    total = store.count_messages(replace(query, limit=None))
+    title = f"Scheduled in the next {days} days ({total:,})"
+    if shown is not None and total > shown:
+        title += f": the first {shown:,} shown (--limit 0 shows all, --json lists them for a spreadsheet)"
+    table = Table(title=title, title_justify="left")
     for column in ("due (client's time)", "client", "campaign", "step", "channel", "why", "note"):
         table.add_column(column)
-    for r, e in zip(rows, entries, strict=True):
+    for r, e, tz in entries():
         table.add_row(
-            shown_time(r.due_at.astimezone(zone(zones[r.client_id]))),
+            shown_time(r.due_at.astimezone(tz)),
             str(e["client"]),
             str(e["campaign"]),
             str(e["step"]),
@@ -90,6 +101,24 @@ def command(
             str(e["note"] or ""),
         )
     out.print(table)
+
+
+def _entry(r: MessageRow, zone_name: str, tz: ZoneInfo) -> dict[str, object]:
+    return {
+        "id": r.id,
+        "client": r.client_external_id,
+        "timezone": zone_name,
+        "campaign": r.campaign,
+        "step": r.step,
+        "channel": r.channel,
+        "purpose": r.purpose,
+        "due_at": r.due_at.astimezone(tz).isoformat(),
+        "next_attempt_at": r.next_attempt_at.astimezone(tz).isoformat(),
+        "expires_at": r.expires_at.astimezone(tz).isoformat(),
+        "status": r.status,
+        "why": r.why,
+        "note": r.status_reason,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -88,28 +88,39 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
         max_staleness=timedelta(0),  # the simulation assumes booking data as fresh as it is now
         rng=random.Random(0),  # noqa: S311 - repeatable jitter
     )
-    plan_pending(store, clinic, start)  # the copy is planned with these campaigns, as a worker would at start
-    now = start
-    while now < end:
-        advance(store, clinic, dispatcher, now)
-        events = (store.next_due(), store.next_session_end(now), digest.next_event(now, clinic))
-        upcoming = [t for t in events if t is not None and t > now]
-        if not upcoming:
-            break
-        now = min(*upcoming, end)
-        clock.set(now)
-    return collect(store, done_before, end, clinic.settings.default_timezone)
+    # One connection for the whole run: every store call otherwise checks one out (and the
+    # events are many: each due time and each session end is one).
+    with store.pinned():
+        plan_pending(store, clinic, start)  # the copy is planned with these campaigns, as a worker would at start
+        now = start
+        # Sessions change only here (the copy has no other writer), so the next end is read
+        # again only once it has passed (at the start: every booked session that already ended).
+        session_end: datetime | None = start
+        while now < end:
+            ended = session_end is not None and session_end <= now
+            advance(store, clinic, dispatcher, now, sessions_ended=ended)
+            if ended:
+                session_end = store.next_session_end(now)
+            events = (store.next_due(), session_end, digest.next_event(now, clinic))
+            upcoming = [t for t in events if t is not None and t > now]
+            if not upcoming:
+                break
+            now = min(*upcoming, end)
+            clock.set(now)
+        return collect(store, done_before, end, clinic.settings.default_timezone)
 
 
-def advance(store: Store, clinic: ClinicConfig, dispatcher: Dispatcher, now: datetime) -> None:
+def advance(
+    store: Store, clinic: ClinicConfig, dispatcher: Dispatcher, now: datetime, *, sessions_ended: bool = True
+) -> None:
     """One moment of the simulation: sessions whose end has passed are completed (the booking
     system's part, assumed) and their clients re-planned, as an import would; then whatever is
-    due goes out through the worker's dispatcher (the owner's Monday digest included)."""
-    ended = store.booked_sessions_ended(now)
-    for external_id, _client in ended:
-        store.set_session_status(external_id, "completed", now)
-    if ended:
-        replan(store, clinic, sorted({client for _, client in ended}), now)
+    due goes out through the worker's dispatcher (the owner's Monday digest included).
+    ``sessions_ended=False``: the caller knows no booked session has ended since the last call."""
+    if sessions_ended:
+        ended = store.complete_ended_sessions(now, now)
+        if ended:
+            replan(store, clinic, ended, now)
     digest.queue_digest(store, clinic, now)
     dispatcher.run_once()
 
@@ -136,7 +147,7 @@ def local_reason(reason: str | None, tz: ZoneInfo) -> str | None:
 
 def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str) -> list[SimulatedMessage]:
     out = []
-    timezones = {}
+    timezones = store.client_timezones()  # one read: keyed by external id (and phone, email)
     for row in store.messages(MessageQuery(due_before=end)):
         if row.id in done_before:
             continue
@@ -145,9 +156,7 @@ def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str
                 continue  # other messages to the clinic (a forwarded reply) answer events simulate has none of
             tz = zone(clinic_zone)
         else:
-            if row.client_id not in timezones:
-                timezones[row.client_id] = store.client_state(row.client_id).client.timezone
-            tz = zone(timezones[row.client_id])
+            tz = zone(timezones[row.client_external_id])
         when = row.sent_at if row.status == "sent" and row.sent_at else row.next_attempt_at
         if row.status in ("expired", "cancelled", "suppressed", "failed"):
             when = row.due_at

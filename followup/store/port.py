@@ -6,7 +6,7 @@ contract tests in ``tests/integration/test_store_contract.py`` run against both.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -329,6 +329,17 @@ class OutboxStore(Protocol):
 
     def messages(self, query: MessageQuery) -> list[MessageRow]: ...
 
+    def message_pages(self, query: MessageQuery, page: int = 2_000) -> Iterator[list[MessageRow]]:
+        """The rows of :meth:`messages`, in its order, as lists of at most ``page`` rows, each
+        read when the caller asks for it (memory bounded by ``page`` for any outbox size).
+        Rows changed between two pages may be missed or seen in their new place.
+        Raises ValueError when ``page`` < 1."""
+        ...
+
+    def count_messages(self, query: MessageQuery) -> int:
+        """How many rows :meth:`messages` would return (``query.limit`` caps the count)."""
+        ...
+
     def events(self, message_id: int) -> list[tuple[datetime, str, str]]: ...
 
     def next_due(self) -> datetime | None: ...
@@ -375,11 +386,20 @@ class IntakeStore(Protocol):
 
     def client_timezones(self) -> dict[str, str]: ...
 
+    def client_zones(self, client_ids: Iterable[int]) -> dict[int, str]:
+        """IANA zone of each client id given (ids with no client are left out)."""
+        ...
+
     def set_session_status(self, external_id: str, status: str, now: datetime) -> int | None: ...
 
     def booked_sessions_ended(self, by: datetime) -> list[tuple[str, int]]: ...
 
     def next_session_end(self, after: datetime) -> datetime | None: ...
+
+    def complete_ended_sessions(self, by: datetime, now: datetime) -> list[int]:
+        """Mark every booked session that ended at or before ``by`` completed (one transaction);
+        their clients' ids, sorted and unique."""
+        ...
 
     def record_booking_refresh(self, now: datetime, source: str) -> None: ...
 

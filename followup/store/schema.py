@@ -89,6 +89,7 @@ sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_sessions_client_start", "client_id", "start_at"),
+    Index("ix_sessions_status_end", "status", "end_at"),  # simulate: sessions ending, next end
 )
 
 # The outbox: the one source of truth for every message, planned or sent.  A message to the

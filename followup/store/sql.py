@@ -34,6 +34,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -1372,6 +1373,65 @@ class SqlStore:
     # --- reading ------------------------------------------------------------------
 
     def messages(self, query: MessageQuery) -> list[MessageRow]:
+        statement = self._message_statement(query)
+        order = (messages.c.due_at, messages.c.id) if query.order == "due" else (messages.c.id,)
+        statement = statement.order_by(*order)
+        if query.limit:
+            statement = statement.limit(query.limit)
+        with self._begin() as conn:
+            return [self._message(r) for r in conn.execute(statement).mappings()]
+
+    def message_pages(self, query: MessageQuery, page: int = 2_000) -> Iterator[list[MessageRow]]:
+        """See :meth:`followup.store.port.OutboxStore.message_pages`.  Keyset pagination on
+        (due_at, id) or id: each page is its own short read, so a slow reader of a long
+        listing holds no lock (on SQLite every transaction takes the write lock)."""
+        if page < 1:
+            raise ValueError(f"page must be at least 1, not {page}")
+        by_due = query.order == "due"
+        order = (messages.c.due_at, messages.c.id) if by_due else (messages.c.id,)
+        base = self._message_statement(query).order_by(*order)
+        left = query.limit or None
+        after: MessageRow | None = None
+        while left is None or left > 0:
+            size = page if left is None else min(page, left)
+            statement = base
+            if after is not None:
+                statement = statement.where(
+                    tuple_(messages.c.due_at, messages.c.id) > tuple_(after.due_at, after.id)
+                    if by_due
+                    else messages.c.id > after.id
+                )
+            with self._begin() as conn:
+                rows = [self._message(r) for r in conn.execute(statement.limit(size)).mappings()]
+            if not rows:
+                return
+            yield rows
+            if len(rows) < size:
+                return
+            after = rows[-1]
+            if left is not None:
+                left -= len(rows)
+
+    def count_messages(self, query: MessageQuery) -> int:
+        """See :meth:`followup.store.port.OutboxStore.count_messages`."""
+        counted = select(func.count()).select_from(self._message_statement(query).subquery())
+        with self._begin() as conn:
+            total = int(conn.execute(counted).scalar_one())
+        return min(total, query.limit) if query.limit else total
+
+    def client_zones(self, client_ids: Iterable[int]) -> dict[int, str]:
+        """See :meth:`followup.store.port.IntakeStore.client_zones`."""
+        ids = sorted(set(client_ids))
+        out: dict[int, str] = {}
+        with self._begin() as conn:
+            for start in range(0, len(ids), 5_000):  # bound the IN list
+                chunk = ids[start : start + 5_000]
+                for row in conn.execute(select(clients.c.id, clients.c.timezone).where(clients.c.id.in_(chunk))):
+                    out[int(row[0])] = str(row[1])
+        return out
+
+    def _message_statement(self, query: MessageQuery) -> Any:
+        """The outbox rows ``query`` selects, unordered and unlimited."""
         statement = self._select_rows()
         if query.client_external_id:
             statement = statement.where(
@@ -1383,12 +1443,7 @@ class SqlStore:
             statement = statement.where(messages.c.due_at < query.due_before)
         if query.due_after is not None:
             statement = statement.where(messages.c.due_at >= query.due_after)
-        order = (messages.c.due_at, messages.c.id) if query.order == "due" else (messages.c.id,)
-        statement = statement.order_by(*order)
-        if query.limit:
-            statement = statement.limit(query.limit)
-        with self._begin() as conn:
-            return [self._message(r) for r in conn.execute(statement).mappings()]
+        return statement
 
     def events(self, message_id: int) -> list[tuple[datetime, str, str]]:
         with self._begin() as conn:
@@ -1416,6 +1471,19 @@ class SqlStore:
                 )
             )
             return [(str(r[0]), int(r[1])) for r in rows]
+
+    def complete_ended_sessions(self, by: datetime, now: datetime) -> list[int]:
+        """Mark every session still booked whose end is at or before ``by`` completed, in one
+        transaction; the ids of their clients, sorted, each once (``simulate``'s stand-in for
+        the booking system saying so)."""
+        require_aware(by, "by")
+        require_aware(now, "now")
+        ended = and_(sessions.c.status == "booked", sessions.c.end_at <= by)
+        with self._begin() as conn:
+            client_ids = sorted({int(r[0]) for r in conn.execute(select(sessions.c.client_id).where(ended))})
+            if client_ids:
+                conn.execute(update(sessions).where(ended).values(status="completed", updated_at=now))
+            return client_ids
 
     def next_session_end(self, after: datetime) -> datetime | None:
         with self._begin() as conn:

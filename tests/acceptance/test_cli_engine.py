@@ -181,6 +181,21 @@ def test_schedule_lists_what_is_due_and_why(tmp_path: Path) -> None:
     assert "post_session_care" in table.stdout or "rebook_nudge" in table.stdout
 
 
+def test_schedule_limits_the_table_and_says_how_many_are_not_shown(tmp_path: Path) -> None:
+    followup(tmp_path, "run", "--once", "--sample-data")
+    every = json.loads(followup(tmp_path, "schedule", "--days", "40", "--json").stdout)
+    assert len(every) > 3
+    first = json.loads(followup(tmp_path, "schedule", "--days", "40", "--json", "--limit", "3").stdout)
+    assert first == every[:3]  # the same rows, in the same order, as the whole listing's start
+    table = followup(tmp_path, "schedule", "--days", "40", "--limit", "2")
+    assert table.returncode == 0, table.stderr
+    flat = " ".join(table.stdout.split())
+    assert f"({len(every):,}): the first 2 shown" in flat
+    assert flat.count("post_session_care") + flat.count("rebook_nudge") <= 2
+    whole = followup(tmp_path, "schedule", "--days", "40", "--limit", "0")
+    assert "shown" not in " ".join(whole.stdout.split())
+
+
 def test_sessions_by_hand_plan_and_cancel(tmp_path: Path) -> None:
     followup(tmp_path, "import", "clients", SAMPLE / "clients.csv")
     add = followup(

@@ -1131,3 +1131,62 @@ def test_a_message_to_the_clinic_is_claimed_finished_and_left_alone_by_client_qu
     store.apply_plan(cid, plan(), NOW)
     assert all_rows(store)[-1].status == "sent"
     assert store.advance_delivery_status(clinic_id, "delivered", {"delivered": 4}, NOW) is None
+
+
+def test_message_pages_read_every_row_once_in_the_order_of_messages(store: SqlStore) -> None:
+    a = add_client(store, "a")
+    b = add_client(store, "b")
+    same_due = NOW + timedelta(hours=1)  # ties on due_at: the page boundary falls inside them
+    items_a = [planned(f"a{i}", same_due if i % 2 else NOW + timedelta(minutes=i), client="a") for i in range(7)]
+    items_b = [planned(f"b{i}", same_due, client="b") for i in range(4)]
+    store.apply_plan(a, plan(*items_a), NOW)
+    store.apply_plan(b, plan(*items_b), NOW)
+    for order in ("due", "id"):
+        query = MessageQuery(order=order)  # type: ignore[arg-type]
+        whole = [m.key for m in store.messages(query)]
+        pages = list(store.message_pages(query, page=3))
+        assert [len(p) for p in pages] == [3, 3, 3, 2]
+        assert [m.key for p in pages for m in p] == whole
+        assert store.count_messages(query) == 11
+    limited = MessageQuery(limit=5)
+    assert [m.key for p in store.message_pages(limited, page=2) for m in p] == [m.key for m in store.messages(limited)]
+    assert store.count_messages(limited) == 5
+    only_b = MessageQuery(client_external_id="b", due_before=NOW + timedelta(days=1))
+    assert store.count_messages(only_b) == 4
+    assert [m.key for p in store.message_pages(only_b) for m in p] == ["b0", "b1", "b2", "b3"]
+    assert list(store.message_pages(MessageQuery(client_external_id="nobody"))) == []
+    with pytest.raises(ValueError, match="page"):
+        next(store.message_pages(MessageQuery(), page=0))
+
+
+def test_client_zones_reads_the_zone_of_each_id_given(store: SqlStore) -> None:
+    a = add_client(store, "a", timezone="America/Chicago")
+    b = add_client(store, "b")
+    assert store.client_zones([a, b, a, 999_999]) == {a: "America/Chicago", b: make_client("b").timezone}
+    assert store.client_zones([]) == {}
+
+
+def test_complete_ended_sessions_marks_only_booked_sessions_that_ended(store: SqlStore) -> None:
+    a = add_client(store, "a")
+    b = add_client(store, "b")
+    for sid, client_id, start, status in (
+        ("a-ended", a, NOW - timedelta(hours=2), "booked"),
+        ("a-ended-too", a, NOW - timedelta(hours=3), "booked"),
+        ("b-ends-now", b, NOW - timedelta(hours=1), "booked"),
+        ("b-cancelled", b, NOW - timedelta(hours=4), "cancelled"),
+        ("a-future", a, NOW + timedelta(hours=2), "booked"),
+    ):
+        store.upsert_session(
+            make_session(sid, store.client_external_id(client_id), start, status=status), client_id, NOW
+        )
+    assert store.complete_ended_sessions(NOW, LATER) == sorted([a, b])
+    status = {s.external_id: s.status for s in store.client_state(a).sessions + store.client_state(b).sessions}
+    assert status == {
+        "a-ended": "completed",
+        "a-ended-too": "completed",
+        "b-ends-now": "completed",
+        "b-cancelled": "cancelled",
+        "a-future": "booked",
+    }
+    assert store.complete_ended_sessions(NOW, LATER) == []
+    assert store.next_session_end(NOW) == NOW + timedelta(hours=3)
