@@ -108,3 +108,9 @@ def issues_text(issues: Sequence[ConfigIssue]) -> str:
     """One line per issue, in file/line order, for printing."""
     ordered = sorted(issues, key=lambda i: (str(i.file), i.line or 0, i.key))
     return "\n".join(str(i) for i in ordered)
+
+
+class StoreBusyError(FollowupError):
+    """The database stayed locked by another writer (another ``followup`` process: an
+    import, a worker) for longer than the store waits (SQLite only; ``LOCK_WAIT_SECONDS`` in
+    :mod:`followup.store.engine`).  Nothing was written; running the command again is safe."""

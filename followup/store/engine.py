@@ -5,16 +5,31 @@ transaction opened with ``BEGIN IMMEDIATE`` so that claiming due messages is a
 single-writer critical section; Python's sqlite3 would otherwise defer the write lock
 and two workers could read the same due rows.  PostgreSQL needs nothing special: the
 claim uses ``FOR UPDATE SKIP LOCKED``.
+
+Waiting for the write lock: SQLite's own busy timeout sleeps inside C, where Python cannot
+run a signal handler, so a Ctrl-C pressed while another process held the lock (an import, a
+worker) took effect only when the lock came free, up to a minute later.  The wait is a
+Python loop instead: each ``BEGIN IMMEDIATE`` waits at most ``BUSY_SLICE_MS`` in C and is
+retried until ``LOCK_WAIT_SECONDS`` have passed, so a signal is handled within a slice.
+With WAL and every transaction beginning with the write lock, ``BEGIN IMMEDIATE`` is where
+writers wait; reads never do.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+from followup.exceptions import StoreBusyError
+
+LOCK_WAIT_SECONDS = 60.0  # how long a transaction waits for another writer before "database is locked"
+BUSY_SLICE_MS = 200  # one wait inside SQLite's C code, where no signal handler can run
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -26,7 +41,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         memory = database in ("", ":memory:")
         # An in-memory database lives in one connection: share it (simulate runs on one).
         pool = {"poolclass": StaticPool} if memory else {}
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool)
+        connect_args = {"timeout": BUSY_SLICE_MS / 1000, "check_same_thread": False}
+        engine = create_engine(url, echo=echo, connect_args=connect_args, **pool)
         _sqlite_tuning(engine, memory=memory)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
@@ -39,11 +55,31 @@ def _sqlite_tuning(engine: Engine, *, memory: bool) -> None:
         cursor = dbapi_connection.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_SLICE_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(connection.connection.dbapi_connection)
+
+
+def begin_immediate(dbapi_connection: sqlite3.Connection, wait: float | None = None) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to ``wait`` seconds (default ``LOCK_WAIT_SECONDS``) for
+    another writer, in slices between which Python handles signals.  Raises
+    :class:`~followup.exceptions.StoreBusyError` when the wait runs out."""
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+    while True:
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"the database is locked by another followup process (an import or a worker?); "
+                    f"waited {LOCK_WAIT_SECONDS if wait is None else wait:.0f} s, nothing was written: try again"
+                ) from exc
+        time.sleep(0.01)  # a signal handler (KeyboardInterrupt, the worker's stop) runs here
