@@ -131,6 +131,7 @@ messages = Table(
     # The claim query: WHERE status = 'scheduled' AND next_attempt_at <= now ORDER BY next_attempt_at, id.
     # id is in the index so that many messages due at the same instant need no sort (bench/).
     Index("ix_messages_claim", "status", "next_attempt_at", "id"),
+    Index("ix_messages_due", "due_at", "id"),  # schedule and reports list the outbox by due time
 )
 
 delivery_events = Table(
