@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
-from followup.core.domain import Client, Session
+from followup.core.domain import Client, Consent, Session
 from followup.core.planner import PlanResult
 from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
@@ -290,11 +290,22 @@ _INSERT_TIP = insert(client_tips)
 
 # dispatch_state: a whole batch's clients in four statements.
 # Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
+# (Read by position in dispatch_state: the order here is the order there.)
 _STATE_CLIENTS = select(
     clients.c.id,
     clients.c.external_id,
-    *(clients.c[name] for name in _CLIENT_COLUMNS),
-    *(clients.c[f"consent_{name}"] for name in _CONSENT_COLUMNS),
+    clients.c.first_name,
+    clients.c.last_name,
+    clients.c.phone,
+    clients.c.email,
+    clients.c.timezone,
+    clients.c.language,
+    clients.c.preferred_channel,
+    clients.c.language_source,
+    clients.c.consent_sms_care,
+    clients.c.consent_sms_marketing,
+    clients.c.consent_email_care,
+    clients.c.consent_email_marketing,
 ).where(clients.c.id.in_(_IDS))
 _STATE_SESSIONS = (
     select(
@@ -1073,13 +1084,42 @@ class SqlStore:
         if not ids:
             return {}
         with self._begin() as conn:
-            found = {int(r["id"]): self._client(r) for r in conn.execute(_STATE_CLIENTS, {"ids": ids}).mappings()}
+            # Rows read by position (the columns of _STATE_CLIENTS and _STATE_SESSIONS, in order),
+            # made into what planning_sql.client_from_row / session_from_row make.
+            found: dict[int, Client] = {}
+            for r in conn.execute(_STATE_CLIENTS, {"ids": ids}):
+                sms_care, sms_marketing, email_care, email_marketing = r[10:14]
+                found[int(r[0])] = Client(
+                    external_id=r[1],
+                    first_name=r[2],
+                    last_name=r[3],
+                    phone=r[4],
+                    email=r[5],
+                    timezone=r[6],
+                    language=r[7],
+                    preferred_channel=r[8],
+                    consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
+                    language_source=r[9],
+                )
             missing = set(ids) - set(found)
             if missing:
                 raise LookupError(f"no client with id {sorted(missing)}")
             visits: dict[int, list[Session]] = {i: [] for i in ids}
-            for r in conn.execute(_STATE_SESSIONS, {"ids": ids}).mappings():
-                visits[int(r["client_id"])].append(self._session(r, found[int(r["client_id"])].external_id))
+            for client_id, external_id, start, end, service, therapist, focus, status in conn.execute(
+                _STATE_SESSIONS, {"ids": ids}
+            ):
+                visits[client_id].append(
+                    Session(
+                        external_id=external_id,
+                        client_external_id=found[client_id].external_id,
+                        start=start,
+                        end=end,
+                        service=service,
+                        therapist=therapist,
+                        focus_areas=tuple(f for f in focus.split(",") if f),
+                        status=status,
+                    )
+                )
             tips: dict[int, list[str]] = {i: [] for i in ids}
             for tip in conn.execute(_STATE_TIPS, {"ids": ids}):
                 tips[int(tip[0])].append(str(tip[1]))
