@@ -287,6 +287,11 @@ _FINISH = (
 )
 _INSERT_EVENT = insert(delivery_events)
 _INSERT_TIP = insert(client_tips)
+# A batch's events (and tips) as one INSERT of many VALUES rows: with RETURNING, SQLAlchemy's
+# "insertmanyvalues" sends one statement where executemany sent one per row (on PostgreSQL a
+# batch's 20 INSERTs were a fifth of storing its outcomes).  The ids returned are not used.
+_INSERT_EVENTS = insert(delivery_events).returning(delivery_events.c.id)
+_INSERT_TIPS = insert(client_tips).returning(client_tips.c.id)
 
 # dispatch_state: a whole batch's clients in four statements.
 # Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
@@ -1410,9 +1415,9 @@ class SqlStore:
                 )
         if updates:
             conn.execute(_FINISH, updates)
-            conn.execute(_INSERT_EVENT, events)
+            conn.execute(_INSERT_EVENTS, events).close()
         if tips:
-            conn.execute(_INSERT_TIP, tips)
+            conn.execute(_INSERT_TIPS, tips).close()
         return {row["f_id"] for row in updates}
 
     @staticmethod
