@@ -600,9 +600,15 @@ def _finish_sms(text: str, smart: bool, strip: bool) -> str:
     return text.translate(_SMS_SPELLINGS[smart, strip])
 
 
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
 def _squash(text: str) -> str:
     """SMS bodies: trim, and join the template's line breaks unless a blank line asks for one."""
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+    text = text.strip()
+    if text.count("\n") < 2:  # no blank line possible: one paragraph (most texts; no regex)
+        return " ".join(text.split())
+    paragraphs = [" ".join(p.split()) for p in _BLANK_LINE.split(text)]
     return "\n".join(p for p in paragraphs if p)
 
 
