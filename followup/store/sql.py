@@ -295,26 +295,25 @@ _INSERT_TIPS = insert(client_tips).returning(client_tips.c.id)
 
 # dispatch_state: a whole batch's clients in four statements.
 # Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
-# (Read by position in dispatch_state: the order here is the order there.)
-_STATE_CLIENTS = select(
-    clients.c.id,
-    clients.c.external_id,
-    clients.c.first_name,
-    clients.c.last_name,
-    clients.c.phone,
-    clients.c.email,
-    clients.c.timezone,
-    clients.c.language,
-    clients.c.preferred_channel,
-    clients.c.language_source,
-    clients.c.consent_sms_care,
-    clients.c.consent_sms_marketing,
-    clients.c.consent_email_care,
-    clients.c.consent_email_marketing,
-).where(clients.c.id.in_(_IDS))
-_STATE_SESSIONS = (
+# A batch's clients with their sessions, one row per session (one with the session's columns
+# NULL for a client without any): one statement, not two (each is a round trip on PostgreSQL).
+# Read by position in dispatch_state: the order here is the order there.
+_STATE_CLIENT_SESSIONS = (
     select(
-        sessions.c.client_id,
+        clients.c.id,
+        clients.c.external_id,
+        clients.c.first_name,
+        clients.c.last_name,
+        clients.c.phone,
+        clients.c.email,
+        clients.c.timezone,
+        clients.c.language,
+        clients.c.preferred_channel,
+        clients.c.language_source,
+        clients.c.consent_sms_care,
+        clients.c.consent_sms_marketing,
+        clients.c.consent_email_care,
+        clients.c.consent_email_marketing,
         sessions.c.external_id,
         sessions.c.start_at,
         sessions.c.end_at,
@@ -323,8 +322,9 @@ _STATE_SESSIONS = (
         sessions.c.focus_areas,
         sessions.c.status,
     )
-    .where(sessions.c.client_id.in_(_IDS))
-    .order_by(sessions.c.client_id, sessions.c.start_at)
+    .select_from(clients.outerjoin(sessions, sessions.c.client_id == clients.c.id))
+    .where(clients.c.id.in_(_IDS))
+    .order_by(clients.c.id, sessions.c.start_at)
 )
 _STATE_TIPS = (
     select(client_tips.c.client_id, client_tips.c.tip_id)
@@ -1089,34 +1089,34 @@ class SqlStore:
         if not ids:
             return {}
         with self._begin() as conn:
-            # Rows read by position (the columns of _STATE_CLIENTS and _STATE_SESSIONS, in order),
-            # made into what planning_sql.client_from_row / session_from_row make.
+            # Rows read by position (the columns of _STATE_CLIENT_SESSIONS, in order), made into
+            # what planning_sql.client_from_row / session_from_row make.
             found: dict[int, Client] = {}
-            for r in conn.execute(_STATE_CLIENTS, {"ids": ids}):
-                sms_care, sms_marketing, email_care, email_marketing = r[10:14]
-                found[int(r[0])] = Client(
-                    external_id=r[1],
-                    first_name=r[2],
-                    last_name=r[3],
-                    phone=r[4],
-                    email=r[5],
-                    timezone=r[6],
-                    language=r[7],
-                    preferred_channel=r[8],
-                    consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
-                    language_source=r[9],
-                )
-            missing = set(ids) - set(found)
-            if missing:
-                raise LookupError(f"no client with id {sorted(missing)}")
             visits: dict[int, list[Session]] = {i: [] for i in ids}
-            for client_id, external_id, start, end, service, therapist, focus, status in conn.execute(
-                _STATE_SESSIONS, {"ids": ids}
-            ):
+            for r in conn.execute(_STATE_CLIENT_SESSIONS, {"ids": ids}):
+                client_id = int(r[0])
+                client = found.get(client_id)
+                if client is None:
+                    sms_care, sms_marketing, email_care, email_marketing = r[10:14]
+                    client = found[client_id] = Client(
+                        external_id=r[1],
+                        first_name=r[2],
+                        last_name=r[3],
+                        phone=r[4],
+                        email=r[5],
+                        timezone=r[6],
+                        language=r[7],
+                        preferred_channel=r[8],
+                        consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
+                        language_source=r[9],
+                    )
+                external_id, start, end, service, therapist, focus, status = r[14:21]
+                if external_id is None:
+                    continue  # a client without sessions
                 visits[client_id].append(
                     Session(
                         external_id=external_id,
-                        client_external_id=found[client_id].external_id,
+                        client_external_id=client.external_id,
                         start=start,
                         end=end,
                         service=service,
@@ -1125,6 +1125,9 @@ class SqlStore:
                         status=status,
                     )
                 )
+            missing = set(ids) - set(found)
+            if missing:
+                raise LookupError(f"no client with id {sorted(missing)}")
             tips: dict[int, list[str]] = {i: [] for i in ids}
             for tip in conn.execute(_STATE_TIPS, {"ids": ids}):
                 tips[int(tip[0])].append(str(tip[1]))
