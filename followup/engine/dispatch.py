@@ -740,9 +740,12 @@ class Dispatcher:
         the duplicate window, or None (always None when the window is 0)."""
         if self.duplicate_window <= timedelta(0) or message.client_id is None:
             return None
-        wanted = self._comparable(body)
         since = now - self.duplicate_window
-        for earlier, sent_body in self._recent_bodies(message.client_id, channel, since, exclude=message.id):
+        recent = self._recent_bodies(message.client_id, channel, since, exclude=message.id)
+        if not recent:
+            return None  # most sends: nothing to compare with, no need to strip the link
+        wanted = self._comparable(body)
+        for earlier, sent_body in recent:
             if self._comparable(sent_body) == wanted:
                 return earlier
         return None
