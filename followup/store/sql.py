@@ -286,7 +286,6 @@ _FINISH = (
     )
 )
 _INSERT_EVENT = insert(delivery_events)
-_INSERT_TIP = insert(client_tips)
 # A batch's events (and tips) as one INSERT of many VALUES rows: with RETURNING, SQLAlchemy's
 # "insertmanyvalues" sends one statement where executemany sent one per row (on PostgreSQL a
 # batch's 20 INSERTs were a fifth of storing its outcomes).  The ids returned are not used.
