@@ -86,7 +86,7 @@ from followup.exceptions import (
     UnknownOutcomeError,
 )
 from followup.logfmt import logfmt
-from followup.rendering.compose import Composed, compose
+from followup.rendering.compose import Composed, compose, templates_pinned
 from followup.rendering.templates import RenderedEmail, text_to_html
 from followup.store.port import (
     OWNER_ALERT,
@@ -225,7 +225,8 @@ class Dispatcher:
         or a stop was requested (the message in hand is always finished)."""
         stats = DispatchStats()
         # One pooled connection for the whole run: a checkout pre-pings the server (PostgreSQL).
-        with self.store.pinned():
+        # The templates are found and checked for edits once per run, not once per message.
+        with self.store.pinned(), templates_pinned(self.clinic):
             self.reconcile(stats)
             for channel in self.channels.values():
                 channel.open()
@@ -250,12 +251,12 @@ class Dispatcher:
     def _pauses(self) -> dict[str, SendSlot]:
         """Whether each batched sender without a rate is paused (a sender with a rate takes a slot
         per send; a live one without is asked before each send, as other workers may pause it)."""
-        now = self.clock.now()
-        return {
-            provider.sender_key(): self.store.claim_send_slot(provider.sender_key(), now, timedelta(0))
+        senders = [
+            provider.sender_key()
             for provider in self.channels.values()
             if not provider.messages_per_second and provider.outcomes_in_batches
-        }
+        ]
+        return self.store.sender_pauses(senders, self.clock.now()) if senders else {}
 
     def _dispatch_batch(self, batch: list[MessageRow], context: _Batch) -> None:
         """Decide, render and send each message of a claimed batch, and store the outcomes
@@ -739,9 +740,12 @@ class Dispatcher:
         the duplicate window, or None (always None when the window is 0)."""
         if self.duplicate_window <= timedelta(0) or message.client_id is None:
             return None
-        wanted = self._comparable(body)
         since = now - self.duplicate_window
-        for earlier, sent_body in self._recent_bodies(message.client_id, channel, since, exclude=message.id):
+        recent = self._recent_bodies(message.client_id, channel, since, exclude=message.id)
+        if not recent:
+            return None  # most sends: nothing to compare with, no need to strip the link
+        wanted = self._comparable(body)
+        for earlier, sent_body in recent:
             if self._comparable(sent_body) == wanted:
                 return earlier
         return None

@@ -6,6 +6,7 @@ owner previews is exactly what clients get.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +48,12 @@ def unsubscribe_url(clinic: ClinicConfig, client: Client, issued: datetime, scop
         scope=scope,
     )
     return f"{clinic.settings.public_base_url}/u/{token}"
+
+
+def templates_pinned(clinic: ClinicConfig) -> AbstractContextManager[None]:
+    """A block in which :func:`compose` finds and checks each of the clinic's template files
+    once (this thread): see :meth:`followup.rendering.templates.TemplateSet.pinned`."""
+    return renderer(clinic.templates, clinic.settings.sms_transliterate).pinned()
 
 
 def compose(

@@ -29,14 +29,16 @@ import functools
 import html
 import os
 import re
+import threading
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import css_inline
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -387,17 +389,71 @@ class TemplateSet:
         self.env = _environment(files.root)
         self.sms_env = _environment(files.root, _gsm7_value) if transliterate else self.env
         self.ucs2_env = _environment(files.root, _ucs2_value) if transliterate else self.env
+        # This thread's lookups while pinned (see pinned()); None when not pinned.
+        self._local = threading.local()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within this block (this thread only), each template file is found, checked for
+        changes on disk and prepared once: the dispatcher pins its templates for a run, as Jinja
+        otherwise checks every file's mtime on every render and :meth:`_pick` looks for a
+        language's file each time (four ``stat`` calls and a globals merge per SMS, about a
+        third of rendering one in bench/).  An edit to a template is seen by the next block (the
+        worker's next run), as before; other threads (the web preview) are not affected.
+        Re-entrant: an inner block shares the outer one's lookups."""
+        if getattr(self._local, "memo", None) is not None:
+            yield
+            return
+        self._local.memo = {}
+        try:
+            yield
+        finally:
+            self._local.memo = None
+
+    def _memo(self) -> dict[Any, Any] | None:
+        memo: dict[Any, Any] | None = getattr(self._local, "memo", None)
+        return memo
 
     def has(self, name: str, part: Part) -> bool:
-        return self.files.has(name, part)
+        memo = self._memo()
+        if memo is None:
+            return self.files.has(name, part)
+        key = ("has", name, part)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self.files.has(name, part)
+        return bool(found)
 
     def _pick(self, folder: str, filename: str, language: str) -> str:
+        memo = self._memo()
+        if memo is None:
+            return self._find(folder, filename, language)
+        key = ("pick", folder, filename, language)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._find(folder, filename, language)
+        return str(found)
+
+    def _find(self, folder: str, filename: str, language: str) -> str:
         # TemplateFiles.pick's choice (the language's file when there is one), with os.path on
         # a str root: its pathlib joins cost about 3% of dispatch (bench/run.py, two per SMS).
         localized = f"{folder}/{language}/{filename}"
         if os.path.isfile(os.path.join(self._root, localized)):
             return localized
         return f"{folder}/{filename}"
+
+    def _template(self, env: SandboxedEnvironment, template_name: str) -> tuple[Template, dict[str, Any]]:
+        """The compiled template and its globals as a plain dict (pinned: once per block)."""
+        memo = self._memo()
+        if memo is None:
+            template = env.get_template(template_name)
+            return template, dict(template.globals)
+        key = (id(env), template_name)  # the environments live as long as this TemplateSet
+        found = memo.get(key)
+        if found is None:
+            template = env.get_template(template_name)
+            found = memo[key] = (template, dict(template.globals))
+        return found
 
     # --- rendering -------------------------------------------------------------
 
@@ -422,10 +478,10 @@ class TemplateSet:
     def _bounded_output(self, template_name: str, context: dict[str, Any], env: SandboxedEnvironment) -> str:
         """The template's text, produced piece by piece and stopped at :data:`MAX_OUTPUT`
         characters (a loop printing a long value 10,000 times never fills the memory)."""
-        template = env.get_template(template_name)
+        template, names = self._template(env, template_name)
         pieces: list[str] = []
         size = 0
-        for piece in template.generate(context):
+        for piece in _generate(template, names, context):
             size += len(piece)
             if size > MAX_OUTPUT:
                 raise TemplateRenderError(
@@ -496,6 +552,22 @@ class TemplateSet:
         return RenderedEmail(subject=subject, text=text, html=css_inline.inline(page))
 
 
+def _generate(template: Template, names: dict[str, Any], context: dict[str, Any]) -> Iterator[str]:
+    """``template.generate(context)``, given the template's globals as a plain dict (``names``).
+
+    Jinja's own generate() merges the template's globals (a ChainMap) into the variables and
+    then lists them again for the context, per render: about a sixth of rendering an SMS.  This
+    builds the same context (the same variables, the same globals) from a dict merge, and
+    handles an error as generate() does (the traceback rewritten to the template's lines)."""
+    ctx = template.environment.context_class(
+        template.environment, {**names, **context}, template.name, template.blocks, globals=names
+    )
+    try:
+        yield from template.root_render_func(ctx)
+    except Exception:
+        yield template.environment.handle_exception()
+
+
 class _SmsSpelling(dict[int, str]):
     """A ``str.translate`` table for :func:`smart_encode` then :func:`strip_accents` (both
     map each character on its own), filled a character at a time as texts need it."""
@@ -528,9 +600,15 @@ def _finish_sms(text: str, smart: bool, strip: bool) -> str:
     return text.translate(_SMS_SPELLINGS[smart, strip])
 
 
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
 def _squash(text: str) -> str:
     """SMS bodies: trim, and join the template's line breaks unless a blank line asks for one."""
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+    text = text.strip()
+    if text.count("\n") < 2:  # no blank line possible: one paragraph (most texts; no regex)
+        return " ".join(text.split())
+    paragraphs = [" ".join(p.split()) for p in _BLANK_LINE.split(text)]
     return "\n".join(p for p in paragraphs if p)
 
 

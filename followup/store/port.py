@@ -352,6 +352,12 @@ class OutboxStore(Protocol):
         is paused, nor written when ``interval`` is zero."""
         ...
 
+    def sender_pauses(self, senders: Collection[str], now: datetime) -> dict[str, SendSlot]:
+        """For each of ``senders``, what ``claim_send_slot(sender, now, timedelta(0))`` answers
+        (paused until when and why, or free at ``now``; an outstanding fault either way), read in
+        one query: nothing taken, nothing written."""
+        ...
+
     def pause_sender(
         self, sender: str, until: datetime, now: datetime, *, reason: str, fault: bool, message_id: int | None = None
     ) -> bool:

@@ -6,8 +6,11 @@ Every timestamp is stored in UTC and read back as an aware UTC datetime, on SQLi
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
@@ -42,6 +45,70 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    # The two processors below do exactly what TypeDecorator builds from the methods above and
+    # the dialect's own DateTime conversion, in one Python call per value instead of three or
+    # four: a claimed batch reads and writes a few hundred timestamps, and the layers were about
+    # a tenth of the dispatcher's time (bench/).  On SQLite the value is the text SQLAlchemy's
+    # DATETIME stores ("YYYY-MM-DD HH:MM:SS.ffffff", naive UTC); anything else takes the
+    # general path.  Each is checked once, on a sample, against the general path it replaces.
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        general = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        fallback = general
+
+        def process(value: datetime | None) -> Any:
+            if value is not None and (value.tzinfo is UTC or value.tzinfo is dt.UTC):  # nothing to convert
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return fallback(value)
+
+        return process if _agrees(process, general, [None, *_SAMPLES]) else general
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None] | None:
+        general = super().result_processor(dialect, coltype)
+        impl = self.impl_instance.result_processor(dialect, coltype)
+        if impl is None:
+
+            def aware(value: datetime | None) -> datetime | None:
+                if value is None:
+                    return None
+                return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+            return aware
+        if dialect.name != "sqlite" or general is None:
+            return general
+        fallback = general
+
+        def process(value: Any) -> datetime | None:
+            if value.__class__ is str and len(value) == _STORED_LENGTH:
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            found: datetime | None = fallback(value)
+            return found
+
+        stored = [sample.replace(tzinfo=None).isoformat(" ", "microseconds") for sample in _SAMPLES]
+        return process if _agrees(process, general, [None, *stored]) else general
+
+
+_STORED_LENGTH = len("2026-01-01 00:00:00.000000")
+_SAMPLES = [
+    datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+    datetime(2026, 3, 8, 7, 0, tzinfo=dt.UTC),
+    datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York")),
+    datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+]
+
+
+def _agrees(fast: Callable[[Any], Any], general: Callable[[Any], Any], samples: list[Any]) -> bool:
+    """Whether ``fast`` gives what ``general`` gives for each sample (equal and same type and zone)."""
+    for sample in samples:
+        a, b = fast(sample), general(sample)
+        if a != b or type(a) is not type(b) or getattr(a, "tzinfo", None) != getattr(b, "tzinfo", None):
+            return False
+    return True
 
 
 metadata = MetaData(

@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
-from followup.core.domain import Client, Session
+from followup.core.domain import Client, Consent, Session
 from followup.core.planner import PlanResult
 from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
@@ -160,6 +160,44 @@ _NOW = bindparam("now", type_=UTCDateTime())
 _WORKER = bindparam("worker", type_=String())
 
 
+# The columns a MessageRow is made of, in the order SqlStore._message reads them (by position:
+# a RowMapping lookup per column was a tenth of a claim), then the client's and the session's
+# external ids.  Not created_at/updated_at: each datetime read costs a conversion per row.
+_MESSAGE_COLUMNS = tuple(
+    messages.c[name]
+    for name in (
+        "id",
+        "idempotency_key",
+        "campaign",
+        "step",
+        "step_index",
+        "client_id",
+        "session_id",
+        "channel",
+        "sent_channel",
+        "purpose",
+        "priority",
+        "due_at",
+        "expires_at",
+        "status",
+        "status_reason",
+        "why",
+        "attempts",
+        "next_attempt_at",
+        "claimed_by",
+        "claimed_at",
+        "provider_id",
+        "error",
+        "tip_id",
+        "subject",
+        "body",
+        "sent_at",
+        "fell_back",
+        "to_address",
+    )
+)
+
+
 def _rows_select() -> Any:
     # Correlated primary-key lookups rather than joins: without statistics SQLite may put
     # the clients table on the outside of a join and scan it for every claim.
@@ -168,7 +206,7 @@ def _rows_select() -> Any:
         literal(CLINIC),  # a message to the clinic/owner has no client
     )
     session_ref = select(sessions.c.external_id).where(sessions.c.id == messages.c.session_id).scalar_subquery()
-    return select(messages, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
+    return select(*_MESSAGE_COLUMNS, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
 
 
 _CLAIM_IDS = (
@@ -204,7 +242,7 @@ def _claim_returning() -> Any:
         .scalar_subquery()
     )
     return _CLAIM_MARK.returning(
-        *messages.c, client_ref.label("client_external_id"), session_ref.label("session_external_id")
+        *_MESSAGE_COLUMNS, client_ref.label("client_external_id"), session_ref.label("session_external_id")
     )
 
 
@@ -249,19 +287,33 @@ _FINISH = (
     )
 )
 _INSERT_EVENT = insert(delivery_events)
-_INSERT_TIP = insert(client_tips)
+# A batch's events (and tips) as one INSERT of many VALUES rows: with RETURNING, SQLAlchemy's
+# "insertmanyvalues" sends one statement where executemany sent one per row (on PostgreSQL a
+# batch's 20 INSERTs were a fifth of storing its outcomes).  The ids returned are not used.
+_INSERT_EVENTS = insert(delivery_events).returning(delivery_events.c.id)
+_INSERT_TIPS = insert(client_tips).returning(client_tips.c.id)
 
 # dispatch_state: a whole batch's clients in four statements.
 # Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
-_STATE_CLIENTS = select(
-    clients.c.id,
-    clients.c.external_id,
-    *(clients.c[name] for name in _CLIENT_COLUMNS),
-    *(clients.c[f"consent_{name}"] for name in _CONSENT_COLUMNS),
-).where(clients.c.id.in_(_IDS))
-_STATE_SESSIONS = (
+# A batch's clients with their sessions, one row per session (one with the session's columns
+# NULL for a client without any): one statement, not two (each is a round trip on PostgreSQL).
+# Read by position in dispatch_state: the order here is the order there.
+_STATE_CLIENT_SESSIONS = (
     select(
-        sessions.c.client_id,
+        clients.c.id,
+        clients.c.external_id,
+        clients.c.first_name,
+        clients.c.last_name,
+        clients.c.phone,
+        clients.c.email,
+        clients.c.timezone,
+        clients.c.language,
+        clients.c.preferred_channel,
+        clients.c.language_source,
+        clients.c.consent_sms_care,
+        clients.c.consent_sms_marketing,
+        clients.c.consent_email_care,
+        clients.c.consent_email_marketing,
         sessions.c.external_id,
         sessions.c.start_at,
         sessions.c.end_at,
@@ -270,8 +322,9 @@ _STATE_SESSIONS = (
         sessions.c.focus_areas,
         sessions.c.status,
     )
-    .where(sessions.c.client_id.in_(_IDS))
-    .order_by(sessions.c.client_id, sessions.c.start_at)
+    .select_from(clients.outerjoin(sessions, sessions.c.client_id == clients.c.id))
+    .where(clients.c.id.in_(_IDS))
+    .order_by(clients.c.id, sessions.c.start_at)
 )
 _STATE_TIPS = (
     select(client_tips.c.client_id, client_tips.c.tip_id)
@@ -307,6 +360,14 @@ _STATE_OUTBOX = select(
         ),
     ),
 )
+
+
+# The senders' rows, by name (a pause is read without taking a slot).
+_SENDER = select(sender_slots).where(sender_slots.c.sender == bindparam("sender", type_=String()))
+_SENDER_LOCKED = _SENDER.with_for_update()
+_SENDERS = select(
+    sender_slots.c.sender, sender_slots.c.paused_until, sender_slots.c.pause_reason, sender_slots.c.fault
+).where(sender_slots.c.sender.in_(bindparam("senders", expanding=True)))
 
 
 class SqlStore:
@@ -1028,13 +1089,45 @@ class SqlStore:
         if not ids:
             return {}
         with self._begin() as conn:
-            found = {int(r["id"]): self._client(r) for r in conn.execute(_STATE_CLIENTS, {"ids": ids}).mappings()}
+            # Rows read by position (the columns of _STATE_CLIENT_SESSIONS, in order), made into
+            # what planning_sql.client_from_row / session_from_row make.
+            found: dict[int, Client] = {}
+            visits: dict[int, list[Session]] = {i: [] for i in ids}
+            for r in conn.execute(_STATE_CLIENT_SESSIONS, {"ids": ids}):
+                client_id = int(r[0])
+                client = found.get(client_id)
+                if client is None:
+                    sms_care, sms_marketing, email_care, email_marketing = r[10:14]
+                    client = found[client_id] = Client(
+                        external_id=r[1],
+                        first_name=r[2],
+                        last_name=r[3],
+                        phone=r[4],
+                        email=r[5],
+                        timezone=r[6],
+                        language=r[7],
+                        preferred_channel=r[8],
+                        consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
+                        language_source=r[9],
+                    )
+                external_id, start, end, service, therapist, focus, status = r[14:21]
+                if external_id is None:
+                    continue  # a client without sessions
+                visits[client_id].append(
+                    Session(
+                        external_id=external_id,
+                        client_external_id=client.external_id,
+                        start=start,
+                        end=end,
+                        service=service,
+                        therapist=therapist,
+                        focus_areas=tuple(f for f in focus.split(",") if f),
+                        status=status,
+                    )
+                )
             missing = set(ids) - set(found)
             if missing:
                 raise LookupError(f"no client with id {sorted(missing)}")
-            visits: dict[int, list[Session]] = {i: [] for i in ids}
-            for r in conn.execute(_STATE_SESSIONS, {"ids": ids}).mappings():
-                visits[int(r["client_id"])].append(self._session(r, found[int(r["client_id"])].external_id))
             tips: dict[int, list[str]] = {i: [] for i in ids}
             for tip in conn.execute(_STATE_TIPS, {"ids": ids}):
                 tips[int(tip[0])].append(str(tip[1]))
@@ -1137,37 +1230,71 @@ class SqlStore:
 
     @staticmethod
     def _message(row: Any) -> MessageRow:
+        """A row of :func:`_rows_select` (columns in the order of ``_MESSAGE_COLUMNS``, then the
+        client's and the session's external ids) as a MessageRow."""
+        (
+            message_id,
+            key,
+            campaign,
+            step,
+            step_index,
+            client_id,
+            session_id,
+            channel,
+            sent_channel,
+            purpose,
+            priority,
+            due_at,
+            expires_at,
+            status,
+            status_reason,
+            why,
+            attempts,
+            next_attempt_at,
+            claimed_by,
+            claimed_at,
+            provider_id,
+            error,
+            tip_id,
+            subject,
+            body,
+            sent_at,
+            fell_back,
+            to_address,
+            client_external_id,
+            session_external_id,
+        ) = row
         return MessageRow(
-            id=row["id"],
-            key=row["idempotency_key"],
-            campaign=row["campaign"],
-            step=row["step"],
-            step_index=row["step_index"],
-            client_id=row["client_id"],
-            client_external_id=row["client_external_id"],
-            session_id=row["session_id"],
-            session_external_id=row["session_external_id"],
-            channel=row["channel"],
-            sent_channel=row["sent_channel"],
-            purpose=row["purpose"],
-            priority=row["priority"],
-            due_at=row["due_at"],
-            expires_at=row["expires_at"],
-            status=row["status"],
-            status_reason=row["status_reason"],
-            why=row["why"],
-            attempts=row["attempts"],
-            next_attempt_at=row["next_attempt_at"],
-            claimed_by=row["claimed_by"],
-            claimed_at=row["claimed_at"],
-            provider_id=row["provider_id"],
-            error=row["error"],
-            tip_id=row["tip_id"],
-            subject=row["subject"],
-            body=row["body"],
-            sent_at=row["sent_at"],
-            fell_back=bool(row["fell_back"]),
-            to_address=row["to_address"],
+            id=message_id,
+            key=key,
+            campaign=campaign,
+            step=step,
+            step_index=step_index,
+            client_id=client_id,
+            client_external_id=client_external_id,
+            session_id=session_id,
+            session_external_id=session_external_id,
+            channel=channel,
+            sent_channel=sent_channel,
+            purpose=purpose,
+            priority=priority,
+            due_at=due_at,
+            expires_at=expires_at,
+            status=status,
+            status_reason=status_reason,
+            why=why,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            claimed_by=claimed_by,
+            claimed_at=claimed_at,
+            provider_id=provider_id,
+            error=error,
+            tip_id=tip_id,
+            subject=subject,
+            body=body,
+            sent_at=sent_at,
+            fell_back=bool(fell_back),
+            to_address=to_address,
         )
 
     def claim_due(self, now: datetime, limit: int, worker: str) -> list[MessageRow]:
@@ -1180,10 +1307,10 @@ class SqlStore:
                 return []
             marked = {"ids": ids, "worker": worker, "now": now}
             if self.dialect == "postgresql":
-                rows = conn.execute(_CLAIM_MARK_RETURNING, marked).mappings()
+                rows = conn.execute(_CLAIM_MARK_RETURNING, marked)
             else:
                 conn.execute(_CLAIM_MARK, marked)
-                rows = conn.execute(_CLAIMED_ROWS, {"ids": ids}).mappings()
+                rows = conn.execute(_CLAIMED_ROWS, {"ids": ids})
             claimed = [self._message(r) for r in rows]
         return sorted(claimed, key=lambda m: (m.next_attempt_at, m.id))
 
@@ -1209,7 +1336,7 @@ class SqlStore:
                         messages.c.status == "unknown",
                     )
                 )
-            ).mappings()
+            )
             return [self._message(r) for r in rows]
 
     def take_over(self, message: MessageRow, worker: str, now: datetime) -> bool:
@@ -1291,9 +1418,9 @@ class SqlStore:
                 )
         if updates:
             conn.execute(_FINISH, updates)
-            conn.execute(_INSERT_EVENT, events)
+            conn.execute(_INSERT_EVENTS, events).close()
         if tips:
-            conn.execute(_INSERT_TIP, tips)
+            conn.execute(_INSERT_TIPS, tips).close()
         return {row["f_id"] for row in updates}
 
     @staticmethod
@@ -1314,16 +1441,14 @@ class SqlStore:
             .values(sender=sender, next_slot_at=now, updated_at=now)
             .on_conflict_do_nothing(index_elements=["sender"])
         )
-        return (
-            conn.execute(select(sender_slots).where(sender_slots.c.sender == sender).with_for_update()).mappings().one()
-        )
+        return conn.execute(_SENDER_LOCKED, {"sender": sender}).mappings().one()
 
     def claim_send_slot(self, sender: str, now: datetime, interval: timedelta) -> SendSlot:
         """See :meth:`followup.store.port.OutboxStore.claim_send_slot`."""
         require_aware(now, "now")
         with self._begin() as conn:
             if interval <= timedelta(0):
-                row = conn.execute(select(sender_slots).where(sender_slots.c.sender == sender)).mappings().first()
+                row = conn.execute(_SENDER, {"sender": sender}).mappings().first()
                 if row is None:
                     return SendSlot(at=now)
             else:
@@ -1341,6 +1466,21 @@ class SqlStore:
                 .values(next_slot_at=slot + interval, updated_at=now)
             )
             return SendSlot(at=slot, fault=row["fault"])
+
+    def sender_pauses(self, senders: Collection[str], now: datetime) -> dict[str, SendSlot]:
+        """See :meth:`followup.store.port.OutboxStore.sender_pauses`."""
+        require_aware(now, "now")
+        wanted = sorted(set(senders))
+        found = {name: SendSlot(at=now) for name in wanted}
+        if not wanted:
+            return found
+        with self._begin() as conn:
+            for sender, paused_until, reason, fault in conn.execute(_SENDERS, {"senders": wanted}):
+                if paused_until is not None and paused_until > now:
+                    found[sender] = SendSlot(at=now, paused_until=paused_until, reason=reason, fault=fault)
+                else:
+                    found[sender] = SendSlot(at=now, fault=fault)
+        return found
 
     def pause_sender(
         self, sender: str, until: datetime, now: datetime, *, reason: str, fault: bool, message_id: int | None = None
@@ -1379,7 +1519,7 @@ class SqlStore:
         if query.limit:
             statement = statement.limit(query.limit)
         with self._begin() as conn:
-            return [self._message(r) for r in conn.execute(statement).mappings()]
+            return [self._message(r) for r in conn.execute(statement)]
 
     def message_pages(self, query: MessageQuery, page: int = 2_000) -> Iterator[list[MessageRow]]:
         """See :meth:`followup.store.port.OutboxStore.message_pages`.  Keyset pagination on
