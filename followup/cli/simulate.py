@@ -19,9 +19,11 @@ from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load
 from followup.cli.imports import MapOpt, column_mapping
 from followup.cli.schedule import shown_time
 from followup.engine.ingest import import_clients, import_sessions
+from followup.engine.planning import CAMPAIGNS_PASS, campaigns_fingerprint
 from followup.engine.simulate import simulate
 from followup.engine.worker import SystemClock
 from followup.intake import CLIENT_FIELDS, SESSION_FIELDS, MappingError, read_clients, read_sessions
+from followup.store.port import PlanPass
 from followup.timeutil import zone
 from followup.wiring import memory_store, open_store
 
@@ -72,6 +74,11 @@ def command(
         if clients is None or sessions is None:
             err.print("--clients and --sessions go together", markup=False)
             raise typer.Exit(EXIT_INVALID)
+        # The copy starts empty and each client is planned as its sessions are imported, with
+        # these campaigns: no later full pass is needed (a worker's first start on a real
+        # database cannot know this of clients imported before it; simulate can).
+        fingerprint = campaigns_fingerprint(clinic.campaigns)
+        memory.save_plan_pass(CAMPAIGNS_PASS, PlanPass(fingerprint, 0, begin, begin), begin)
         try:
             parsed_clients = read_clients(
                 clients,
