@@ -1542,7 +1542,7 @@ class SqlStore:
                     else messages.c.id > after.id
                 )
             with self._begin() as conn:
-                rows = [self._message(r) for r in conn.execute(statement.limit(size)).mappings()]
+                rows = [self._message(r) for r in conn.execute(statement.limit(size))]
             if not rows:
                 return
             yield rows
