@@ -17,7 +17,7 @@ from followup.intake.dates import duration_of, elapsed, end_at, join_date_time, 
 from followup.intake.mapping import SESSION_ALIASES, SESSION_FIELDS, SESSION_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRefKind, ParseResult, SessionRow
-from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows
+from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows, remembered
 from followup.intake.values import email_address, phone_e164
 from followup.timeutil import UTC, zone
 
@@ -28,7 +28,6 @@ _DEFAULT_SESSION = timedelta(minutes=60)
 _PHONE_LIKE = re.compile(r"\+?[\d\s().\-]{7,}")
 
 
-@functools.lru_cache(maxsize=4096)  # a client's reference repeats on each of their visits
 def client_ref(raw: str, region: str) -> tuple[str, ClientRefKind]:
     """``raw`` as the reference it is: a phone (E.164), an email (normalised) or an external id.
 
@@ -81,14 +80,13 @@ def status_words(extra: Mapping[str, str] | None = None) -> Callable[[str], Sess
         if meaning in ("booked", "completed", "cancelled", "no_show"):
             own.setdefault(_status_key(word), meaning)  # type: ignore[arg-type]  # the first word wins, as before
 
-    @functools.lru_cache(maxsize=256)
     def status(raw: str) -> SessionStatus:
         if not raw:
             return "booked"
         key = _status_key(raw)
         return own[key] if key in own else _known_status(raw, key)
 
-    return status
+    return remembered(status, 256)
 
 
 def _known_status(raw: str, key: str) -> SessionStatus:
@@ -136,9 +134,10 @@ class _SessionRules:
         known = focus_index(focus_areas, focus_names)
         self._focus_of = functools.lru_cache(maxsize=1024)(lambda text: _match_known(text, known))
         self._status_of = status_words(status_values)
+        self._client_of = remembered(lambda raw: client_ref(raw, region))  # repeats on each visit
 
     def build(self, row: Row) -> SessionRow | None:
-        ref, kind = row.parse("client", lambda raw: client_ref(raw, self.region), _NO_REF)
+        ref, kind = row.parse("client", self._client_of, _NO_REF)
         tz = self.tz
         start = self._start(row, tz)
         end = self._end(row, tz, start)
