@@ -79,6 +79,9 @@ class _ClientRules:
             language_code if allowed is None else lambda raw: configured_language(raw, allowed)
         )
         self._consent_of = remembered(lambda raw: consent_word(raw, consent_values or {}), 256)
+        self._phone_of = lambda raw: phone_e164(raw, region)  # not remembered: each client has their own
+        self._timezone_fallback = f"using {timezone}"
+        self._language_fallback = f"the client's stored language is kept ({language!r} for a new client)"
 
     def build(self, row: Row) -> ClientRow | None:
         external_id = row.get("external_id") or None
@@ -88,17 +91,11 @@ class _ClientRules:
             last_name = last_name or from_full
         if not first_name:
             row.error("first_name" if row.layout.has("first_name") else "full_name", "is empty (a name is required)")
-        phone = _lenient(row, "phone", lambda raw: phone_e164(raw, self.region), None, "left out")
+        phone = _lenient(row, "phone", self._phone_of, None, "left out")
         email = _lenient(row, "email", email_address, None, "left out")
         self._identity(row, external_id, phone, email)
-        timezone = _lenient(row, "timezone", self._timezone_of, self.timezone, f"using {self.timezone}")
-        said = _lenient(
-            row,
-            "language",
-            self._language_of,
-            None,
-            f"the client's stored language is kept ({self.language!r} for a new client)",
-        )
+        timezone = _lenient(row, "timezone", self._timezone_of, self.timezone, self._timezone_fallback)
+        said = _lenient(row, "language", self._language_of, None, self._language_fallback)
         channel = self._channel(row, phone, email)
         consent, sources = self._consent(row)
         if row.errors:
