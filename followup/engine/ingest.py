@@ -115,7 +115,8 @@ def _batches(
         if parsed.errors:
             summary.rejected += 1
             summary.errors += [str(e) for e in parsed.errors]
-        summary.warnings += [str(w) for w in parsed.warnings]
+        if parsed.warnings:
+            summary.warnings += [str(w) for w in parsed.warnings]
         if parsed.item is not None:
             batch.append(parsed.item)
         if records >= size:
