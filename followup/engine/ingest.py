@@ -115,7 +115,8 @@ def _batches(
         if parsed.errors:
             summary.rejected += 1
             summary.errors += [str(e) for e in parsed.errors]
-        summary.warnings += [str(w) for w in parsed.warnings]
+        if parsed.warnings:
+            summary.warnings += [str(w) for w in parsed.warnings]
         if parsed.item is not None:
             batch.append(parsed.item)
         if records >= size:
@@ -354,9 +355,16 @@ def _keys(client: Client) -> set[str]:
 
 
 def _row_keys(row: ClientRow) -> set[str]:
+    """:func:`_keys` of the client the row would write (its made-up id when it has none)."""
     if row.external_id:
         return {f"x:{row.external_id}"}
-    return _keys(replace(row.client, external_id=_auto_id(row)))
+    client = row.client
+    keys = {f"x:{_auto_id(row)}"}
+    if client.phone:
+        keys.add(f"p:{client.phone}")
+    if client.email:
+        keys.add(f"e:{client.email.lower()}")
+    return keys
 
 
 @dataclass
@@ -399,7 +407,7 @@ class _ClientBatch:
         known = {s.id: s for s in [*by_id.values(), *sharing]}
         locked = store.opted_out_by_clients(known)
         for row in rows:
-            if _row_keys(row) & self.written:
+            if not self.written.isdisjoint(_row_keys(row)):
                 self._flush()
                 self._one(row)
                 continue
@@ -445,12 +453,16 @@ class _ClientBatch:
     ) -> None:
         before = matched.client.consent if matched is not None else None
         external_id = row.external_id or (matched.client.external_id if matched is not None else _auto_id(row))
-        client = replace(_merged(row, matched.client if matched else None, locked), external_id=external_id)
+        client = _merged(row, matched.client if matched else None, locked)
+        if client.external_id != external_id:  # a row without id: the matched client's id, or a made-up one
+            client = replace(client, external_id=external_id)
         if matched is not None and matched.client.language != client.language:
             change = f"{matched.client.language} -> {client.language}"
             self.summary.languages_changed[change] = self.summary.languages_changed.get(change, 0) + 1
         self.pending.append(_Write(row, client, target, before, reachable(matched.client if matched else None)))
-        self.written |= _keys(client) | (_keys(target.client) if target is not None else set())
+        self.written.update(_keys(client))
+        if target is not None:
+            self.written.update(_keys(target.client))
 
     def _one(self, row: ClientRow) -> None:
         """A row looked up on its own, after the batch so far is written (see the class)."""

@@ -10,7 +10,6 @@ identifies the client (no id, phone or email that reads) or it has no name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,7 +17,7 @@ from followup.core.domain import ChannelName, Client, Consent
 from followup.intake.mapping import CLIENT_ALIASES, CLIENT_FIELDS, CLIENT_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRow, ParseResult, RowError
-from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows
+from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows, remembered
 from followup.intake.values import (
     CHANNELS,
     configured_language,
@@ -58,13 +57,31 @@ def split_name(full: str) -> tuple[str, str]:
     return (words[0], " ".join(words[1:])) if words else ("", "")
 
 
-@dataclass(frozen=True)
 class _ClientRules:
-    region: str
-    timezone: str
-    language: str
-    languages: Sequence[str] | None = None  # None: any language CLDR knows
-    consent_values: Mapping[str, bool] = field(default_factory=dict)
+    """How a row of this file is read: the clinic's region, zone and languages, and the preset's
+    consent words.  A phone or email is read afresh on each row (a clients file names each
+    client once); the cells a file repeats (time zone, language, consent) are read once each."""
+
+    def __init__(
+        self,
+        region: str,
+        timezone: str,
+        language: str,
+        languages: Sequence[str] | None = None,  # None: any language CLDR knows
+        consent_values: Mapping[str, bool] | None = None,
+    ) -> None:
+        self.region = region
+        self.timezone = timezone
+        self.language = language
+        self._timezone_of = remembered(lambda raw: timezone_name(raw, timezone))
+        allowed = None if languages is None else tuple(languages)
+        self._language_of = remembered(
+            language_code if allowed is None else lambda raw: configured_language(raw, allowed)
+        )
+        self._consent_of = remembered(lambda raw: consent_word(raw, consent_values or {}), 256)
+        self._phone_of = lambda raw: phone_e164(raw, region)  # not remembered: each client has their own
+        self._timezone_fallback = f"using {timezone}"
+        self._language_fallback = f"the client's stored language is kept ({language!r} for a new client)"
 
     def build(self, row: Row) -> ClientRow | None:
         external_id = row.get("external_id") or None
@@ -74,19 +91,11 @@ class _ClientRules:
             last_name = last_name or from_full
         if not first_name:
             row.error("first_name" if row.layout.has("first_name") else "full_name", "is empty (a name is required)")
-        phone = _lenient(row, "phone", lambda raw: phone_e164(raw, self.region), None, "left out")
+        phone = _lenient(row, "phone", self._phone_of, None, "left out")
         email = _lenient(row, "email", email_address, None, "left out")
         self._identity(row, external_id, phone, email)
-        timezone = _lenient(
-            row, "timezone", lambda raw: timezone_name(raw, self.timezone), self.timezone, f"using {self.timezone}"
-        )
-        said = _lenient(
-            row,
-            "language",
-            lambda raw: language_code(raw) if self.languages is None else configured_language(raw, self.languages),
-            None,
-            f"the client's stored language is kept ({self.language!r} for a new client)",
-        )
+        timezone = _lenient(row, "timezone", self._timezone_of, self.timezone, self._timezone_fallback)
+        said = _lenient(row, "language", self._language_of, None, self._language_fallback)
         channel = self._channel(row, phone, email)
         consent, sources = self._consent(row)
         if row.errors:
@@ -113,7 +122,7 @@ class _ClientRules:
         for flag in _CONSENT_FLAGS:
             where = f"{row.layout.file}:{row.line}:{row.layout.column(flag)}"
             try:
-                said = consent_word(row.get(flag), self.consent_values)
+                said = self._consent_of(row.get(flag))
             except ValueError as exc:
                 row.warn(flag, f"{exc}; taken as no consent")
                 values[flag], sources[flag] = False, where  # an unreadable answer is never a yes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -36,12 +37,22 @@ WHEN_EXAMPLES = (
 )
 
 
+# Values repeat a lot in an export (a clinic's hours, a day's visits): each parser below
+# remembers the last few thousand texts it read, and what it made of them (a value, or the
+# ValueError's message).  Results are immutable (dates, datetimes, strings), so sharing is safe.
+_REMEMBERED = 4096
+
+
 def tidy(raw: str) -> str:
     """``12/3/26, 3p.m.`` -> ``12/3/26 3 pm``: one space between parts, am/pm apart from the digits."""
-    text = re.sub(r"(\d)\s*([ap])\.?\s*m\.?(?=\s|$)", r"\1 \2m", raw.replace(",", " "), flags=re.IGNORECASE)
+    text = _AM_PM.sub(r"\1 \2m", raw.replace(",", " "))
     return " ".join(text.split())
 
 
+_AM_PM = re.compile(r"(\d)\s*([ap])\.?\s*m\.?(?=\s|$)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
 def parse_date_only(raw: str) -> date | None:
     """A date as written (no time of day), or None when ``raw`` is not one."""
     text = tidy(raw)
@@ -64,6 +75,7 @@ def parse_date(raw: str) -> date:
         raise ValueError(f"{raw!r} is not a date (month/day/year, year-month-day or December 5, 2026)") from None
 
 
+@functools.lru_cache(maxsize=_REMEMBERED)
 def parse_time_of_day(raw: str) -> datetime | None:
     """``2:30 PM``, ``2:30pm``, ``14:30`` -> a naive datetime carrying the time; None when not a time."""
     return strptime_any(tidy(raw), TIMES)
@@ -79,8 +91,49 @@ def join_date_time(date_text: str, time_text: str) -> str:
     return f"{parse_date(date_text).isoformat()} {wall:%H:%M:%S}"
 
 
+# What each strptime directive the formats above use can match, or more (never less): a text
+# that does not fit a format's shape can't be read by it, so strptime need not be tried (each
+# try that fails raises, and CPython keeps only 5 compiled formats: with the 83 here every
+# call compiled its regex again, 40 us a try).  Names (%B, %a, %p) are any text, whatever
+# the locale; whitespace in a format matches any run of whitespace, as in strptime.
+_DIRECTIVE_SHAPES = {
+    "d": r"(?:\d\d?| \d)",
+    "m": r"\d\d?",
+    "I": r"\d\d?",
+    "H": r"\d\d?",
+    "M": r"\d\d?",
+    "S": r"\d\d?",
+    "y": r"\d\d",
+    "Y": r"\d\d\d\d",
+    "p": r".*?",
+    "B": r".*?",
+    "b": r".*?",
+    "A": r".*?",
+    "a": r".*?",
+}
+
+
+@functools.cache
+def format_shape(fmt: str) -> re.Pattern[str] | None:
+    """A pattern that fully matches every text ``datetime.strptime(text, fmt)`` accepts (and
+    others: it only rules texts out); None when ``fmt`` has a directive not listed above."""
+    parts: list[str] = []
+    for literal, directive in re.findall(r"([^%]*)(?:%(.)|$)", fmt):
+        parts += [r"\s+" if piece.isspace() else re.escape(piece) for piece in re.split(r"(\s+)", literal) if piece]
+        if directive:
+            shape = _DIRECTIVE_SHAPES.get(directive)
+            if shape is None:
+                return None
+            parts.append(shape)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
 def strptime_any(text: str, formats: Sequence[str]) -> datetime | None:
+    """The first of ``formats`` (in order) that reads ``text``, as a naive datetime; None when none does."""
     for fmt in formats:
+        shape = format_shape(fmt)
+        if shape is not None and shape.fullmatch(text) is None:
+            continue  # this format can't read it: spare strptime the failure
         try:
             return datetime.strptime(text, fmt)  # naive on purpose: localised by the caller
         except ValueError:
@@ -90,16 +143,25 @@ def strptime_any(text: str, formats: Sequence[str]) -> datetime | None:
 
 def parse_when(raw: str) -> datetime:
     """A datetime as written: aware when it carries an offset, else naive wall time."""
+    found = _when(raw)
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
+def _when(raw: str) -> datetime | str:
+    """:func:`parse_when`'s datetime, or the message of its ValueError (remembered either way)."""
     text = tidy(raw)
     if parse_date_only(text) is not None:
-        raise ValueError(f"{raw!r} has no time of day ({WHEN_EXAMPLES})")
+        return f"{raw!r} has no time of day ({WHEN_EXAMPLES})"
     try:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
     value = strptime_any(text, _DATE_TIME_FORMATS)
     if value is None:
-        raise ValueError(f"{raw!r} is not a date and time ({WHEN_EXAMPLES})")
+        return f"{raw!r} is not a date and time ({WHEN_EXAMPLES})"
     return value
 
 
@@ -118,7 +180,7 @@ def start_at(raw: str, tz: ZoneInfo) -> datetime:
 
 def end_at(raw: str, tz: ZoneInfo, day: date) -> datetime:
     """A full date and time, or just a time of day on ``day`` (the start's local date)."""
-    wall = strptime_any(tidy(raw), TIMES)
+    wall = parse_time_of_day(raw)
     if wall is not None:
         return local_datetime(day, wall.time(), tz)
     return localise(parse_when(raw), tz)
@@ -133,6 +195,15 @@ def duration_of(raw: str) -> timedelta | None:
     None when empty; ValueError naming the value otherwise."""
     if not raw:
         return None
+    found = _duration(raw)
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
+def _duration(raw: str) -> timedelta | str:
+    """:func:`duration_of` of a non-empty cell, or the message of its ValueError."""
     text = raw.strip().casefold()
     value = timedelta(0)
     plain = re.fullmatch(r"(\d+(?:\.\d+)?)", text)
@@ -144,7 +215,7 @@ def duration_of(raw: str) -> timedelta | None:
         if parts and (parts[1] or parts[2]):
             value = timedelta(hours=float(parts[1] or 0), minutes=int(parts[2] or 0))
     if value <= timedelta(0) or value > timedelta(hours=12):
-        raise ValueError(f"{raw!r} is not a session length (allowed: 60, 90 min, 1h 30m, 1 hr 30 min, 1.5 hours)")
+        return f"{raw!r} is not a session length (allowed: 60, 90 min, 1h 30m, 1 hr 30 min, 1.5 hours)"
     return value
 
 

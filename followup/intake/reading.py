@@ -121,7 +121,7 @@ def _records(lines: Iterable[str], sep: str) -> Iterator[Record]:
             reason = _CSV_PROBLEMS.get(str(exc), f'{exc} (quote the whole value and double any " inside it)')
             yield Record(line, [], reason)
             continue
-        if any(c.strip() for c in cells):
+        if "".join(cells).strip():  # a blank record is skipped (some cell holds more than whitespace)
             yield Record(line, cells)
 
 

@@ -6,11 +6,12 @@ Streaming: a file is never held whole, and duplicates are found from fingerprint
 from __future__ import annotations
 
 import dataclasses
+import functools
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from followup.intake.mapping import Layout, find_layout
 from followup.intake.reading import FileFacts, Record, check_file, open_records
@@ -66,6 +67,31 @@ class Row:
         except ValueError as exc:
             self.error(field, str(exc))
             return fallback
+
+
+REMEMBERED = 4096  # cell values a remembered parser keeps (a few hundred KB at most)
+
+
+def remembered(parse: Callable[[str], V], size: int = REMEMBERED) -> Callable[[str], V]:
+    """``parse`` remembering what it made of the last ``size`` texts: the value, or the message
+    of the ValueError it raised (raised again on a repeat, as a ValueError with that message;
+    other exceptions are not remembered).  For pure parsers of cells a file repeats (a clinic's
+    time zone, a client's reference on each of their visits); the memory goes with the parser."""
+
+    @functools.lru_cache(maxsize=size)
+    def outcome(raw: str) -> tuple[bool, object]:
+        try:
+            return True, parse(raw)
+        except ValueError as exc:
+            return False, str(exc)
+
+    def read(raw: str) -> V:
+        ok, value = outcome(raw)
+        if not ok:
+            raise ValueError(value)
+        return cast(V, value)
+
+    return read
 
 
 # --------------------------------------------------------------------------- duplicates

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -17,7 +17,7 @@ from followup.intake.dates import duration_of, elapsed, end_at, join_date_time, 
 from followup.intake.mapping import SESSION_ALIASES, SESSION_FIELDS, SESSION_REQUIRED
 from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRefKind, ParseResult, SessionRow
-from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows
+from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows, remembered
 from followup.intake.values import email_address, phone_e164
 from followup.timeutil import UTC, zone
 
@@ -29,6 +29,9 @@ _PHONE_LIKE = re.compile(r"\+?[\d\s().\-]{7,}")
 
 
 def client_ref(raw: str, region: str) -> tuple[str, ClientRefKind]:
+    """``raw`` as the reference it is: a phone (E.164), an email (normalised) or an external id.
+
+    Raises ValueError when empty or when it is an email that does not read."""
     if not raw:
         raise ValueError("is empty (the client's external id, phone or email is required)")
     if _PHONE_LIKE.fullmatch(raw):
@@ -66,12 +69,27 @@ def _status_key(raw: str) -> str:
 
 def session_status(raw: str, extra: Mapping[str, str] | None = None) -> SessionStatus:
     """A status as the export writes it; ``extra`` is a preset's own words (Jane's "Arrived"...)."""
-    if not raw:
-        return "booked"
-    key = _status_key(raw)
+    return status_words(extra)(raw)
+
+
+def status_words(extra: Mapping[str, str] | None = None) -> Callable[[str], SessionStatus]:
+    """:func:`session_status` with ``extra`` read once: a function of the cell, which remembers
+    the statuses it has read (a file has a handful).  Raises ValueError as it does."""
+    own: dict[str, SessionStatus] = {}
     for word, meaning in (extra or {}).items():
-        if _status_key(word) == key and meaning in ("booked", "completed", "cancelled", "no_show"):
-            return meaning  # type: ignore[return-value]
+        if meaning in ("booked", "completed", "cancelled", "no_show"):
+            own.setdefault(_status_key(word), meaning)  # type: ignore[arg-type]  # the first word wins, as before
+
+    def status(raw: str) -> SessionStatus:
+        if not raw:
+            return "booked"
+        key = _status_key(raw)
+        return own[key] if key in own else _known_status(raw, key)
+
+    return remembered(status, 256)
+
+
+def _known_status(raw: str, key: str) -> SessionStatus:
     status = _STATUSES.get(key)
     if status is None and key.startswith(("cancel", "late cancel")):
         status = "cancelled"  # "Cancelled by customer", "Canceled by seller", "cancelled_by_buyer"
@@ -96,20 +114,34 @@ def focus_key(text: str) -> str:
     return re.sub(r"[\W_]+", "", bare.casefold().replace("&", "and"))
 
 
-@dataclass(frozen=True)
 class _SessionRules:
-    region: str
-    timezone: str
-    focus_areas: Mapping[str, str]  # id -> label
-    focus_names: Mapping[str, str] = field(default_factory=dict)  # label in any language -> id
-    status_values: Mapping[str, str] = field(default_factory=dict)
+    """How a row of this file is read: the clinic's region and zone, its focus areas and the
+    preset's status words.  The word lists are indexed once, and the focus and status cells
+    (a file repeats a few dozen of them) are read once each."""
+
+    def __init__(
+        self,
+        region: str,
+        timezone: str,
+        focus_areas: Mapping[str, str],  # id -> label
+        focus_names: Mapping[str, str] | None = None,  # label in any language -> id
+        status_values: Mapping[str, str] | None = None,
+    ) -> None:
+        self.region = region
+        self.timezone = timezone
+        self.tz = zone(timezone)  # times without an offset are the clinic's (the booking system's) time
+        self.focus_areas = focus_areas
+        known = focus_index(focus_areas, focus_names)
+        self._focus_of = functools.lru_cache(maxsize=1024)(lambda text: _match_known(text, known))
+        self._status_of = status_words(status_values)
+        self._client_of = remembered(lambda raw: client_ref(raw, region))  # repeats on each visit
 
     def build(self, row: Row) -> SessionRow | None:
-        ref, kind = row.parse("client", lambda raw: client_ref(raw, self.region), _NO_REF)
-        tz = zone(self.timezone)  # times without an offset are the clinic's (the booking system's) time
+        ref, kind = row.parse("client", self._client_of, _NO_REF)
+        tz = self.tz
         start = self._start(row, tz)
         end = self._end(row, tz, start)
-        status = row.parse("status", lambda raw: session_status(raw, self.status_values), _BOOKED)
+        status = row.parse("status", self._status_of, _BOOKED)
         service = row.get("service")
         if not service:
             row.error("service", "is empty (the service is required, e.g. Neuromuscular therapy, 60 min)")
@@ -172,7 +204,7 @@ class _SessionRules:
         return end
 
     def _focus(self, row: Row) -> tuple[str, ...]:
-        found, unknown = match_focus(row.get("focus"), self.focus_areas, self.focus_names)
+        found, unknown = self._focus_of(row.get("focus"))
         for item in unknown:
             row.warn("focus", f"{item!r} is not a focus area; left out ({allowed_focus(self.focus_areas)})")
         return found
@@ -184,16 +216,30 @@ def match_focus(
     """``"Neck & shoulders; lower-back"`` -> (("neck_shoulders", "lower_back"), []) and the items that
     name no area.  Ids and labels both match, ignoring case, accents and punctuation; labels may
     contain commas.  ``focus_names`` adds labels in other languages (``Cuello y hombros``)."""
-    items = [item.strip() for item in re.split(r"[;,|/]", text) if item.strip()]
+    found, unknown = _match_known(text, focus_index(focus_areas, focus_names))
+    return found, list(unknown)
+
+
+def focus_index(focus_areas: Mapping[str, str], focus_names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:func:`focus_key` of every id, label and other-language name -> the area's id (an id or
+    label of ``focus_areas`` wins over a name of ``focus_names`` with the same key)."""
     known = {focus_key(name): area for name, area in (focus_names or {}).items() if area in focus_areas}
     known |= {focus_key(key): area for area, label in focus_areas.items() for key in (area, label)}
+    return known
+
+
+def _match_known(text: str, known: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """:func:`match_focus` against an index made by :func:`focus_index` (items that name no area
+    as a tuple: the result may be remembered and shared)."""
+    items = [item.strip() for item in re.split(r"[;,|/]", text) if item.strip()]
+    keys = [focus_key(item) for item in items]
     found: list[str] = []
     unknown: list[str] = []
     index = 0
     while index < len(items):
         after, area = index + 1, None
         for last in range(len(items), index, -1):  # the longest run of items that names an area
-            area = known.get("".join(focus_key(item) for item in items[index:last]))
+            area = known.get("".join(keys[index:last]))
             if area is not None:
                 after = last
                 break
@@ -202,7 +248,7 @@ def match_focus(
         elif area not in found:
             found.append(area)
         index = after
-    return tuple(found), unknown
+    return tuple(found), tuple(unknown)
 
 
 def allowed_focus(focus_areas: Mapping[str, str]) -> str:
