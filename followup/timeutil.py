@@ -15,6 +15,14 @@ def require_aware(value: datetime, name: str = "datetime") -> datetime:
     return value
 
 
+def instant(value: datetime) -> datetime:
+    """``value`` in UTC: the form to compare two aware datetimes in.  Python compares two
+    datetimes that share a tzinfo object by wall time and ignores ``fold``, so in the hour a
+    clock goes back 1:00 EST (the second 1:00) counts as before 1:30 EDT, which it follows
+    (PEP 495, "Aware datetime comparison"); in UTC the order is the real one."""
+    return value.astimezone(UTC)
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``; a clear ValueError for a misspelt one."""
     try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from followup.timeutil import require_aware
+from followup.timeutil import instant, require_aware
 
 SessionStatus = Literal["booked", "completed", "cancelled", "no_show"]
 ChannelName = Literal["sms", "email"]
@@ -70,5 +70,5 @@ class Session:
     def __post_init__(self) -> None:
         require_aware(self.start, "session start")
         require_aware(self.end, "session end")
-        if self.end < self.start:
+        if instant(self.end) < instant(self.start):  # not wall times: the night clocks go back
             raise ValueError(f"session {self.external_id} ends before it starts")

@@ -19,7 +19,7 @@ from followup.intake.presets import Preset, detect
 from followup.intake.results import ClientRefKind, ParseResult, SessionRow
 from followup.intake.rows import Deferred, Duplicates, Key, Row, RowStream, open_rows, remembered
 from followup.intake.values import email_address, phone_e164
-from followup.timeutil import UTC, zone
+from followup.timeutil import UTC, instant, zone
 
 _NO_FOCUS_AREAS: Mapping[str, str] = MappingProxyType({})
 _DEFAULT_SESSION = timedelta(minutes=60)
@@ -199,7 +199,7 @@ class _SessionRules:
         day = start.astimezone(tz).date() if start is not None else date(2000, 1, 3)  # only to validate the cell
         text = raw
         end = row.parse(field, lambda _: end_at(text, tz, day), None)
-        if start is not None and end is not None and end < start:
+        if start is not None and end is not None and instant(end) < instant(start):
             row.error(field, f"{raw!r} is before the start ({start:%Y-%m-%d %H:%M %Z}); the end must not be earlier")
         return end
 
