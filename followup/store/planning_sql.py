@@ -10,11 +10,11 @@ statement built per row cost about 10 times a plain batched insert (bench/README
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -48,16 +48,88 @@ _UPDATE_MOVED = _update(*_REPLANNED, "next_attempt_at", "updated_at")
 _UPDATE_KEPT = _update(*_REPLANNED, "updated_at")
 
 
-def _insert_planned(dialect: str) -> Any:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(messages)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(messages.c.id, messages.c.client_id)
-    )
+# The columns of a planned message, in the order :func:`_insert_new` takes its rows.
+_NEW_COLUMNS = (
+    "idempotency_key",
+    "campaign",
+    "step",
+    "step_index",
+    "client_id",
+    "session_id",
+    "channel",
+    "purpose",
+    "priority",
+    "due_at",
+    "expires_at",
+    "status",
+    "status_reason",
+    "why",
+    "attempts",
+    "next_attempt_at",
+    "fell_back",
+    "created_at",
+    "updated_at",
+)
+_COLUMN_LIST = ", ".join(_NEW_COLUMNS)
+_CONFLICT = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, client_id"
+
+# PostgreSQL: one array per column, unnested into rows: a statement of fixed text whatever the
+# number of rows.  A multi-row VALUES (SQLAlchemy's insertmanyvalues) is a new text of 20
+# placeholders a row each batch, and psycopg's parsing of those texts cost more than the
+# inserts themselves (bench/README.md, planning-postgresql).
+_PG_ARRAY_TYPES = {
+    "step_index": "INTEGER",
+    "client_id": "INTEGER",
+    "session_id": "INTEGER",
+    "attempts": "INTEGER",
+    "fell_back": "BOOLEAN",
+    "due_at": "TIMESTAMP WITH TIME ZONE",
+    "expires_at": "TIMESTAMP WITH TIME ZONE",
+    "next_attempt_at": "TIMESTAMP WITH TIME ZONE",
+    "created_at": "TIMESTAMP WITH TIME ZONE",
+    "updated_at": "TIMESTAMP WITH TIME ZONE",
+}
+# Built from the constant names above only, never from data: S608 does not apply.
+_PG_INSERT = text(
+    f"INSERT INTO {messages.name} ({_COLUMN_LIST}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"CAST(:{name} AS {_PG_ARRAY_TYPES.get(name, 'VARCHAR')}[])" for name in _NEW_COLUMNS)
+    + f") {_CONFLICT}"
+)
+
+# SQLite: a multi-row VALUES of DB-API parameters, up to this many rows a statement (SQLite
+# allows 32,766 parameters a statement since 3.32; 19 a row).
+_SQLITE_ROWS = 500
 
 
-_INSERTS = {name: _insert_planned(name) for name in ("sqlite", "postgresql")}
+def _sqlite_insert(rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * len(_NEW_COLUMNS)) + ")"] * rows)
+    return f"INSERT INTO {messages.name} ({_COLUMN_LIST}) VALUES {values} {_CONFLICT}"  # noqa: S608 - constants only
+
+
+def _insert_new(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert ``rows`` (tuples in :data:`_NEW_COLUMNS` order, values as the driver takes them:
+    see :func:`_to_db`), skipping any whose idempotency key exists; the client id of each row
+    inserted."""
+    if dialect == "postgresql":
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(_NEW_COLUMNS)}
+        return [int(r[1]) for r in conn.execute(_PG_INSERT, columns)]
+    inserted: list[int] = []
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        flat = tuple(value for row in chunk for value in row)
+        inserted.extend(int(r[1]) for r in conn.exec_driver_sql(_sqlite_insert(len(chunk)), flat))
+    return inserted
+
+
+def _to_db(conn: Connection) -> tuple[Callable[[datetime], Any], Any]:
+    """How this connection's driver takes a timestamp and ``False``: the columns' own SQLAlchemy
+    bind processors (UTC; on SQLite a naive UTC text), applied by hand since the inserts above
+    bypass SQLAlchemy's per-row processing."""
+    # dialect_impl: the type as this dialect runs it (on SQLite, DateTime's text format).
+    stamp = messages.c.due_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    boolean = messages.c.fell_back.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert stamp is not None  # UTCDateTime always has one
+    return stamp, (boolean(False) if boolean is not None else False)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -158,7 +230,9 @@ def apply_plans(
     ).mappings():
         existing[int(r["client_id"])][r["idempotency_key"]] = r
 
-    inserts: list[dict[str, Any]] = []
+    stamp, false = _to_db(conn)
+    db_now = stamp(now)
+    inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[int, dict[str, Any], bool]] = []  # (client id, parameters, revived)
     cancels: list[tuple[int, int, str]] = []  # (client id, message id, reason)
     expirations: list[tuple[int, int, str]] = []  # (client id, message id, reason)
@@ -179,30 +253,31 @@ def apply_plans(
                 session_id = (
                     session_ids.get((client_id, plan.session_external_id)) if plan.session_external_id else None
                 )
+                due = stamp(plan.due_at)
+                # A holdout client's message is written as withheld, never sent: the outbox
+                # stays the one record of who would have got what.  (Columns: _NEW_COLUMNS.)
                 inserts.append(
-                    {
-                        "idempotency_key": plan.key,
-                        "campaign": plan.campaign,
-                        "step": plan.step,
-                        "step_index": plan.step_index,
-                        "client_id": client_id,
-                        "session_id": session_id,
-                        "channel": plan.channel,
-                        "purpose": plan.purpose,
-                        "priority": plan.priority,
-                        "due_at": plan.due_at,
-                        "expires_at": plan.expires_at,
-                        # A holdout client's message is written as withheld, never sent: the
-                        # outbox stays the one record of who would have got what.
-                        "status": "cancelled" if plan.held_out else "scheduled",
-                        "status_reason": HELD_OUT if plan.held_out else None,
-                        "why": plan.why,
-                        "attempts": 0,
-                        "next_attempt_at": plan.due_at,
-                        "fell_back": False,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        plan.key,
+                        plan.campaign,
+                        plan.step,
+                        plan.step_index,
+                        client_id,
+                        session_id,
+                        plan.channel,
+                        plan.purpose,
+                        plan.priority,
+                        due,
+                        stamp(plan.expires_at),
+                        "cancelled" if plan.held_out else "scheduled",
+                        HELD_OUT if plan.held_out else None,
+                        plan.why,
+                        0,
+                        due,
+                        false,
+                        db_now,
+                        db_now,
+                    )
                 )
                 continue
             revivable = (
@@ -250,8 +325,8 @@ def apply_plans(
             cancels.append((client_id, int(row["id"]), reason))
 
     if inserts:
-        for _message_id, client_id in conn.execute(_INSERTS[dialect], inserts):
-            out[int(client_id)].created += 1
+        for client_id in _insert_new(conn, dialect, inserts):
+            out[client_id].created += 1
     for client_id, params, revived in updates:
         done = conn.execute(_UPDATE_MOVED if "v_next_attempt_at" in params else _UPDATE_KEPT, params).rowcount
         if revived:
