@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Integer, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -74,9 +74,10 @@ _COLUMN_LIST = ", ".join(_NEW_COLUMNS)
 _CONFLICT = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, client_id"
 
 # PostgreSQL: one array per column, unnested into rows: a statement of fixed text whatever the
-# number of rows.  A multi-row VALUES (SQLAlchemy's insertmanyvalues) is a new text of 20
-# placeholders a row each batch, and psycopg's parsing of those texts cost more than the
-# inserts themselves (bench/README.md, planning-postgresql).
+# number of rows, its arrays sent in binary (``%(name)b``; psycopg's text form of an array of
+# strings costs a regex per element).  A multi-row VALUES (SQLAlchemy's insertmanyvalues) is a
+# new text of 19 placeholders a row each batch, and psycopg's parsing of those texts cost more
+# than the inserts themselves (bench/README.md, planning-postgresql).
 _PG_ARRAY_TYPES = {
     "step_index": "INTEGER",
     "client_id": "INTEGER",
@@ -90,9 +91,9 @@ _PG_ARRAY_TYPES = {
     "updated_at": "TIMESTAMP WITH TIME ZONE",
 }
 # Built from the constant names above only, never from data: S608 does not apply.
-_PG_INSERT = text(
+_PG_INSERT = (
     f"INSERT INTO {messages.name} ({_COLUMN_LIST}) SELECT * FROM unnest("  # noqa: S608
-    + ", ".join(f"CAST(:{name} AS {_PG_ARRAY_TYPES.get(name, 'VARCHAR')}[])" for name in _NEW_COLUMNS)
+    + ", ".join(f"CAST(%({name})b AS {_PG_ARRAY_TYPES.get(name, 'VARCHAR')}[])" for name in _NEW_COLUMNS)
     + f") {_CONFLICT}"
 )
 
@@ -112,7 +113,7 @@ def _insert_new(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> 
     inserted."""
     if dialect == "postgresql":
         columns = {name: [row[i] for row in rows] for i, name in enumerate(_NEW_COLUMNS)}
-        return [int(r[1]) for r in conn.execute(_PG_INSERT, columns)]
+        return [int(r[1]) for r in conn.exec_driver_sql(_PG_INSERT, columns)]
     inserted: list[int] = []
     for start in range(0, len(rows), _SQLITE_ROWS):
         chunk = rows[start : start + _SQLITE_ROWS]
@@ -138,6 +139,14 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
         return a.timestamp() == b.timestamp()
     return bool(a == b)
+
+
+def _among(conn: Connection, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(array)``: one parameter and a fixed text,
+    where an IN list is a new text of ``len(ids)`` placeholders that psycopg parses each time."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def client_from_row(row: Any) -> Client:
@@ -176,11 +185,11 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
     wanted = list(dict.fromkeys(client_ids))
     found = {
         int(r["id"]): client_from_row(r)
-        for r in conn.execute(select(clients).where(clients.c.id.in_(wanted))).mappings()
+        for r in conn.execute(select(clients).where(_among(conn, clients.c.id, wanted))).mappings()
     }
     by_client: dict[int, list[Session]] = defaultdict(list)
     rows = conn.execute(
-        select(sessions).where(sessions.c.client_id.in_(wanted)).order_by(sessions.c.start_at, sessions.c.id)
+        select(sessions).where(_among(conn, sessions.c.client_id, wanted)).order_by(sessions.c.start_at, sessions.c.id)
     ).mappings()
     for r in rows:
         owner = int(r["client_id"])
@@ -188,7 +197,7 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
     tips: dict[int, list[str]] = defaultdict(list)
     for client_id, tip_id in conn.execute(
         select(client_tips.c.client_id, client_tips.c.tip_id)
-        .where(client_tips.c.client_id.in_(wanted))
+        .where(_among(conn, client_tips.c.client_id, wanted))
         .order_by(client_tips.c.sent_at, client_tips.c.id)
     ):
         tips[int(client_id)].append(str(tip_id))
@@ -216,7 +225,9 @@ def apply_plans(
     session_ids: dict[tuple[int, str], int] = {
         (int(r[0]), str(r[1])): int(r[2])
         for r in conn.execute(
-            select(sessions.c.client_id, sessions.c.external_id, sessions.c.id).where(sessions.c.client_id.in_(ids))
+            select(sessions.c.client_id, sessions.c.external_id, sessions.c.id).where(
+                _among(conn, sessions.c.client_id, ids)
+            )
         )
     }
     existing: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -226,7 +237,7 @@ def apply_plans(
             messages.c.client_id,
             messages.c.idempotency_key,
             *(messages.c[name] for name in _REPLANNED),
-        ).where(messages.c.client_id.in_(ids))
+        ).where(_among(conn, messages.c.client_id, ids))
     ).mappings():
         existing[int(r["client_id"])][r["idempotency_key"]] = r
 
