@@ -8,7 +8,7 @@ Re-running it is harmless: every message has a stable idempotency key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -134,7 +134,7 @@ def visit_number(session: Session, sessions: Sequence[Session]) -> int:
     return sum(1 for s in sessions if s.status == "completed" and s.start <= session.start)
 
 
-def _conditions_hold(step: _StepPlan, session: Session | None, visits: int) -> bool:
+def _conditions_hold(step: _StepPlan, session: Session, visits: int) -> bool:
     when = step.when
     if when is None:
         return True
@@ -142,43 +142,41 @@ def _conditions_hold(step: _StepPlan, session: Session | None, visits: int) -> b
         return False
     if when.max_visits is not None and visits > when.max_visits:
         return False
-    if step.services and (session is None or session.service.casefold() not in step.services):
+    if step.services and session.service.casefold() not in step.services:
         return False
-    return not (step.focus_areas and (session is None or step.focus_areas.isdisjoint(session.focus_areas)))
+    return not (step.focus_areas and step.focus_areas.isdisjoint(session.focus_areas))
 
 
-# Why a message exists, per trigger: "{ref}" is "session <id>" or "client", "{days}" the trigger's days.
+# Why a message exists, per trigger ("{days}": the trigger's days).
 _WHY = {
-    "session_completed": "after {ref} was completed",
-    "session_booked": "before booked {ref}",
-    "first_visit": "after first visit ({ref})",
-    "no_rebook": "{days} days after {ref} with nothing booked",
-    "lapsed": "{days} days since {ref}, the last visit",
+    "session_completed": "after session {session} was completed",
+    "session_booked": "before booked session {session}",
+    "first_visit": "after first visit (session {session})",
+    "no_rebook": "{days} days after session {session} with nothing booked",
+    "lapsed": "{days} days since session {session}, the last visit",
 }
 
 
-def _describe(trigger: str, session: Session | None, days: int | None) -> str:
-    ref = f"session {session.external_id}" if session else "client"
-    return _WHY[trigger].format(ref=ref, days=days)
-
-
-def _steps_for(
+def _add_steps(
+    planned: list[Planned],
     plan: CampaignPlan,
     client: Client,
     tz: ZoneInfo,
     anchor: datetime,
-    session: Session | None,
+    session: Session,
     visits: int,
     *,
     cap: datetime | None = None,
-    held_out: bool = False,
-) -> Iterator[Planned]:
+    held_out: bool,
+) -> None:
+    """Append to ``planned`` the messages of ``plan``'s steps whose conditions hold, timed from
+    ``anchor`` in the client's zone ``tz``.  Every message hangs on a session (the visit that
+    triggered it); ``cap`` bounds the expiry (a reminder ends when its session starts)."""
     name = plan.name
     campaign = plan.campaign
-    anchor_id = session.external_id if session else "client"
-    session_id = session.external_id if session else None
+    sid = session.external_id
     client_id = client.external_id
-    describe = _describe(campaign.trigger.type, session, campaign.trigger.days)
+    describe = _WHY[campaign.trigger.type].format(session=sid, days=campaign.trigger.days)
     for step in plan.steps:
         if not _conditions_hold(step, session, visits):
             continue
@@ -188,20 +186,22 @@ def _steps_for(
             expires = min(expires, cap)
         why = f"{step.offset.text} {describe}"
         for channel in step.channels:
-            yield Planned(
-                key=f"{name}/{step.name}/{client_id}/{anchor_id}/{channel}",
-                campaign=name,
-                step=step.name,
-                step_index=step.index,
-                client_external_id=client_id,
-                session_external_id=session_id,
-                channel=channel,
-                purpose=campaign.purpose,
-                priority=plan.priority,
-                due_at=due,
-                expires_at=expires,
-                why=why,
-                held_out=held_out,
+            planned.append(
+                Planned(
+                    key=f"{name}/{step.name}/{client_id}/{sid}/{channel}",
+                    campaign=name,
+                    step=step.name,
+                    step_index=step.index,
+                    client_external_id=client_id,
+                    session_external_id=sid,
+                    channel=channel,
+                    purpose=campaign.purpose,
+                    priority=plan.priority,
+                    due_at=due,
+                    expires_at=expires,
+                    why=why,
+                    held_out=held_out,
+                )
             )
 
 
@@ -309,15 +309,15 @@ def _plan_campaign(
         for session in completed:
             if session.end >= oldest:
                 visits = visit_number(session, ordered)
-                planned.extend(_steps_for(plan, client, tz, session.end, session, visits, held_out=held_out))
+                _add_steps(planned, plan, client, tz, session.end, session, visits, held_out=held_out)
     elif trigger == "session_booked":
         for session in ordered:
             if session.start < oldest:
                 continue
             if session.status == "booked":
                 visits = visit_number(session, ordered)
-                planned.extend(
-                    _steps_for(plan, client, tz, session.start, session, visits, cap=session.start, held_out=held_out)
+                _add_steps(
+                    planned, plan, client, tz, session.start, session, visits, cap=session.start, held_out=held_out
                 )
             else:
                 reason = "session cancelled" if session.status in ("cancelled", "no_show") else "session done"
@@ -325,7 +325,7 @@ def _plan_campaign(
     elif trigger == "first_visit":
         if completed and completed[0].end >= oldest:
             first = completed[0]
-            planned.extend(_steps_for(plan, client, tz, first.end, first, 1, held_out=held_out))
+            _add_steps(planned, plan, client, tz, first.end, first, 1, held_out=held_out)
     elif trigger in ("no_rebook", "lapsed") and completed and completed[-1].end >= oldest:
         last = completed[-1]
         # Nudges for an earlier visit are moot once a later one took place.
@@ -337,8 +337,9 @@ def _plan_campaign(
         if rebooked:
             _block(result, plan, client, last, f"rebooked (session {rebooked[0].external_id})")
             return
-        days = plan.campaign.trigger.days or 0
+        days = plan.campaign.trigger.days
+        assert days is not None  # the campaign's own validation requires days for these triggers
         # Days are calendar days in the client's zone, like step offsets.
         local_end = last.end.astimezone(tz)
         anchor = (local_end + timedelta(days=days)).astimezone(tz)
-        planned.extend(_steps_for(plan, client, tz, anchor, last, len(completed), held_out=held_out))
+        _add_steps(planned, plan, client, tz, anchor, last, len(completed), held_out=held_out)

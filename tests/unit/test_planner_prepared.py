@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -369,3 +370,40 @@ def test_the_why_names_the_trigger_and_the_anchor() -> None:
     ):
         (p,) = plan_client({"c": campaign(trigger={"type": kind, "days": 5})}, CLIENT, [done], now).planned
         assert p.why == why
+
+
+# --- the horizon is inclusive ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trigger", ["session_completed", "first_visit", {"type": "no_rebook", "days": 3}])
+def test_a_visit_that_ended_exactly_a_horizon_ago_is_still_planned_and_a_moment_earlier_is_not(trigger: Any) -> None:
+    c = campaign(trigger=trigger)
+    now = datetime(2026, 12, 20, 12, 0, tzinfo=NY)
+    edge = now - horizon(c)
+    at_edge = visit("s1", edge - timedelta(hours=1))  # ends exactly at the edge
+    assert [p.session_external_id for p in plan_client({"c": c}, CLIENT, [at_edge], now).planned] == ["s1"]
+    before = visit("s1", edge - timedelta(hours=1, microseconds=1))
+    assert plan_client({"c": c}, CLIENT, [before], now).planned == []
+
+
+def test_a_booking_that_starts_exactly_a_horizon_ago_is_still_planned() -> None:
+    c = campaign(trigger="session_booked", steps=[{"offset": "-24h", "template": "t"}])
+    now = datetime(2026, 12, 20, 12, 0, tzinfo=NY)
+    edge = now - horizon(c)
+    assert len(plan_client({"c": c}, CLIENT, [visit("s1", edge, "booked")], now).planned) == 1
+    assert plan_client({"c": c}, CLIENT, [visit("s1", edge - timedelta(microseconds=1), "booked")], now).planned == []
+    cancelled = plan_client({"c": c}, CLIENT, [visit("s1", edge, "cancelled")], now).blocked
+    assert cancelled == {"c/step1/c1/s1/preferred": "session cancelled"}
+
+
+def test_an_earlier_visit_that_ended_exactly_a_horizon_ago_has_its_nudges_blocked() -> None:
+    c = campaign(purpose="marketing", trigger={"type": "no_rebook", "days": 3})
+    now = datetime(2026, 12, 20, 12, 0, tzinfo=NY)
+    edge = now - horizon(c)
+    last = visit("s2", now - timedelta(hours=2))
+    earlier = visit("s1", edge - timedelta(hours=1))
+    result = plan_client({"c": c}, CLIENT, [earlier, last], now)
+    assert result.blocked == {"c/step1/c1/s1/preferred": "a later visit took place (session s2)"}
+    assert [p.session_external_id for p in result.planned] == ["s2"]
+    older = visit("s1", edge - timedelta(hours=1, microseconds=1))
+    assert plan_client({"c": c}, CLIENT, [older, last], now).blocked == {}
