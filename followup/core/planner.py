@@ -340,6 +340,6 @@ def _plan_campaign(
         days = plan.campaign.trigger.days
         assert days is not None  # the campaign's own validation requires days for these triggers
         # Days are calendar days in the client's zone, like step offsets.
-        local_end = last.end.astimezone(tz)
-        anchor = (local_end + timedelta(days=days)).astimezone(tz)
+        # (Wall-clock arithmetic: the same tzinfo, so the result needs no conversion back.)
+        anchor = last.end.astimezone(tz) + timedelta(days=days)
         _add_steps(planned, plan, client, tz, anchor, last, len(completed), held_out=held_out)

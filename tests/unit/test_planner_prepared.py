@@ -407,3 +407,21 @@ def test_an_earlier_visit_that_ended_exactly_a_horizon_ago_has_its_nudges_blocke
     assert [p.session_external_id for p in result.planned] == ["s2"]
     older = visit("s1", edge - timedelta(hours=1, microseconds=1))
     assert plan_client({"c": c}, CLIENT, [older, last], now).blocked == {}
+
+
+def test_a_naive_now_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^now must be time-zone aware"):
+        plan_client({}, CLIENT, [], datetime(2026, 12, 3, 16, 0))
+
+
+def test_visits_are_grouped_by_the_client_day_whatever_zone_the_times_are_written_in() -> None:
+    # As read from the database: UTC.  19:30-20:30 in New York is 00:30-01:30 UTC the next day;
+    # the add-on at 20:30 New York (01:30 UTC) is the same local day: one visit.
+    massage = visit("s1", datetime(2026, 12, 4, 0, 30, tzinfo=UTC))
+    add_on = visit("s2", datetime(2026, 12, 4, 1, 30, tzinfo=UTC), minutes=15, service="Hot stones")
+    visits, absorbed = group_visits([massage, add_on], NY)
+    assert absorbed == {"s2": "s1"} and [v.service for v in visits] == ["NMT 60 + Hot stones"]
+    # 18:30 New York (23:30 UTC) then the add-on at 19:30 New York (00:30 UTC, the next UTC day).
+    early = visit("s3", datetime(2026, 12, 3, 23, 30, tzinfo=UTC))
+    later = visit("s4", datetime(2026, 12, 4, 0, 30, tzinfo=UTC), minutes=15)
+    assert group_visits([early, later], NY)[1] == {"s4": "s3"}
