@@ -34,7 +34,7 @@ log = logging.getLogger("followup.plan")
 
 # Clients planned per transaction: large enough that per-statement costs are shared, small
 # enough that a stop (Ctrl-C, SIGTERM) is honoured within a fraction of a second.
-BATCH = 200
+BATCH = 500
 
 CAMPAIGNS_PASS = "campaigns"  # noqa: S105 - the name of a planning pass, not a password
 
