@@ -8,12 +8,14 @@ Re-running it is harmless: every message has a stable idempotency key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
-from followup.core.campaigns import Campaign, Step
+from followup.core.campaigns import Campaign, Conditions, Step
 from followup.core.domain import Client, Session
+from followup.core.durations import Offset
 from followup.core.holdout import in_holdout
 from followup.timeutil import require_aware, zone
 
@@ -64,12 +66,75 @@ def _channels(step: Step) -> tuple[str, ...]:
     return ("sms", "email") if step.channel == "both" else (step.channel,)
 
 
+@dataclass(frozen=True)
+class _StepPlan:
+    """One step with what the planner derives from it worked out once: its name, channels and
+    conditions (services case-folded), so that planning a client only does per-client work."""
+
+    index: int
+    name: str
+    offset: Offset
+    expires_after: timedelta
+    channels: tuple[str, ...]
+    when: Conditions | None
+    services: frozenset[str]
+    focus_areas: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """One campaign as the planner reads it, derived once per set of campaigns (see
+    :class:`PreparedCampaigns`): its horizon, priority and steps do not depend on the client."""
+
+    name: str
+    campaign: Campaign
+    horizon: timedelta
+    priority: str
+    steps: tuple[_StepPlan, ...]
+
+    @classmethod
+    def of(cls, name: str, campaign: Campaign) -> CampaignPlan:
+        steps = tuple(
+            _StepPlan(
+                index=index,
+                name=campaign.step_name(index),
+                offset=step.offset,
+                expires_after=step.expires_after,
+                channels=_channels(step),
+                when=step.when,
+                services=frozenset(s.casefold() for s in step.when.services) if step.when else frozenset(),
+                focus_areas=frozenset(step.when.focus_areas) if step.when else frozenset(),
+            )
+            for index, step in enumerate(campaign.steps)
+        )
+        return cls(name, campaign, horizon(campaign), campaign.effective_priority, steps)
+
+
+class PreparedCampaigns:
+    """The campaigns with their per-campaign work done once (:class:`CampaignPlan`): a pass over
+    thousands of clients prepares them once and passes this to :func:`plan_client` for each.
+
+    ``campaigns`` is the mapping it was made from (name -> campaign, in the owner's order)."""
+
+    __slots__ = ("campaigns", "enabled", "every")
+
+    def __init__(self, campaigns: Mapping[str, Campaign]) -> None:
+        self.campaigns = campaigns
+        self.every = tuple(CampaignPlan.of(name, c) for name, c in campaigns.items())
+        self.enabled = tuple(p for p in self.every if p.campaign.enabled)
+
+
+def prepare(campaigns: Mapping[str, Campaign] | PreparedCampaigns) -> PreparedCampaigns:
+    """``campaigns`` prepared for :func:`plan_client` (a prepared set is returned as it is)."""
+    return campaigns if isinstance(campaigns, PreparedCampaigns) else PreparedCampaigns(campaigns)
+
+
 def visit_number(session: Session, sessions: Sequence[Session]) -> int:
     """How many completed visits the client had up to and including ``session``."""
     return sum(1 for s in sessions if s.status == "completed" and s.start <= session.start)
 
 
-def _conditions_hold(step: Step, session: Session | None, visits: int) -> bool:
+def _conditions_hold(step: _StepPlan, session: Session, visits: int) -> bool:
     when = step.when
     if when is None:
         return True
@@ -77,64 +142,75 @@ def _conditions_hold(step: Step, session: Session | None, visits: int) -> bool:
         return False
     if when.max_visits is not None and visits > when.max_visits:
         return False
-    services = {s.casefold() for s in when.services}
-    if services and (session is None or session.service.casefold() not in services):
+    if step.services and session.service.casefold() not in step.services:
         return False
-    return not (when.focus_areas and (session is None or not set(when.focus_areas) & set(session.focus_areas)))
+    return not (step.focus_areas and step.focus_areas.isdisjoint(session.focus_areas))
 
 
-def _describe(trigger: str, session: Session | None, days: int | None) -> str:
-    ref = f"session {session.external_id}" if session else "client"
-    return {
-        "session_completed": f"after {ref} was completed",
-        "session_booked": f"before booked {ref}",
-        "first_visit": f"after first visit ({ref})",
-        "no_rebook": f"{days} days after {ref} with nothing booked",
-        "lapsed": f"{days} days since {ref}, the last visit",
-    }[trigger]
+# Why a message exists, per trigger ("{days}": the trigger's days).
+_WHY = {
+    "session_completed": "after session {session} was completed",
+    "session_booked": "before booked session {session}",
+    "first_visit": "after first visit (session {session})",
+    "no_rebook": "{days} days after session {session} with nothing booked",
+    "lapsed": "{days} days since session {session}, the last visit",
+}
 
 
-def _steps_for(
-    name: str,
-    campaign: Campaign,
+def _add_steps(
+    planned: list[Planned],
+    plan: CampaignPlan,
     client: Client,
+    tz: ZoneInfo,
     anchor: datetime,
-    session: Session | None,
+    session: Session,
     visits: int,
     *,
     cap: datetime | None = None,
-) -> Iterator[Planned]:
-    tz = zone(client.timezone)
-    anchor_id = session.external_id if session else "client"
-    for index, step in enumerate(campaign.steps):
+    held_out: bool,
+) -> None:
+    """Append to ``planned`` the messages of ``plan``'s steps whose conditions hold, timed from
+    ``anchor`` in the client's zone ``tz``.  Every message hangs on a session (the visit that
+    triggered it); ``cap`` bounds the expiry (a reminder ends when its session starts)."""
+    name = plan.name
+    campaign = plan.campaign
+    sid = session.external_id
+    client_id = client.external_id
+    describe = _WHY[campaign.trigger.type].format(session=sid, days=campaign.trigger.days)
+    for step in plan.steps:
         if not _conditions_hold(step, session, visits):
             continue
         due = step.offset.apply(anchor, tz)
         expires = due + step.expires_after
         if cap is not None:  # a reminder is pointless once the session has started
             expires = min(expires, cap)
-        step_name = campaign.step_name(index)
-        for channel in _channels(step):
-            yield Planned(
-                key=message_key(name, step_name, client.external_id, anchor_id, channel),
-                campaign=name,
-                step=step_name,
-                step_index=index,
-                client_external_id=client.external_id,
-                session_external_id=session.external_id if session else None,
-                channel=channel,
-                purpose=campaign.purpose,
-                priority=campaign.effective_priority,
-                due_at=due,
-                expires_at=expires,
-                why=f"{step.offset.text} {_describe(campaign.trigger.type, session, campaign.trigger.days)}",
+        why = f"{step.offset.text} {describe}"
+        for channel in step.channels:
+            planned.append(
+                Planned(
+                    key=f"{name}/{step.name}/{client_id}/{sid}/{channel}",
+                    campaign=name,
+                    step=step.name,
+                    step_index=step.index,
+                    client_external_id=client_id,
+                    session_external_id=sid,
+                    channel=channel,
+                    purpose=campaign.purpose,
+                    priority=plan.priority,
+                    due_at=due,
+                    expires_at=expires,
+                    why=why,
+                    held_out=held_out,
+                )
             )
 
 
-def _keys_for(name: str, campaign: Campaign, client: Client, session: Session) -> Iterator[str]:
-    for index, step in enumerate(campaign.steps):
-        for channel in _channels(step):
-            yield message_key(name, campaign.step_name(index), client.external_id, session.external_id, channel)
+def _block(result: PlanResult, plan: CampaignPlan, client: Client, session: Session, reason: str) -> None:
+    """Mark every message ``plan`` could have made for ``session`` as blocked for ``reason``."""
+    prefix = f"{client.external_id}/{session.external_id}/"
+    for step in plan.steps:
+        for channel in step.channels:
+            result.blocked[f"{plan.name}/{step.name}/{prefix}{channel}"] = reason
 
 
 _IN_VISIT = ("booked", "completed")
@@ -187,93 +263,83 @@ def group_visits(sessions: Sequence[Session], tz: tzinfo | None = None) -> tuple
 
 
 def plan_client(
-    campaigns: Mapping[str, Campaign], client: Client, sessions: Sequence[Session], now: datetime
+    campaigns: Mapping[str, Campaign] | PreparedCampaigns, client: Client, sessions: Sequence[Session], now: datetime
 ) -> PlanResult:
     """Every message the enabled campaigns call for, for ``client``, as of ``now``.
 
-    Sessions are first grouped into visits (:func:`group_visits`): messages are planned per
-    visit, and any planned for a session that became part of another visit are cancelled."""
+    ``campaigns`` is name -> campaign, or the same prepared once (:func:`prepare`) when many
+    clients are planned with them: the result is the same.  Sessions are first grouped into
+    visits (:func:`group_visits`): messages are planned per visit, and any planned for a
+    session that became part of another visit are cancelled."""
     require_aware(now, "now")
+    prepared = prepare(campaigns)
     result = PlanResult()
-    merged, absorbed = group_visits(sessions, zone(client.timezone))
-    ordered = sorted(merged, key=lambda s: s.start)
+    tz = zone(client.timezone)
+    # group_visits returns the visits by (start, id), so they are in start order already.
+    ordered, absorbed = group_visits(sessions, tz)
     completed = [s for s in ordered if s.status == "completed"]
-    last = completed[-1] if completed else None
-
-    for name, campaign in campaigns.items():
-        if not campaign.enabled:
-            continue
-        if campaign.purpose == "marketing" and in_holdout(name, client.external_id, campaign.holdout):
-            before = len(result.planned)
-            _plan_campaign(result, name, campaign, client, ordered, completed, last, now)
-            result.planned[before:] = [replace(p, held_out=True) for p in result.planned[before:]]
-        else:
-            _plan_campaign(result, name, campaign, client, ordered, completed, last, now)
-    by_id = {s.external_id: s for s in sessions}
-    for part, visit in absorbed.items():
-        for name, campaign in campaigns.items():
-            for key in _keys_for(name, campaign, client, by_id[part]):
-                result.blocked[key] = f"part of visit {visit}"
+    for plan in prepared.enabled:
+        campaign = plan.campaign
+        held_out = campaign.purpose == "marketing" and in_holdout(plan.name, client.external_id, campaign.holdout)
+        _plan_campaign(result, plan, client, tz, ordered, completed, now, held_out)
+    if absorbed:
+        by_id = {s.external_id: s for s in sessions}
+        for part, visit in absorbed.items():
+            for plan in prepared.every:
+                _block(result, plan, client, by_id[part], f"part of visit {visit}")
     return result
 
 
 def _plan_campaign(
     result: PlanResult,
-    name: str,
-    campaign: Campaign,
+    plan: CampaignPlan,
     client: Client,
+    tz: ZoneInfo,
     ordered: list[Session],
     completed: list[Session],
-    last: Session | None,
     now: datetime,
+    held_out: bool,
 ) -> None:
-    """One campaign's messages for one client, added to ``result``."""
-    oldest = now - horizon(campaign)
-    trigger = campaign.trigger.type
+    """One campaign's messages for one client, added to ``result`` (``held_out``: recorded as
+    withheld, see :attr:`Planned.held_out`)."""
+    oldest = now - plan.horizon
+    trigger = plan.campaign.trigger.type
+    planned = result.planned
     if trigger == "session_completed":
         for session in completed:
             if session.end >= oldest:
-                result.planned.extend(
-                    _steps_for(name, campaign, client, session.end, session, visit_number(session, ordered))
-                )
+                visits = visit_number(session, ordered)
+                _add_steps(planned, plan, client, tz, session.end, session, visits, held_out=held_out)
     elif trigger == "session_booked":
         for session in ordered:
             if session.start < oldest:
                 continue
             if session.status == "booked":
-                result.planned.extend(
-                    _steps_for(
-                        name,
-                        campaign,
-                        client,
-                        session.start,
-                        session,
-                        visit_number(session, ordered),
-                        cap=session.start,
-                    )
+                visits = visit_number(session, ordered)
+                _add_steps(
+                    planned, plan, client, tz, session.start, session, visits, cap=session.start, held_out=held_out
                 )
             else:
                 reason = "session cancelled" if session.status in ("cancelled", "no_show") else "session done"
-                for key in _keys_for(name, campaign, client, session):
-                    result.blocked[key] = reason
+                _block(result, plan, client, session, reason)
     elif trigger == "first_visit":
         if completed and completed[0].end >= oldest:
             first = completed[0]
-            result.planned.extend(_steps_for(name, campaign, client, first.end, first, 1))
-    elif trigger in ("no_rebook", "lapsed") and last is not None and last.end >= oldest:
+            _add_steps(planned, plan, client, tz, first.end, first, 1, held_out=held_out)
+    elif trigger in ("no_rebook", "lapsed") and completed and completed[-1].end >= oldest:
+        last = completed[-1]
         # Nudges for an earlier visit are moot once a later one took place.
         for earlier in completed[:-1]:
             if earlier.end >= oldest:
-                for key in _keys_for(name, campaign, client, earlier):
-                    result.blocked[key] = f"a later visit took place (session {last.external_id})"
+                _block(result, plan, client, earlier, f"a later visit took place (session {last.external_id})")
         # Any booking after the last visit counts, even one under way and not yet marked completed.
         rebooked = [s for s in ordered if s.status == "booked" and s.start > last.start]
         if rebooked:
-            for key in _keys_for(name, campaign, client, last):
-                result.blocked[key] = f"rebooked (session {rebooked[0].external_id})"
+            _block(result, plan, client, last, f"rebooked (session {rebooked[0].external_id})")
             return
-        days = campaign.trigger.days or 0
+        days = plan.campaign.trigger.days
+        assert days is not None  # the campaign's own validation requires days for these triggers
         # Days are calendar days in the client's zone, like step offsets.
-        local_end = last.end.astimezone(zone(client.timezone))
-        anchor = (local_end + timedelta(days=days)).astimezone(zone(client.timezone))
-        result.planned.extend(_steps_for(name, campaign, client, anchor, last, len(completed)))
+        # (Wall-clock arithmetic: the same tzinfo, so the result needs no conversion back.)
+        anchor = last.end.astimezone(tz) + timedelta(days=days)
+        _add_steps(planned, plan, client, tz, anchor, last, len(completed), held_out=held_out)

@@ -26,7 +26,7 @@ from itertools import islice
 
 from followup.config.loader import ClinicConfig
 from followup.core.campaigns import Campaign
-from followup.core.planner import plan_client
+from followup.core.planner import PreparedCampaigns, plan_client, prepare
 from followup.logfmt import logfmt
 from followup.store.port import PlanChanges, PlanPass, Store
 
@@ -34,7 +34,7 @@ log = logging.getLogger("followup.plan")
 
 # Clients planned per transaction: large enough that per-statement costs are shared, small
 # enough that a stop (Ctrl-C, SIGTERM) is honoured within a fraction of a second.
-BATCH = 200
+BATCH = 500
 
 CAMPAIGNS_PASS = "campaigns"  # noqa: S105 - the name of a planning pass, not a password
 
@@ -57,14 +57,21 @@ def _batches(ids: Iterable[int], size: int) -> Iterator[list[int]]:
 
 
 def plan_batch(
-    store: Store, clinic: ClinicConfig, client_ids: list[int], now: datetime, level: int = logging.INFO
+    store: Store,
+    clinic: ClinicConfig,
+    client_ids: list[int],
+    now: datetime,
+    level: int = logging.INFO,
+    campaigns: PreparedCampaigns | None = None,
 ) -> PlanChanges:
     """Plan these clients in one transaction; one ``planned`` log line (at ``level``) per client
-    that changed."""
+    that changed.  ``campaigns``: ``clinic.campaigns`` already prepared (a caller planning many
+    batches prepares them once)."""
     total = PlanChanges()
+    prepared = campaigns if campaigns is not None else prepare(clinic.campaigns)
     with store.transaction():
         states = store.client_states(client_ids)
-        plans = [(state.id, plan_client(clinic.campaigns, state.client, state.sessions, now)) for state in states]
+        plans = [(state.id, plan_client(prepared, state.client, state.sessions, now)) for state in states]
         changes = store.apply_plans(plans, now)
     for state in states:
         change = changes[state.id]
@@ -97,11 +104,12 @@ def replan(
     A set ``stop`` ends the loop after the batch in hand (``interrupted`` is then true);
     nothing is half-written.  ``on_batch(n)`` is told after each batch of ``n`` clients."""
     total = PlanChanges()
+    prepared = prepare(clinic.campaigns)
     for chunk in _batches(client_ids, BATCH):
         if stop is not None and stop.is_set():
             total.interrupted = True
             break
-        total += plan_batch(store, clinic, chunk, now)
+        total += plan_batch(store, clinic, chunk, now, campaigns=prepared)
         if on_batch is not None:
             on_batch(len(chunk))
     return total
@@ -162,6 +170,7 @@ def plan_pending(
     else:
         why = "the campaigns changed since the last full pass"
     result = PassResult(PlanChanges(), ran=True, resumed=resumed, reason=why)
+    prepared = prepare(clinic.campaigns)
     if on_start is not None:
         on_start(store.count_clients_after(current.cursor))
     while True:
@@ -176,7 +185,7 @@ def plan_pending(
         with store.transaction():  # the batch and the place it got to, together
             # One line per client would be tens of thousands for a campaign edit: DEBUG here,
             # the caller logs the pass's progress and totals.
-            result.changes += plan_batch(store, clinic, ids, now, logging.DEBUG)
+            result.changes += plan_batch(store, clinic, ids, now, logging.DEBUG, prepared)
             store.save_plan_pass(CAMPAIGNS_PASS, current, now)
         result.clients += len(ids)
         if on_batch is not None:

@@ -1,20 +1,22 @@
 """Planning on SQL, a batch of clients at a time: read their state, reconcile their plans.
 
 Per batch the cost is a fixed number of statements (three reads of state; one read of the
-sessions and messages the plans touch; one multi-row ``INSERT ... ON CONFLICT DO NOTHING``
-for the new messages; one UPDATE per changed message and one multi-row INSERT of the
-cancellation events), each built once at import time.  Planning one message at a time with a
-statement built per row cost about 10 times a plain batched insert (bench/README.md).
+sessions and messages the plans touch; one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for
+the new messages, in slices of :data:`_SQLITE_ROWS` rows on SQLite; one UPDATE per changed
+message and one multi-row INSERT of the cancellation events), each of a fixed text whatever the
+number of clients or rows on PostgreSQL (``= ANY(array)``, ``unnest``), so psycopg parses
+nothing new per batch.  Planning one message at a time with a statement built per row cost
+about 10 times a plain batched insert (bench/README.md).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Integer, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -48,16 +50,89 @@ _UPDATE_MOVED = _update(*_REPLANNED, "next_attempt_at", "updated_at")
 _UPDATE_KEPT = _update(*_REPLANNED, "updated_at")
 
 
-def _insert_planned(dialect: str) -> Any:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(messages)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(messages.c.id, messages.c.client_id)
-    )
+# The columns of a planned message, in the order :func:`_insert_new` takes its rows.
+_NEW_COLUMNS = (
+    "idempotency_key",
+    "campaign",
+    "step",
+    "step_index",
+    "client_id",
+    "session_id",
+    "channel",
+    "purpose",
+    "priority",
+    "due_at",
+    "expires_at",
+    "status",
+    "status_reason",
+    "why",
+    "attempts",
+    "next_attempt_at",
+    "fell_back",
+    "created_at",
+    "updated_at",
+)
+_COLUMN_LIST = ", ".join(_NEW_COLUMNS)
+_CONFLICT = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, client_id"
+
+# PostgreSQL: one array per column, unnested into rows: a statement of fixed text whatever the
+# number of rows, its arrays sent in binary (``%(name)b``; psycopg's text form of an array of
+# strings costs a regex per element).  A multi-row VALUES (SQLAlchemy's insertmanyvalues) is a
+# new text of 19 placeholders a row each batch, and psycopg's parsing of those texts cost more
+# than the inserts themselves (bench/README.md, planning-postgresql).
+_PG_ARRAY_TYPES = {
+    "step_index": "INTEGER",
+    "client_id": "INTEGER",
+    "session_id": "INTEGER",
+    "attempts": "INTEGER",
+    "fell_back": "BOOLEAN",
+    "due_at": "TIMESTAMP WITH TIME ZONE",
+    "expires_at": "TIMESTAMP WITH TIME ZONE",
+    "next_attempt_at": "TIMESTAMP WITH TIME ZONE",
+    "created_at": "TIMESTAMP WITH TIME ZONE",
+    "updated_at": "TIMESTAMP WITH TIME ZONE",
+}
+# Built from the constant names above only, never from data: S608 does not apply.
+_PG_INSERT = (
+    f"INSERT INTO {messages.name} ({_COLUMN_LIST}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"CAST(%({name})b AS {_PG_ARRAY_TYPES.get(name, 'VARCHAR')}[])" for name in _NEW_COLUMNS)
+    + f") {_CONFLICT}"
+)
+
+# SQLite: a multi-row VALUES of DB-API parameters, up to this many rows a statement (SQLite
+# allows 32,766 parameters a statement since 3.32; 19 a row).
+_SQLITE_ROWS = 500
 
 
-_INSERTS = {name: _insert_planned(name) for name in ("sqlite", "postgresql")}
+def _sqlite_insert(rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * len(_NEW_COLUMNS)) + ")"] * rows)
+    return f"INSERT INTO {messages.name} ({_COLUMN_LIST}) VALUES {values} {_CONFLICT}"  # noqa: S608 - constants only
+
+
+def _insert_new(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert ``rows`` (tuples in :data:`_NEW_COLUMNS` order, values as the driver takes them:
+    see :func:`_to_db`), skipping any whose idempotency key exists; the client id of each row
+    inserted."""
+    if dialect == "postgresql":
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(_NEW_COLUMNS)}
+        return [int(r[1]) for r in conn.exec_driver_sql(_PG_INSERT, columns)]
+    inserted: list[int] = []
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        flat = tuple(value for row in chunk for value in row)
+        inserted.extend(int(r[1]) for r in conn.exec_driver_sql(_sqlite_insert(len(chunk)), flat))
+    return inserted
+
+
+def _to_db(conn: Connection) -> tuple[Callable[[datetime], Any], Any]:
+    """How this connection's driver takes a timestamp and ``False``: the columns' own SQLAlchemy
+    bind processors (UTC; on SQLite a naive UTC text), applied by hand since the inserts above
+    bypass SQLAlchemy's per-row processing."""
+    # dialect_impl: the type as this dialect runs it (on SQLite, DateTime's text format).
+    stamp = messages.c.due_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    boolean = messages.c.fell_back.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert stamp is not None  # UTCDateTime always has one
+    return stamp, (boolean(False) if boolean is not None else False)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -66,6 +141,14 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
         return a.timestamp() == b.timestamp()
     return bool(a == b)
+
+
+def _among(conn: Connection, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(array)``: one parameter and a fixed text,
+    where an IN list is a new text of ``len(ids)`` placeholders that psycopg parses each time."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def client_from_row(row: Any) -> Client:
@@ -96,6 +179,36 @@ def session_from_row(row: Any, client_external_id: str) -> Session:
     )
 
 
+# The columns client_states reads, by position (a row mapping costs a lookup per column, and
+# the timestamps it does not need a conversion each).
+_STATE_CLIENT = select(
+    clients.c.id,
+    clients.c.external_id,
+    clients.c.first_name,
+    clients.c.last_name,
+    clients.c.phone,
+    clients.c.email,
+    clients.c.timezone,
+    clients.c.language,
+    clients.c.preferred_channel,
+    clients.c.consent_sms_care,
+    clients.c.consent_sms_marketing,
+    clients.c.consent_email_care,
+    clients.c.consent_email_marketing,
+    clients.c.language_source,
+)
+_STATE_SESSION = select(
+    sessions.c.client_id,
+    sessions.c.external_id,
+    sessions.c.start_at,
+    sessions.c.end_at,
+    sessions.c.service,
+    sessions.c.therapist,
+    sessions.c.focus_areas,
+    sessions.c.status,
+).order_by(sessions.c.start_at, sessions.c.id)
+
+
 def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientState]:
     """The state of each client in ``client_ids`` (missing ids are left out), in that order:
     three SELECTs whatever the number of clients."""
@@ -103,22 +216,43 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
         return []
     wanted = list(dict.fromkeys(client_ids))
     found = {
-        int(r["id"]): client_from_row(r)
-        for r in conn.execute(select(clients).where(clients.c.id.in_(wanted))).mappings()
+        int(r[0]): Client(
+            external_id=r[1],
+            first_name=r[2],
+            last_name=r[3],
+            phone=r[4],
+            email=r[5],
+            timezone=r[6],
+            language=r[7],
+            preferred_channel=r[8],
+            consent=Consent(
+                sms_care=bool(r[9]), sms_marketing=bool(r[10]), email_care=bool(r[11]), email_marketing=bool(r[12])
+            ),
+            language_source=r[13],
+        )
+        for r in conn.execute(_STATE_CLIENT.where(_among(conn, clients.c.id, wanted))).all()
     }
     by_client: dict[int, list[Session]] = defaultdict(list)
-    rows = conn.execute(
-        select(sessions).where(sessions.c.client_id.in_(wanted)).order_by(sessions.c.start_at, sessions.c.id)
-    ).mappings()
-    for r in rows:
-        owner = int(r["client_id"])
-        by_client[owner].append(session_from_row(r, found[owner].external_id))
+    for r in conn.execute(_STATE_SESSION.where(_among(conn, sessions.c.client_id, wanted))).all():
+        owner = int(r[0])
+        by_client[owner].append(
+            Session(
+                external_id=r[1],
+                client_external_id=found[owner].external_id,
+                start=r[2],
+                end=r[3],
+                service=r[4],
+                therapist=r[5],
+                focus_areas=tuple(f for f in r[6].split(",") if f),
+                status=r[7],
+            )
+        )
     tips: dict[int, list[str]] = defaultdict(list)
     for client_id, tip_id in conn.execute(
         select(client_tips.c.client_id, client_tips.c.tip_id)
-        .where(client_tips.c.client_id.in_(wanted))
+        .where(_among(conn, client_tips.c.client_id, wanted))
         .order_by(client_tips.c.sent_at, client_tips.c.id)
-    ):
+    ).all():
         tips[int(client_id)].append(str(tip_id))
     return [
         ClientState(id=cid, client=found[cid], sessions=by_client[cid], tips=tips[cid])
@@ -144,7 +278,9 @@ def apply_plans(
     session_ids: dict[tuple[int, str], int] = {
         (int(r[0]), str(r[1])): int(r[2])
         for r in conn.execute(
-            select(sessions.c.client_id, sessions.c.external_id, sessions.c.id).where(sessions.c.client_id.in_(ids))
+            select(sessions.c.client_id, sessions.c.external_id, sessions.c.id).where(
+                _among(conn, sessions.c.client_id, ids)
+            )
         )
     }
     existing: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -154,11 +290,13 @@ def apply_plans(
             messages.c.client_id,
             messages.c.idempotency_key,
             *(messages.c[name] for name in _REPLANNED),
-        ).where(messages.c.client_id.in_(ids))
+        ).where(_among(conn, messages.c.client_id, ids))
     ).mappings():
         existing[int(r["client_id"])][r["idempotency_key"]] = r
 
-    inserts: list[dict[str, Any]] = []
+    stamp, false = _to_db(conn)
+    db_now = stamp(now)
+    inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[int, dict[str, Any], bool]] = []  # (client id, parameters, revived)
     cancels: list[tuple[int, int, str]] = []  # (client id, message id, reason)
     expirations: list[tuple[int, int, str]] = []  # (client id, message id, reason)
@@ -179,30 +317,31 @@ def apply_plans(
                 session_id = (
                     session_ids.get((client_id, plan.session_external_id)) if plan.session_external_id else None
                 )
+                due = stamp(plan.due_at)
+                # A holdout client's message is written as withheld, never sent: the outbox
+                # stays the one record of who would have got what.  (Columns: _NEW_COLUMNS.)
                 inserts.append(
-                    {
-                        "idempotency_key": plan.key,
-                        "campaign": plan.campaign,
-                        "step": plan.step,
-                        "step_index": plan.step_index,
-                        "client_id": client_id,
-                        "session_id": session_id,
-                        "channel": plan.channel,
-                        "purpose": plan.purpose,
-                        "priority": plan.priority,
-                        "due_at": plan.due_at,
-                        "expires_at": plan.expires_at,
-                        # A holdout client's message is written as withheld, never sent: the
-                        # outbox stays the one record of who would have got what.
-                        "status": "cancelled" if plan.held_out else "scheduled",
-                        "status_reason": HELD_OUT if plan.held_out else None,
-                        "why": plan.why,
-                        "attempts": 0,
-                        "next_attempt_at": plan.due_at,
-                        "fell_back": False,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (
+                        plan.key,
+                        plan.campaign,
+                        plan.step,
+                        plan.step_index,
+                        client_id,
+                        session_id,
+                        plan.channel,
+                        plan.purpose,
+                        plan.priority,
+                        due,
+                        stamp(plan.expires_at),
+                        "cancelled" if plan.held_out else "scheduled",
+                        HELD_OUT if plan.held_out else None,
+                        plan.why,
+                        0,
+                        due,
+                        false,
+                        db_now,
+                        db_now,
+                    )
                 )
                 continue
             revivable = (
@@ -250,8 +389,8 @@ def apply_plans(
             cancels.append((client_id, int(row["id"]), reason))
 
     if inserts:
-        for _message_id, client_id in conn.execute(_INSERTS[dialect], inserts):
-            out[int(client_id)].created += 1
+        for client_id in _insert_new(conn, dialect, inserts):
+            out[client_id].created += 1
     for client_id, params, revived in updates:
         done = conn.execute(_UPDATE_MOVED if "v_next_attempt_at" in params else _UPDATE_KEPT, params).rowcount
         if revived:
