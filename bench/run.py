@@ -459,7 +459,8 @@ def due_now_chunks(
     """``count`` clients where it is about noon, each with a session that ended 2h01m ago: the
     ``thanks`` step (2h after the end) of each is due now and inside the send window.  Every
     client prefers SMS, so that the dispatcher sends the very template the raw loop renders
-    (``aftercare_thanks/sms.j2``): the baseline is "the same template", not an email."""
+    (``aftercare_thanks/sms.j2``, or its ``es/`` variant for a Spanish speaker): the baseline is
+    "the same template", not an email."""
     ended = now - timedelta(hours=2, minutes=1)
 
     def one(c: data.ClientRow, n: int) -> list[data.SessionRow]:
@@ -537,7 +538,13 @@ def make_dispatcher(store: SqlStore, clinic: ClinicConfig, outbox: Path, now: da
 def raw_loop(engine: Engine, now: datetime, batch: int, short_name: str, outbox: Path) -> int:
     """The baseline: one UPDATE ... RETURNING claims a batch, a bare jinja2 render of the same
     template file, the lines appended to a file, one executemany marks the batch sent."""
-    template = jinja2.Environment().from_string(THANKS_SMS.read_text(encoding="utf-8"))
+    # The same template as the Dispatcher sends each client: the file of the client's language
+    # (about half the generated clients speak Spanish: templates/aftercare_thanks/es/sms.j2).
+    environment = jinja2.Environment()
+    by_language = {
+        "en": environment.from_string(THANKS_SMS.read_text(encoding="utf-8")),
+        "es": environment.from_string((THANKS_SMS.parent / "es" / THANKS_SMS.name).read_text(encoding="utf-8")),
+    }
     due = (
         select(messages.c.id)
         .where(messages.c.status == "scheduled", messages.c.next_attempt_at <= now)
@@ -565,15 +572,20 @@ def raw_loop(engine: Engine, now: datetime, batch: int, short_name: str, outbox:
                 claimed = conn.execute(claim).all()
                 if not claimed:
                     break
-                names = dict(
-                    conn.execute(
-                        select(clients.c.id, clients.c.first_name).where(clients.c.id.in_({r[1] for r in claimed}))
-                    ).all()
-                )
+                names = {
+                    r[0]: (r[1], r[2])
+                    for r in conn.execute(
+                        select(clients.c.id, clients.c.first_name, clients.c.language).where(
+                            clients.c.id.in_({r[1] for r in claimed})
+                        )
+                    )
+                }
             marks = [
                 {
                     "mid": mid,
-                    "text": template.render(client={"first_name": names[cid]}, business={"short_name": short_name}),
+                    "text": by_language.get(names[cid][1], by_language["en"]).render(
+                        client={"first_name": names[cid][0]}, business={"short_name": short_name}
+                    ),
                 }
                 for mid, cid in claimed
             ]
@@ -647,7 +659,7 @@ def row_dispatch(db: str, args: argparse.Namespace, clinic: ClinicConfig, cache:
     row = Row(
         f"dispatch-{db}",
         f"Dispatcher.run_once, dry-run, {args.sizes.dispatch:,} due",
-        "raw loop: Core UPDATE..RETURNING claim, bare jinja2 render of aftercare_thanks/sms.j2, executemany mark",
+        "raw loop: Core UPDATE..RETURNING claim, jinja2 render of aftercare_thanks/(es/)sms.j2, executemany mark",
         ">= 0.5x",
         unit="msg/s",
     )
