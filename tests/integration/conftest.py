@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from followup.store.sql import SqlStore
+
 PG_ADMIN = os.environ.get("FOLLOWUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -114,3 +116,14 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prism]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlStore]:
+    """A fresh store on each database, upgraded to the newest schema."""
+    made = SqlStore.from_url(db_url)
+    made.upgrade()
+    try:
+        yield made
+    finally:
+        made.close()

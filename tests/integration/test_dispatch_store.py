@@ -4,7 +4,6 @@ whole whether they have sessions or not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,16 +13,6 @@ from followup.store.sql import SqlStore
 from followup.timeutil import UTC
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[SqlStore]:
-    made = SqlStore.from_url(db_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_sender_pauses_answer_as_claim_send_slot_does_for_each_sender(store: SqlStore) -> None:

@@ -7,7 +7,6 @@ not counted.  Runs once per database (``db_url``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,16 +23,6 @@ from followup.timeutil import UTC, zone
 NY = zone("America/New_York")
 KOLKATA = zone("Asia/Kolkata")
 NOW = datetime(2026, 11, 1, 1, 30, 15, 250_000, tzinfo=NY)  # microseconds, and the DST fold's first pass
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[SqlStore]:
-    made = SqlStore.from_url(db_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def add_client(store: SqlStore, external_id: str, sessions: tuple[str, ...] = ()) -> int:

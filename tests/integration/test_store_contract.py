@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,16 +34,6 @@ LATER = NOW + timedelta(days=1)
 
 
 # --- fixtures and builders -------------------------------------------------------------
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[SqlStore]:
-    made = SqlStore.from_url(db_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def make_client(external_id: str = "c1", **fields: Any) -> Client:
