@@ -1130,8 +1130,7 @@ def test_message_pages_read_every_row_once_in_the_order_of_messages(store: SqlSt
     items_b = [planned(f"b{i}", same_due, client="b") for i in range(4)]
     store.apply_plan(a, plan(*items_a), NOW)
     store.apply_plan(b, plan(*items_b), NOW)
-    for order in ("due", "id"):
-        query = MessageQuery(order=order)  # type: ignore[arg-type]
+    for query in (MessageQuery(order="due"), MessageQuery(order="id")):
         whole = [m.key for m in store.messages(query)]
         pages = list(store.message_pages(query, page=3))
         assert [len(p) for p in pages] == [3, 3, 3, 2]
@@ -1169,8 +1168,8 @@ def test_complete_ended_sessions_marks_only_booked_sessions_that_ended(store: Sq
             make_session(sid, store.client_external_id(client_id), start, status=status), client_id, NOW
         )
     assert store.complete_ended_sessions(NOW, LATER) == sorted([a, b])
-    status = {s.external_id: s.status for s in store.client_state(a).sessions + store.client_state(b).sessions}
-    assert status == {
+    statuses = {s.external_id: s.status for s in store.client_state(a).sessions + store.client_state(b).sessions}
+    assert statuses == {
         "a-ended": "completed",
         "a-ended-too": "completed",
         "b-ends-now": "completed",

@@ -38,7 +38,7 @@ def _both(dialect: Dialect) -> tuple[Any, Any, Any, Any]:
     )
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])  # type: ignore[no-untyped-call]
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_fast_conversions_match_the_layered_ones(dialect: Dialect, moment: datetime | None) -> None:
     fast_bind, bind, fast_read, read = _both(dialect)
@@ -48,7 +48,7 @@ def test_fast_conversions_match_the_layered_ones(dialect: Dialect, moment: datet
     want = read(stored) if read else stored
     assert got == want and type(got) is type(want)
     if want is not None:
-        assert got.tzinfo is UTC and want.tzinfo is UTC
+        assert got is not None and got.tzinfo is UTC and want.tzinfo is UTC
 
 
 @pytest.mark.parametrize("text", ["2026-03-10 15:00:00", "2026-03-10 15:00:00.5", "2026-03-10"])
