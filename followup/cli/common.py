@@ -13,9 +13,10 @@ from followup.config.loader import ClinicConfig, load_clinic
 from followup.config.paths import resolve_dirs
 from followup.exceptions import ConfigError, issues_text
 
+# emoji=False: rich reads ":100:" in "clients.csv:100: Phone: ..." as an emoji code (💯), and data too.
 # Wide when piped (rich would assume 80 columns and truncate the tables).
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 ConfigOpt = Annotated[
     Path | None,

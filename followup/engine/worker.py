@@ -25,6 +25,7 @@ from followup.core.rules import Caps, SendWindow
 from followup.engine.digest import queue_digest
 from followup.engine.dispatch import Dispatcher, DispatchStats
 from followup.engine.planning import plan_pending
+from followup.exceptions import StoreBusyError
 from followup.logfmt import logfmt
 from followup.store.port import Store
 from followup.timeutil import Clock
@@ -96,9 +97,13 @@ class Worker:
         """Re-plan every client if the campaigns changed since the last pass (a stopped pass
         resumes); otherwise one row read.  Everything else is planned when its data changes."""
         progress = _PassProgress()
-        result = plan_pending(  # a signal ends it after the batch in hand
-            self.store, self.clinic, self.clock.now(), self.stop, on_start=progress.start, on_batch=progress.advance
-        )
+        try:
+            result = plan_pending(  # a signal ends it after the batch in hand
+                self.store, self.clinic, self.clock.now(), self.stop, on_start=progress.start, on_batch=progress.advance
+            )
+        except StoreBusyError as exc:  # the pass resumes where it was at the next scan
+            log.warning(logfmt("database_busy", phase="scan", detail=str(exc)))
+            return
         if not result.ran:
             return
         changes = result.changes
@@ -116,8 +121,12 @@ class Worker:
         )
 
     def dispatch(self) -> DispatchStats:
-        queue_digest(self.store, self.clinic, self.clock.now())  # Monday 8:00: one indexed read otherwise
-        stats = self.dispatcher.run_once()
+        try:
+            queue_digest(self.store, self.clinic, self.clock.now())  # Monday 8:00: one indexed read otherwise
+            stats = self.dispatcher.run_once()
+        except StoreBusyError as exc:  # stopping while another process held the database, or it held it too long
+            log.warning(logfmt("database_busy", phase="dispatch", detail=str(exc)))
+            return DispatchStats()
         if stats.counts:
             log.info(logfmt("dispatch", **stats.counts))
         return stats
@@ -133,7 +142,9 @@ class Worker:
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             log.info(logfmt("stopping", signal=signal.Signals(signum).name))
             self.stop.set()  # the scan and the dispatcher finish the client/message in hand, then return
+            self.store.give_up_waiting()  # not after another process's commit (an import holds SQLite long)
 
+        self.store.give_up_waiting(False)
         if threading.current_thread() is threading.main_thread():  # signals can only be set there
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)

@@ -17,7 +17,9 @@ writers wait; reads never do.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from followup.exceptions import StoreBusyError
+
+log = logging.getLogger("followup.store")
 
 LOCK_WAIT_SECONDS = 60.0  # how long a transaction waits for another writer before "database is locked"
 BUSY_SLICE_MS = 200  # one wait inside SQLite's C code, where no signal handler can run
@@ -65,11 +69,31 @@ def _sqlite_tuning(engine: Engine, *, memory: bool) -> None:
         begin_immediate(connection.connection.dbapi_connection)
 
 
+# Set by a stopping worker (SIGINT/SIGTERM): a wait for the lock gives up at the next slice
+# instead of holding the stop until the other process commits (an import can hold it a minute).
+_GIVE_UP = threading.Event()
+
+
+def keep_waiting() -> None:
+    """Undo :func:`give_up_waiting` (a worker starting again in the same process)."""
+    _GIVE_UP.clear()
+
+
+def give_up_waiting() -> None:
+    """Make every lock wait in this process end now, with :class:`StoreBusyError` (no
+    transaction was begun, so nothing is half-written); for a worker that was asked to stop."""
+    _GIVE_UP.set()
+
+
 def begin_immediate(dbapi_connection: sqlite3.Connection, wait: float | None = None) -> None:
     """``BEGIN IMMEDIATE``, waiting up to ``wait`` seconds (default ``LOCK_WAIT_SECONDS``) for
-    another writer, in slices between which Python handles signals.  Raises
-    :class:`~followup.exceptions.StoreBusyError` when the wait runs out."""
-    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+    another writer, in slices between which Python handles signals.  The first time it has to
+    wait it says so on the ``followup.store`` logger (WARNING: a command run by hand or by cron
+    shows it on stderr).  Raises :class:`~followup.exceptions.StoreBusyError` when the wait runs
+    out or :func:`give_up_waiting` was called."""
+    allowed = LOCK_WAIT_SECONDS if wait is None else wait
+    deadline = time.monotonic() + allowed
+    told = False
     while True:
         try:
             dbapi_connection.execute("BEGIN IMMEDIATE")
@@ -77,9 +101,20 @@ def begin_immediate(dbapi_connection: sqlite3.Connection, wait: float | None = N
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc):
                 raise
+            if _GIVE_UP.is_set():
+                raise StoreBusyError(
+                    "stopped while waiting for another followup process to finish writing; nothing was written"
+                ) from exc
             if time.monotonic() >= deadline:
                 raise StoreBusyError(
                     f"the database is locked by another followup process (an import or a worker?); "
-                    f"waited {LOCK_WAIT_SECONDS if wait is None else wait:.0f} s, nothing was written: try again"
+                    f"waited {allowed:.0f} s, nothing was written: try again"
                 ) from exc
+            if not told:
+                log.warning(
+                    "waiting for another followup process (an import or a worker?) to finish writing "
+                    "to the database (up to %.0f s; Ctrl-C stops)",
+                    allowed,
+                )
+                told = True
         time.sleep(0.01)  # a signal handler (KeyboardInterrupt, the worker's stop) runs here

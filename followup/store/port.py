@@ -304,6 +304,12 @@ class OutboxStore(Protocol):
         ``next_attempt_at`` before ``due_before``.  Raises ``LookupError`` for an unknown id."""
         ...
 
+    def give_up_waiting(self, give_up: bool = True) -> None:
+        """A worker asked to stop: any wait for another process's write lock (SQLite) ends at
+        once with :class:`~followup.exceptions.StoreBusyError`, before its transaction begins.
+        ``give_up=False`` undoes it (a worker starting)."""
+        ...
+
     def pinned(self) -> AbstractContextManager[None]:
         """Every store call in this block (same thread) runs on one pooled connection, checked
         out (and health-checked) once; each call still commits on its own."""

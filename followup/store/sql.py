@@ -47,7 +47,7 @@ from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
 from followup.logfmt import logfmt
 from followup.store import admin_sql, migrate, planning_sql, report_sql
-from followup.store.engine import make_engine
+from followup.store.engine import give_up_waiting, keep_waiting, make_engine
 from followup.store.port import (
     CLINIC,
     TERMINAL,
@@ -433,6 +433,13 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def give_up_waiting(self, give_up: bool = True) -> None:
+        """See :meth:`followup.store.port.OutboxStore.give_up_waiting`."""
+        if give_up:
+            give_up_waiting()
+        else:
+            keep_waiting()
 
     # --- clients and sessions ---------------------------------------------------
 

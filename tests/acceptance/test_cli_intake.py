@@ -366,3 +366,14 @@ def test_ctrl_c_during_an_import_leaves_nothing_half_written(tmp_path: Path, par
         line = int(stdout.split("rows up to line ")[1].split(" ")[0]) if "rows up to line" in stdout else 1
         assert imported == line - 1  # whole batches: every row up to that line, none after
         assert imported < 12000
+
+
+def test_line_numbers_and_values_that_look_like_emoji_codes_are_printed_as_written(tmp_path: Path) -> None:
+    # rich would print ":100:" as an emoji (the line number lost) and ":thumbs_up:" as one too.
+    rows = [f"c{n},Ana{n},305555{n:04d},yes" for n in range(2, 100)]
+    rows.append("c100,Luz,555-01,:thumbs_up:")  # line 100: a bad phone and a bad consent value
+    path = write(tmp_path, "clients.csv", "id,first_name,phone,sms_marketing\n" + "\n".join(rows) + "\n")
+    result = followup(tmp_path, "import", "clients", path)
+    assert "clients.csv:100:" in result.stderr, result.stderr
+    assert ":thumbs_up:" in result.stderr
+    assert "\U0001f4af" not in result.stderr and "\U0001f44d" not in result.stderr

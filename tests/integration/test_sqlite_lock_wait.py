@@ -24,6 +24,7 @@ from followup.exceptions import StoreBusyError
 from followup.store import engine as store_engine
 from followup.store.sql import SqlStore
 from tests.conftest import ClinicFactory
+from tests.integration.test_concurrency import worker
 
 
 @contextmanager
@@ -111,3 +112,35 @@ def test_ctrl_c_while_another_process_holds_the_database_stops_the_command_at_on
     assert took < 2.0, f"took {took:.2f} s to stop"  # before: when the lock came free, up to 60 s
     assert proc.returncode == 130
     assert "Traceback" not in stderr, stderr
+
+
+def test_a_worker_told_to_stop_while_another_process_holds_the_database_stops_at_once(
+    tmp_path: Path, make_clinic: ClinicFactory
+) -> None:
+    config, templates = make_clinic()
+    path = tmp_path / "worker.db"
+    SqlStore.from_url(f"sqlite:///{path}").upgrade()
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    w = worker(f"sqlite:///{path}", config, templates, outbox, once=False, FOLLOWUP_WORKER_DISPATCH_SECONDS="0.2")
+    try:
+        deadline = time.monotonic() + 60
+        while "event=started" not in w.log.read_text(errors="replace"):
+            assert w.proc.poll() is None and time.monotonic() < deadline, w.log.read_text(errors="replace")[-2000:]
+            time.sleep(0.05)
+        with write_lock(path):  # an import, say, holding the database for a minute
+            while "waiting for another followup process" not in w.log.read_text(errors="replace"):
+                assert w.proc.poll() is None and time.monotonic() < deadline, w.log.read_text(errors="replace")[-2000:]
+                time.sleep(0.05)
+            w.proc.send_signal(signal.SIGINT)
+            asked = time.monotonic()
+            w.proc.wait(timeout=30)
+            took = time.monotonic() - asked
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()
+    log = w.log.read_text(errors="replace")
+    assert took < 2.0, f"took {took:.2f} s to stop"  # before: when the other process committed
+    assert w.proc.returncode == 0, log[-2000:]
+    assert "event=database_busy" in log and "event=stopped" in log, log[-2000:]
+    assert "Traceback" not in log, log[-3000:]
