@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from rich.text import Text
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, fail, load, out
 from followup.config.loader import ClinicConfig
-from followup.engine.ingest import ImportSummary, import_clients, import_sessions
+from followup.engine.ingest import ImportSummary, PlanningProgress, import_clients, import_sessions
 from followup.engine.ingest import Progress as ProgressFn
 from followup.engine.worker import SystemClock
 from followup.exceptions import ConfigError, ConfigIssue
@@ -114,18 +115,25 @@ def _say_layout(result: RowStream[ClientRow] | RowStream[SessionRow], preset: Pr
 
 class _RowsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} rows/s")
+        return Text(f"{task.speed or 0:,.0f} {task.fields.get('unit', 'rows')}/s")
+
+
+@dataclass(frozen=True)
+class _Bars:
+    rows: ProgressFn | None = None  # each batch of rows read and written
+    planning: PlanningProgress | None = None  # then the clients planned
 
 
 @contextmanager
-def _bar(lines: int) -> Iterator[ProgressFn | None]:
+def _bar(lines: int) -> Iterator[_Bars]:
     """A progress bar on stderr when it is a terminal (``lines`` bounds the rows: multi-line
-    values make it an overestimate, so the bar may end short of full)."""
+    values make it an overestimate, so the bar may end short of full); once the rows are in,
+    a second one for the clients planned (that takes longer than the rows for a large file)."""
     if lines < PROGRESS_FROM or not err.is_terminal:
-        yield None
+        yield _Bars()
         return
     columns = (
-        TextColumn("importing"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         _RowsPerSecond(),
@@ -133,7 +141,13 @@ def _bar(lines: int) -> Iterator[ProgressFn | None]:
     )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("importing", total=lines)
-        yield lambda n: progress.advance(task, n)
+
+        def planning(clients: int) -> ProgressFn:
+            progress.update(task, visible=False)
+            planned = progress.add_task("planning messages", total=clients, unit="clients")
+            return lambda n: progress.advance(planned, n)
+
+        yield _Bars(lambda n: progress.advance(task, n), planning)
 
 
 @contextmanager
@@ -179,16 +193,14 @@ def _report(summary: ImportSummary, partial: bool) -> None:
         raise typer.Exit(EXIT_INVALID)
 
 
-def _run(
-    work: Callable[[ProgressFn | None, threading.Event], ImportSummary], lines: int, say: Callable[[], None]
-) -> ImportSummary:
+def _run(work: Callable[[_Bars, threading.Event], ImportSummary], lines: int, say: Callable[[], None]) -> ImportSummary:
     """``say()`` then ``work`` with a progress bar and Ctrl-C turned into a stop; no traceback
     reaches the owner."""
     try:
         with _stop_on_signal() as stop:
             say()
-            with _bar(lines) as progress:
-                return work(progress, stop)
+            with _bar(lines) as bars:
+                return work(bars, stop)
     except KeyboardInterrupt:
         out.print("interrupted: the import was rolled back", markup=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -247,15 +259,16 @@ def clients(
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     summary = _run(
-        lambda progress, stop: import_clients(
+        lambda bars, stop: import_clients(
             store,
             stream,
             SystemClock().now(),
             strict=strict,
             partial=partial,
-            progress=progress,
+            progress=bars.rows,
             stop=stop,
             clinic=clinic,
+            planning=bars.planning,
         ),
         stream.lines,
         lambda: _say_layout(stream, preset),
@@ -302,7 +315,7 @@ def sessions(
         err.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     summary = _run(
-        lambda progress, stop: import_sessions(
+        lambda bars, stop: import_sessions(
             store,
             clinic,
             stream,
@@ -310,8 +323,9 @@ def sessions(
             strict=strict,
             partial=partial,
             client_column={**(preset.mapping("sessions") if preset else {}), **fields}.get("client", "client"),
-            progress=progress,
+            progress=bars.rows,
             stop=stop,
+            planning=bars.planning,
         ),
         stream.lines,
         lambda: _say_layout(stream, preset),

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from followup.cli.common import ConfigOpt, TemplatesOpt, load, out
+from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.engine.lookup import find_client
 from followup.engine.worker import SystemClock
 from followup.rendering.context import zone_label
 from followup.store.port import MessageQuery, MessageRow
@@ -36,7 +37,9 @@ TABLE_ROWS = 200  # a table longer than this is unreadable in a terminal: --json
 
 def command(
     days: Annotated[int, typer.Option("--days", "-d", help="How far ahead to look.")] = 7,
-    client: Annotated[str | None, typer.Option("--client", help="Only this client (external id).")] = None,
+    client: Annotated[
+        str | None, typer.Option("--client", help="Only this client (external id, phone or email).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
     limit: Annotated[
         int | None,
@@ -56,6 +59,12 @@ def command(
     clinic = load(config, templates)
     store = open_store(clinic)
     now = SystemClock().now()
+    if client is not None:  # a typo must not look like "nothing scheduled"
+        found = find_client(store, client, clinic.settings.default_region)
+        if found.client_id is None:
+            err.print(found.problem, markup=False)
+            raise typer.Exit(EXIT_INVALID)
+        client = store.client_external_id(found.client_id)
     shown = (None if as_json else TABLE_ROWS) if limit is None else (limit or None)
     query = MessageQuery(
         client_external_id=client,

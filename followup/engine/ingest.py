@@ -32,6 +32,9 @@ from followup.store.port import ConsentChange, Outcome, Store, StoredClient, Sto
 from followup.timeutil import UTC
 
 Progress = Callable[[int], None]
+# Told how many clients the import will plan once its rows are in; returns what to call with
+# each planned batch's size (a progress bar: planning a large file takes longer than reading it).
+PlanningProgress = Callable[[int], Progress]
 T = TypeVar("T")
 
 BATCH_ROWS = 2000  # rows per batch: a few statements each, a few MB of memory at most
@@ -189,16 +192,27 @@ def _sorted_unique(ids: array[int]) -> Iterator[int]:
             last = client_id
 
 
-def _replan(store: Store, clinic: ClinicConfig, ids: array[int], now: datetime, stop: threading.Event | None) -> int:
+def _replan(
+    store: Store,
+    clinic: ClinicConfig,
+    ids: array[int],
+    now: datetime,
+    stop: threading.Event | None,
+    planning: PlanningProgress | None = None,
+) -> int:
     """Plan the touched clients (ids may repeat), ``REPLAN_CHUNK`` at a time; messages created."""
     created = 0
     chunk: list[int] = []
-    for client_id in [*_sorted_unique(ids), None]:
+    unique = array("q", _sorted_unique(ids))
+    advance = planning(len(unique)) if planning is not None and unique else None
+    for client_id in [*unique, None]:
         if client_id is not None:
             chunk.append(client_id)
         if chunk and (client_id is None or len(chunk) >= REPLAN_CHUNK):
             changes = replan(store, clinic, chunk, now, stop)
             created += changes.created
+            if advance is not None:
+                advance(len(chunk))
             chunk = []
             if changes.interrupted:
                 break
@@ -531,6 +545,7 @@ def import_clients(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     clinic: ClinicConfig | None = None,
+    planning: PlanningProgress | None = None,
     batch_size: int = BATCH_ROWS,
 ) -> ImportSummary:
     """Create or update the clients of ``result`` (see the module for batches and transactions).
@@ -565,7 +580,7 @@ def import_clients(
         unique = list(_sorted_unique(replan_ids))
         for start in range(0, len(unique), batch_size):
             with_sessions.extend(store.with_sessions(unique[start : start + batch_size]))
-        summary.planned += _replan(store, clinic, with_sessions, now, stop)
+        summary.planned += _replan(store, clinic, with_sessions, now, stop, planning)
     return summary
 
 
@@ -677,6 +692,7 @@ def import_sessions(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     batch_size: int = BATCH_ROWS,
+    planning: PlanningProgress | None = None,
 ) -> ImportSummary:
     """Create or update the sessions of ``result``, then plan the clients whose sessions changed
     (see the module for batches and transactions)."""
@@ -709,5 +725,5 @@ def import_sessions(
     if not kept:
         return summary
     store.record_booking_refresh(now, f"import {result.file}")
-    summary.planned += _replan(store, clinic, touched, now, stop)
+    summary.planned += _replan(store, clinic, touched, now, stop, planning)
     return summary

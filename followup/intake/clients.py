@@ -40,7 +40,8 @@ def _lenient(row: Row, field_name: str, parser: Callable[[str], V], fallback: V,
     try:
         return parser(row.get(field_name))
     except ValueError as exc:
-        row.warn(field_name, f"{exc}; {consequence}")
+        # A library's message may end with its own full stop ("... an @-sign."): not before the ";".
+        row.warn(field_name, f"{str(exc).rstrip('.')}; {consequence}")
         return fallback
 
 

@@ -194,6 +194,12 @@ def test_schedule_limits_the_table_and_says_how_many_are_not_shown(tmp_path: Pat
     assert flat.count("post_session_care") + flat.count("rebook_nudge") <= 2
     whole = followup(tmp_path, "schedule", "--days", "40", "--limit", "0")
     assert "shown" not in " ".join(whole.stdout.split())
+    typo = followup(tmp_path, "schedule", "--client", "nobody")  # not an empty table
+    assert typo.returncode != 0 and "no client" in typo.stderr and "nobody" in typo.stderr
+    by_id = json.loads(followup(tmp_path, "schedule", "--days", "40", "--json", "--client", "c-1001").stdout)
+    phone = next(line.split(",")[3] for line in (SAMPLE / "clients.csv").read_text().splitlines() if "c-1001" in line)
+    by_phone = json.loads(followup(tmp_path, "schedule", "--days", "40", "--json", "--client", phone).stdout)
+    assert by_id and by_phone == by_id
 
 
 def test_sessions_by_hand_plan_and_cancel(tmp_path: Path) -> None:

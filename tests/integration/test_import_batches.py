@@ -5,11 +5,12 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from followup.config.loader import load_clinic
-from followup.engine.ingest import BATCH_ROWS, import_clients, import_sessions
+from followup.engine.ingest import BATCH_ROWS, REPLAN_CHUNK, import_clients, import_sessions
 from followup.intake import stream_clients, stream_sessions
 from followup.store.port import MessageQuery
 from followup.store.sql import SqlStore
@@ -162,4 +163,32 @@ def test_a_stopped_partial_import_leaves_no_committed_booking_unplanned(db_url: 
     rest = import_sessions(store, clinic, stream_sessions(sessions_csv), NOW, partial=True)
     assert (rest.created, rest.unchanged) == (300, BATCH_ROWS)
     assert reminders(store) == {f"s-{i}" for i in range(rows)}  # as an uninterrupted import plans them
+    store.close()
+
+
+def test_the_planning_after_the_rows_reports_its_progress(db_url: str, tmp_path: Path) -> None:
+    # A large sessions file spends longer planning than reading: the bar shows both phases.
+    store = open_store(db_url)
+    clinic = load_clinic(REPO / "config", REPO / "templates", env_file=None)
+    clients = REPLAN_CHUNK + 200  # more than one planning chunk
+    import_clients(store, stream_clients(clients_file(tmp_path, rows=clients)), NOW)
+    lines = ["session_id,client_id,start,duration,service,status\n"]
+    lines += [
+        f"s-{i},c-{i % clients},11/{20 + i % 5}/2026 10:00 AM,60,NMT 60,completed\n" for i in range(clients + 300)
+    ]
+    sessions = tmp_path / "sessions.csv"
+    sessions.write_text("".join(lines), encoding="utf-8")
+    told: list[int] = []
+    advanced: list[int] = []
+
+    def planning(total: int) -> Callable[[int], None]:
+        told.append(total)
+        return advanced.append
+
+    summary = import_sessions(store, clinic, stream_sessions(sessions), NOW, planning=planning)
+    assert summary.created == clients + 300 and summary.planned > 0
+    assert told == [clients]  # each client once, however many of their sessions the file has
+    assert sum(advanced) == clients and len(advanced) > 1
+    nothing_new = import_sessions(store, clinic, stream_sessions(sessions), NOW, planning=planning)
+    assert nothing_new.unchanged == clients + 300 and told == [clients]  # no rows changed: no planning phase
     store.close()

@@ -194,6 +194,7 @@ def test_every_problem_of_a_row_is_reported() -> None:
     phone, email, unreachable, timezone, channel, consent = (reason for _, reason in row18)
     assert phone == "'305-555-01' is not a valid phone number (region US); left out"
     assert email.startswith("'inigo@@example.com' is not a valid email address") and email.endswith("; left out")
+    assert ".;" not in email  # the library's own full stop is not kept before the ";"
     assert unreachable == "no phone or email: nothing can be sent to this client"
     assert timezone.startswith("'America/Nueva_York' is not an IANA time zone")
     assert timezone.endswith("using America/New_York")
