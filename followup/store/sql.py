@@ -17,36 +17,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Engine,
-    Integer,
     String,
     Table,
-    Text,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.types import TypeEngine
 
 from followup.core.domain import Client, Consent, Session
 from followup.core.planner import PlanResult
 from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
 from followup.logfmt import logfmt
-from followup.store import admin_sql, migrate, planning_sql, report_sql
+from followup.store import admin_sql, dispatch_sql, migrate, planning_sql, report_sql
 from followup.store.engine import give_up_waiting, keep_waiting, make_engine
 from followup.store.port import (
     CLINIC,
@@ -151,223 +144,31 @@ _COPIED = (
     inbound_messages,
 )
 
-# --- the dispatcher's statements, built once -----------------------------------------------
-# Building a Core statement and its cache key per call was 25-30% of dispatch (bench/README.md):
-# these are built at import, with every value a bound parameter, and run with executemany.
-
-_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_NOW = bindparam("now", type_=UTCDateTime())
-_WORKER = bindparam("worker", type_=String())
-
-
-# The columns a MessageRow is made of, in the order SqlStore._message reads them (by position:
-# a RowMapping lookup per column was a tenth of a claim), then the client's and the session's
-# external ids.  Not created_at/updated_at: each datetime read costs a conversion per row.
-_MESSAGE_COLUMNS = tuple(
-    messages.c[name]
-    for name in (
-        "id",
-        "idempotency_key",
-        "campaign",
-        "step",
-        "step_index",
-        "client_id",
-        "session_id",
-        "channel",
-        "sent_channel",
-        "purpose",
-        "priority",
-        "due_at",
-        "expires_at",
-        "status",
-        "status_reason",
-        "why",
-        "attempts",
-        "next_attempt_at",
-        "claimed_by",
-        "claimed_at",
-        "provider_id",
-        "error",
-        "tip_id",
-        "subject",
-        "body",
-        "sent_at",
-        "fell_back",
-        "to_address",
-    )
-)
+# --- statements built once -------------------------------------------------------------
+# Building a Core statement and its cache key per call was 25-30% of dispatch (bench/README.md);
+# the dispatcher's per-batch statements are in dispatch_sql, run on the driver.
 
 
 def _rows_select() -> Any:
-    # Correlated primary-key lookups rather than joins: without statistics SQLite may put
-    # the clients table on the outside of a join and scan it for every claim.
+    """The outbox rows as SqlStore._message reads them: the columns of
+    dispatch_sql.MESSAGE_COLUMNS, then the client's and the session's external ids.
+    Correlated primary-key lookups rather than joins: without statistics SQLite may put the
+    clients table on the outside of a join and scan it for every claim."""
     client_ref = func.coalesce(
         select(clients.c.external_id).where(clients.c.id == messages.c.client_id).scalar_subquery(),
         literal(CLINIC),  # a message to the clinic/owner has no client
     )
     session_ref = select(sessions.c.external_id).where(sessions.c.id == messages.c.session_id).scalar_subquery()
-    return select(*_MESSAGE_COLUMNS, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
+    columns = [messages.c[name] for name in dispatch_sql.MESSAGE_COLUMNS]
+    return select(*columns, client_ref.label("client_external_id"), session_ref.label("session_external_id"))
 
 
-_CLAIM_IDS = (
-    select(messages.c.id)
-    .where(messages.c.status == "scheduled", messages.c.next_attempt_at <= _NOW)
-    .order_by(messages.c.next_attempt_at, messages.c.id)
-    .limit(bindparam("limit", type_=Integer()))
-    .with_for_update(skip_locked=True)
-)
-# By primary key only: the rows are ours until commit (row locks on PostgreSQL, the write lock
-# on SQLite), and a status condition here lets SQLite's planner pick the status index and walk
-# every scheduled row (125 ms a claim at 1M rows, bench/).
-_CLAIM_MARK = (
-    update(messages)
-    .where(messages.c.id.in_(_IDS))
-    .values(status="sending", claimed_by=_WORKER, claimed_at=_NOW, updated_at=_NOW)
-)
 _SELECT_ROWS = _rows_select()
-_CLAIMED_ROWS = _SELECT_ROWS.where(messages.c.id.in_(_IDS))
-
-
-def _claim_returning() -> Any:
-    """PostgreSQL: mark and read the claimed rows in one statement (SQLite renders the columns
-    of RETURNING's subqueries unqualified, so it reads them back with a SELECT instead)."""
-    client_ref = func.coalesce(
-        select(clients.c.external_id).where(clients.c.id == messages.c.client_id).correlate(messages).scalar_subquery(),
-        literal(CLINIC),
-    )
-    session_ref = (
-        select(sessions.c.external_id)
-        .where(sessions.c.id == messages.c.session_id)
-        .correlate(messages)
-        .scalar_subquery()
-    )
-    return _CLAIM_MARK.returning(
-        *_MESSAGE_COLUMNS, client_ref.label("client_external_id"), session_ref.label("session_external_id")
-    )
-
-
-_CLAIM_MARK_RETURNING = _claim_returning()
-
-# finish: the rows still ours, locked until commit (FOR UPDATE on PostgreSQL; SQLite's
-# BEGIN IMMEDIATE holds the write lock), so the UPDATE below may go by id alone.
-_OWNED_ANY = (
-    select(messages.c.id, messages.c.client_id)
-    .where(messages.c.id.in_(_IDS), messages.c.status.in_(("sending", "unknown")))
-    .with_for_update()
-)
-_OWNED = _OWNED_ANY.where(messages.c.claimed_by == _WORKER)
-# Values that an outcome may leave unset keep what the row has (COALESCE), as Finish promises.
-_KEPT_IF_NONE: dict[str, TypeEngine[Any]] = {
-    "sent_channel": String(),
-    "provider_id": String(),
-    "subject": Text(),
-    "body": Text(),
-    "tip_id": String(),
-    "error": Text(),
-    "next_attempt_at": UTCDateTime(),
-    "fell_back": Boolean(),
-}
-_RELEASE = bindparam("f_release", type_=Integer())
-_FINISH = (
-    update(messages)
-    .where(messages.c.id == bindparam("f_id", type_=Integer()))
-    .values(
-        status=bindparam("f_status", type_=String()),
-        status_reason=bindparam("f_reason", type_=String()),
-        updated_at=bindparam("f_at", type_=UTCDateTime()),
-        # A terminal or rescheduled outcome gives the claim back; "unknown" keeps who tried.
-        claimed_by=case((_RELEASE == 1, null()), else_=messages.c.claimed_by),
-        claimed_at=case((_RELEASE == 1, null()), else_=messages.c.claimed_at),
-        attempts=messages.c.attempts + bindparam("f_tried", type_=Integer()),
-        sent_at=func.coalesce(bindparam("f_sent_at", type_=UTCDateTime()), messages.c.sent_at),
-        **{
-            name: func.coalesce(bindparam(f"f_{name}", type_=kind), messages.c[name])
-            for name, kind in _KEPT_IF_NONE.items()
-        },
-    )
-)
 _INSERT_EVENT = insert(delivery_events)
-# A batch's events (and tips) as one INSERT of many VALUES rows: with RETURNING, SQLAlchemy's
-# "insertmanyvalues" sends one statement where executemany sent one per row (on PostgreSQL a
-# batch's 20 INSERTs were a fifth of storing its outcomes).  The ids returned are not used.
-_INSERT_EVENTS = insert(delivery_events).returning(delivery_events.c.id)
-_INSERT_TIPS = insert(client_tips).returning(client_tips.c.id)
-
-# dispatch_state: a whole batch's clients in four statements.
-# Only the columns used: each datetime read costs a conversion (UTCDateTime) per row.
-# A batch's clients with their sessions, one row per session (one with the session's columns
-# NULL for a client without any): one statement, not two (each is a round trip on PostgreSQL).
-# Read by position in dispatch_state: the order here is the order there.
-_STATE_CLIENT_SESSIONS = (
-    select(
-        clients.c.id,
-        clients.c.external_id,
-        clients.c.first_name,
-        clients.c.last_name,
-        clients.c.phone,
-        clients.c.email,
-        clients.c.timezone,
-        clients.c.language,
-        clients.c.preferred_channel,
-        clients.c.language_source,
-        clients.c.consent_sms_care,
-        clients.c.consent_sms_marketing,
-        clients.c.consent_email_care,
-        clients.c.consent_email_marketing,
-        sessions.c.external_id,
-        sessions.c.start_at,
-        sessions.c.end_at,
-        sessions.c.service,
-        sessions.c.therapist,
-        sessions.c.focus_areas,
-        sessions.c.status,
-    )
-    .select_from(clients.outerjoin(sessions, sessions.c.client_id == clients.c.id))
-    .where(clients.c.id.in_(_IDS))
-    .order_by(clients.c.id, sessions.c.start_at)
-)
-_STATE_TIPS = (
-    select(client_tips.c.client_id, client_tips.c.tip_id)
-    .where(client_tips.c.client_id.in_(_IDS))
-    .order_by(client_tips.c.sent_at, client_tips.c.id)
-)
-# The status as an expression, not the column: an index on status (ix_messages_claim) is then
-# no use to this query and it goes by client (ix_messages_client_id).  Without statistics
-# SQLite chose the claim index for each OR branch and walked every scheduled row due within a
-# day, for every batch (15 ms a batch at 27,000 scheduled rows).
-_STATUS = messages.c.status.concat("")
-_STATE_OUTBOX = select(
-    messages.c.id,
-    messages.c.client_id,
-    messages.c.status,
-    messages.c.purpose,
-    messages.c.priority,
-    messages.c.next_attempt_at,
-    messages.c.updated_at,
-    messages.c.sent_at,
-    messages.c.sent_channel,
-    messages.c.body,
-).where(
-    messages.c.client_id.in_(_IDS),
-    or_(
-        and_(
-            _STATUS.in_(("sent", "unconfirmed", "unknown")),
-            func.coalesce(messages.c.sent_at, messages.c.updated_at) >= bindparam("sent_since", type_=UTCDateTime()),
-        ),
-        and_(
-            _STATUS.in_(("scheduled", "sending")),
-            messages.c.next_attempt_at < bindparam("due_before", type_=UTCDateTime()),
-        ),
-    ),
-)
-
 
 # The senders' rows, by name (a pause is read without taking a slot).
 _SENDER = select(sender_slots).where(sender_slots.c.sender == bindparam("sender", type_=String()))
 _SENDER_LOCKED = _SENDER.with_for_update()
-_SENDERS = select(
-    sender_slots.c.sender, sender_slots.c.paused_until, sender_slots.c.pause_reason, sender_slots.c.fault
-).where(sender_slots.c.sender.in_(bindparam("senders", expanding=True)))
 
 
 class SqlStore:
@@ -1096,62 +897,64 @@ class SqlStore:
         if not ids:
             return {}
         with self._begin() as conn:
-            # Rows read by position (the columns of _STATE_CLIENT_SESSIONS, in order), made into
-            # what planning_sql.client_from_row / session_from_row make.
-            found: dict[int, Client] = {}
-            visits: dict[int, list[Session]] = {i: [] for i in ids}
-            for r in conn.execute(_STATE_CLIENT_SESSIONS, {"ids": ids}):
-                client_id = int(r[0])
-                client = found.get(client_id)
-                if client is None:
-                    sms_care, sms_marketing, email_care, email_marketing = r[10:14]
-                    client = found[client_id] = Client(
-                        external_id=r[1],
-                        first_name=r[2],
-                        last_name=r[3],
-                        phone=r[4],
-                        email=r[5],
-                        timezone=r[6],
-                        language=r[7],
-                        preferred_channel=r[8],
-                        consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
-                        language_source=r[9],
-                    )
-                external_id, start, end, service, therapist, focus, status = r[14:21]
-                if external_id is None:
-                    continue  # a client without sessions
-                visits[client_id].append(
-                    Session(
-                        external_id=external_id,
-                        client_external_id=client.external_id,
-                        start=start,
-                        end=end,
-                        service=service,
-                        therapist=therapist,
-                        focus_areas=tuple(f for f in focus.split(",") if f),
-                        status=status,
-                    )
+            visits_rows, tip_rows, outbox_rows = dispatch_sql.client_state_rows(
+                conn, self.dialect, ids, sent_since, due_before
+            )
+        # Rows read by position (dispatch_sql.CLIENT_SESSION_COLUMNS, in order), made into
+        # what planning_sql.client_from_row / session_from_row make.
+        found: dict[int, Client] = {}
+        visits: dict[int, list[Session]] = {i: [] for i in ids}
+        for r in visits_rows:
+            client_id = int(r[0])
+            client = found.get(client_id)
+            if client is None:
+                sms_care, sms_marketing, email_care, email_marketing = r[10:14]
+                client = found[client_id] = Client(
+                    external_id=r[1],
+                    first_name=r[2],
+                    last_name=r[3],
+                    phone=r[4],
+                    email=r[5],
+                    timezone=r[6],
+                    language=r[7],
+                    preferred_channel=r[8],
+                    consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
+                    language_source=r[9],
                 )
-            missing = set(ids) - set(found)
-            if missing:
-                raise LookupError(f"no client with id {sorted(missing)}")
-            tips: dict[int, list[str]] = {i: [] for i in ids}
-            for tip in conn.execute(_STATE_TIPS, {"ids": ids}):
-                tips[int(tip[0])].append(str(tip[1]))
-            outbox: dict[int, dict[int, OutboxEntry]] = {i: {} for i in ids}
-            params = {"ids": ids, "sent_since": sent_since, "due_before": due_before}
-            for m in conn.execute(_STATE_OUTBOX, params):
-                outbox[int(m[1])][int(m[0])] = OutboxEntry(
-                    id=int(m[0]),
-                    status=m[2],
-                    purpose=m[3],
-                    priority=m[4],
-                    next_attempt_at=m[5],
-                    updated_at=m[6],
-                    sent_at=m[7],
-                    sent_channel=m[8],
-                    body=m[9],
+            external_id, start, end, service, therapist, focus, status = r[14:21]
+            if external_id is None:
+                continue  # a client without sessions
+            visits[client_id].append(
+                Session(
+                    external_id=external_id,
+                    client_external_id=client.external_id,
+                    start=start,
+                    end=end,
+                    service=service,
+                    therapist=therapist,
+                    focus_areas=tuple(f for f in focus.split(",") if f),
+                    status=status,
                 )
+            )
+        missing = set(ids) - set(found)
+        if missing:
+            raise LookupError(f"no client with id {sorted(missing)}")
+        tips: dict[int, list[str]] = {i: [] for i in ids}
+        for tip in tip_rows:
+            tips[int(tip[0])].append(str(tip[1]))
+        outbox: dict[int, dict[int, OutboxEntry]] = {i: {} for i in ids}
+        for m in outbox_rows:
+            outbox[int(m[1])][int(m[0])] = OutboxEntry(
+                id=int(m[0]),
+                status=m[2],
+                purpose=m[3],
+                priority=m[4],
+                next_attempt_at=m[5],
+                updated_at=m[6],
+                sent_at=m[7],
+                sent_channel=m[8],
+                body=m[9],
+            )
         return {
             i: DispatchState(
                 state=ClientState(id=i, client=found[i], sessions=visits[i], tips=tips[i]), outbox=outbox[i]
@@ -1307,18 +1110,7 @@ class SqlStore:
     def claim_due(self, now: datetime, limit: int, worker: str) -> list[MessageRow]:
         require_aware(now, "now")
         with self._begin() as conn:
-            # Two statements in one transaction: the SELECT locks exactly `limit` rows (as a
-            # subquery of the UPDATE, PostgreSQL may re-run it per row and claim them all).
-            ids = [int(r[0]) for r in conn.execute(_CLAIM_IDS, {"now": now, "limit": limit})]
-            if not ids:
-                return []
-            marked = {"ids": ids, "worker": worker, "now": now}
-            if self.dialect == "postgresql":
-                rows = conn.execute(_CLAIM_MARK_RETURNING, marked)
-            else:
-                conn.execute(_CLAIM_MARK, marked)
-                rows = conn.execute(_CLAIMED_ROWS, {"ids": ids})
-            claimed = [self._message(r) for r in rows]
+            claimed = [self._message(r) for r in dispatch_sql.claim(conn, self.dialect, now, limit, worker)]
         return sorted(claimed, key=lambda m: (m.next_attempt_at, m.id))
 
     def release(self, ids: Iterable[int], worker: str) -> None:
@@ -1383,52 +1175,39 @@ class SqlStore:
     def _finish_rows(
         self, conn: Connection, worker: str | None, outcomes: Sequence[tuple[int, Finish, datetime]]
     ) -> set[int]:
-        """One locking SELECT of the rows still ours, then one executemany each for the rows,
-        their events and the tips sent: the same statements for one outcome or a batch."""
-        wanted = [message_id for message_id, _, _ in outcomes]
-        if worker is None:
-            owned = conn.execute(_OWNED_ANY, {"ids": wanted})
-        else:
-            owned = conn.execute(_OWNED, {"ids": wanted, "worker": worker})
-        client_of = {int(r[0]): r[1] for r in owned}
-        updates: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        tips: list[dict[str, Any]] = []
+        """The outcomes of the rows still ours, their events (a warning before the outcome's
+        own) and the tips sent: the same statements for one outcome or a batch."""
+        rows: list[dispatch_sql.OutcomeRow] = []
+        events: list[dispatch_sql.EventRow] = []
+        tips: list[dispatch_sql.TipRow] = []
         for message_id, outcome, now in outcomes:
-            if message_id not in client_of:
-                continue
             sent = outcome.status == "sent"
-            row: dict[str, Any] = {
-                "f_id": message_id,
-                "f_status": outcome.status,
-                "f_reason": outcome.reason,
-                "f_at": now,
-                "f_release": int(outcome.status in TERMINAL or outcome.status == "scheduled"),
-                "f_tried": int(outcome.attempted),
-                "f_sent_at": now if sent else None,
-            }
-            for name in _KEPT_IF_NONE:
-                row[f"f_{name}"] = getattr(outcome, name)
-            updates.append(row)
-            if outcome.warning:
-                events.append(self._event_row(message_id, now, "warning", outcome.warning))
-            detail = outcome.reason or outcome.error or outcome.provider_id or ""
-            events.append(self._event_row(message_id, now, outcome.status, detail))
-            if sent and outcome.tip_id:
-                tips.append(
-                    {
-                        "client_id": client_of[message_id],
-                        "tip_id": outcome.tip_id,
-                        "message_id": message_id,
-                        "sent_at": now,
-                    }
+            rows.append(
+                (
+                    message_id,
+                    outcome.status,
+                    outcome.reason,
+                    now,
+                    int(outcome.status in TERMINAL or outcome.status == "scheduled"),
+                    int(outcome.attempted),
+                    now if sent else None,
+                    outcome.sent_channel,
+                    outcome.provider_id,
+                    outcome.subject,
+                    outcome.body,
+                    outcome.tip_id,
+                    outcome.error,
+                    outcome.next_attempt_at,
+                    outcome.fell_back,
                 )
-        if updates:
-            conn.execute(_FINISH, updates)
-            conn.execute(_INSERT_EVENTS, events).close()
-        if tips:
-            conn.execute(_INSERT_TIPS, tips).close()
-        return {row["f_id"] for row in updates}
+            )
+            if outcome.warning:
+                events.append((message_id, now, "warning", outcome.warning[:2000]))
+            detail = outcome.reason or outcome.error or outcome.provider_id or ""
+            events.append((message_id, now, outcome.status, detail[:2000]))
+            if sent and outcome.tip_id:
+                tips.append((message_id, outcome.tip_id, now))
+        return dispatch_sql.finish(conn, self.dialect, worker, rows, events, tips)
 
     @staticmethod
     def _event_row(message_id: int, now: datetime, kind: str, detail: str) -> dict[str, Any]:
@@ -1482,7 +1261,7 @@ class SqlStore:
         if not wanted:
             return found
         with self._begin() as conn:
-            for sender, paused_until, reason, fault in conn.execute(_SENDERS, {"senders": wanted}):
+            for sender, paused_until, reason, fault in dispatch_sql.sender_rows(conn, self.dialect, wanted):
                 if paused_until is not None and paused_until > now:
                     found[sender] = SendSlot(at=now, paused_until=paused_until, reason=reason, fault=fault)
                 else:
