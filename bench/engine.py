@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -55,6 +55,7 @@ from followup.core.rules import SendWindow
 from followup.engine.dispatch import Dispatcher
 from followup.engine.planning import replan_all
 from followup.rendering.compose import compose
+from followup.store import dispatch_sql
 from followup.store.port import MessageQuery
 from followup.store.schema import messages
 from followup.store.sql import SqlStore
@@ -461,19 +462,33 @@ def bulk_insert(store: SqlStore, client_id: int, rows: int, due: int, tied: bool
 
 
 def capture_claim(store: SqlStore, now: datetime) -> list[tuple[str, Any]]:
-    """The statements one ``claim_due`` sends to the driver (SQL and parameters), BEGIN excluded."""
+    """The statements one ``claim_due`` sends to the driver (SQL and parameters).  The claim
+    runs on the driver's cursor (followup/store/dispatch_sql.py), so its cursor is wrapped."""
     seen: list[tuple[str, Any]] = []
+    real = dispatch_sql._cursor
 
-    def listener(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        seen.append((statement, parameters))
+    class Recording:
+        def __init__(self, cursor: Any) -> None:
+            self.cursor = cursor
 
-    event.listen(store.engine, "before_cursor_execute", listener)
+        def execute(self, statement: str, parameters: Any = ()) -> Any:
+            seen.append((statement, parameters))
+            self.cursor.execute(statement, parameters)
+            return self
+
+        def __iter__(self) -> Any:
+            return iter(self.cursor.fetchall())
+
+        def fetchall(self) -> Any:
+            return self.cursor.fetchall()
+
+    dispatch_sql._cursor = lambda conn: Recording(real(conn))  # type: ignore[assignment]
     try:
         claimed = store.claim_due(now, 20, "bench")
     finally:
-        event.remove(store.engine, "before_cursor_execute", listener)
+        dispatch_sql._cursor = real
     store.release([m.id for m in claimed], "bench")
-    return [(st, params) for st, params in seen if not st.lstrip().upper().startswith(("BEGIN", "SELECT 1"))]
+    return seen
 
 
 def explain(store: SqlStore, statement: str, parameters: Any) -> str:
