@@ -31,7 +31,9 @@ Provider faults lose nothing:
 sessions, tips, and the messages the caps and the duplicate guard look at), and each outcome is
 applied to that picture as it is decided, so two messages to one client in one batch see each
 other exactly as if the first had been stored before the second was decided.  Outcomes are
-stored together, in one transaction at the end of the batch (:meth:`Store.finish_many`), for
+stored together (:meth:`Store.finish_many`), in the transaction that claims the next batch (one
+commit a batch, not two; the last batch's in a transaction of their own, or with the empty
+claim that ends the run), for
 channels whose lookup always knows what went out (dry run, in-memory:
 ``Channel.outcomes_in_batches``); a live channel's (Twilio, SMTP) are stored one by one, right
 after each send, as before: claimed (``sending``), sent, recorded, and reconciled after a crash.
@@ -230,10 +232,17 @@ class Dispatcher:
             self.reconcile(stats)
             for channel in self.channels.values():
                 channel.open()
+            done: _Batch | None = None  # a batch whose outcomes are not stored yet
             try:
-                while not self.stop.is_set():
-                    # The claim and the reads for it: one transaction (a commit each costs).
+                while True:
+                    # One transaction: the last batch's outcomes, then the next claim and the
+                    # reads for it (a commit each costs; the claim's reads see the outcomes).
                     with self.store.transaction():
+                        if done is not None:
+                            self._store_pending(done)
+                            done = None
+                        if self.stop.is_set():
+                            break
                         batch = self.store.claim_due(self.clock.now(), self.batch_size, self.worker)
                         if not batch:
                             break
@@ -242,8 +251,11 @@ class Dispatcher:
                     # Of what is due together, the more important goes first (caps may hold the rest).
                     batch.sort(key=lambda m: (-PRIORITY_RANK.get(m.priority, 2), m.next_attempt_at, m.id))
                     fresh = not all(c.outcomes_in_batches for c in self.channels.values())
-                    self._dispatch_batch(batch, _Batch(stats, states, slots=slots, fresh=fresh))
+                    done = _Batch(stats, states, slots=slots, fresh=fresh)
+                    self._dispatch_batch(batch, done)
             finally:
+                if done is not None:  # an error mid-batch: what was decided is still stored
+                    self._store_pending(done)
                 for channel in self.channels.values():
                     channel.close()
         return stats
@@ -259,8 +271,9 @@ class Dispatcher:
         return self.store.sender_pauses(senders, self.clock.now()) if senders else {}
 
     def _dispatch_batch(self, batch: list[MessageRow], context: _Batch) -> None:
-        """Decide, render and send each message of a claimed batch, and store the outcomes
-        (together, or one by one for a live channel); a stop gives back what was not begun."""
+        """Decide, render and send each message of a claimed batch; the outcomes stay in
+        ``context.pending`` (stored by run_once with the next claim), except a live channel's,
+        stored one by one.  A stop gives back what was not begun."""
         stats = context.stats
         self._batch = context
         try:
@@ -271,7 +284,6 @@ class Dispatcher:
                     break
                 stats.add("claimed")
                 self.process(message, stats)
-            self._flush()
         finally:
             self._batch = None
 
@@ -855,9 +867,13 @@ class Dispatcher:
         self._recorded(_Pending(message, outcome, now, event, fields), stats)
 
     def _flush(self) -> None:
-        """Store the batch's pending outcomes (one transaction), then count and log them."""
-        batch = self._batch
-        if batch is None or not batch.pending:
+        """Store the batch in hand's pending outcomes now (one transaction)."""
+        if self._batch is not None:
+            self._store_pending(self._batch)
+
+    def _store_pending(self, batch: _Batch) -> None:
+        """Store ``batch``'s pending outcomes (one transaction, or the caller's), then count and log them."""
+        if not batch.pending:
             return
         pending, batch.pending = batch.pending, []
         stored = self.store.finish_many(self.worker, [(p.message.id, p.outcome, p.at) for p in pending])
