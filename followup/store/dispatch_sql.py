@@ -40,10 +40,14 @@ _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
 def _for(dialect: str, text: str) -> str:
-    """``text`` (SQLite's named style, ``:name``; ``IDS(:name)`` for an id list) for ``dialect``."""
+    """``text`` (SQLite's named style, ``:name``; ``IDS(:name)`` for an id list; ``:name::type[]``
+    for an array, PostgreSQL only) for ``dialect``."""
     if dialect == "postgresql":
-        text = re.sub(r"IN IDS\(:([a-z_]+)\)", r"= ANY(:\1)", text)
-        return _NAMED.sub(r"%(\1)s", text.replace("%", "%%"))
+        text = re.sub(r"IN IDS\(:([a-z_]+)\)", r"= ANY(:\1)", text).replace("%", "%%")
+        # An array sent in binary (%(name)b): psycopg's text form of an array costs a regex
+        # per element (see planning_sql).
+        text = re.sub(r"(?<![:\w]):([a-z_]+)::([a-z]+)\[\]", r"CAST(%(\1)b AS \2[])", text)
+        return _NAMED.sub(r"%(\1)s", text)
     return re.sub(r"IDS\(:([a-z_]+)\)", r"(SELECT value FROM json_each(:\1))", text)
 
 
