@@ -79,8 +79,8 @@ def test_simulate_tells_the_two_130s_apart_and_writes_reasons_in_words(tmp_path:
         "late-2,ny-2,2026-10-31T23:30:00-04:00,2026-11-01T00:30:00-04:00,Swedish 60,Ana,completed\n",
         encoding="utf-8",
     )
-    files = ["--clients", tmp_path / "clients.csv", "--sessions", tmp_path / "sessions.csv"]
-    args = ["simulate", "--start", "2026-10-31T20:00", "--days", "2", *files]
+    files: list[str | Path] = ["--clients", tmp_path / "clients.csv", "--sessions", tmp_path / "sessions.csv"]
+    args: list[str | Path] = ["simulate", "--start", "2026-10-31T20:00", "--days", "2", *files]
 
     data = json.loads(followup(tmp_path, *args, "--json").stdout)
     thanks = {m["client"]: m for m in data if m["step"] == "thanks"}
