@@ -1,8 +1,10 @@
 """``followup schedule``: what is due, when, and why.
 
 Every time is in the client's own zone and says which: the table prints
-``2026-12-10 15:00 PT``, the JSON gives ISO 8601 with the UTC offset and the client's
-IANA zone in ``timezone``.
+``2026-12-10 15:00 PST`` (the abbreviation of that moment, so the two 1:30s of the night the
+clocks go back read apart: EDT, then EST), the JSON gives ISO 8601 with the UTC offset and
+the client's IANA zone in ``timezone``.  A message due in the past and still waiting (held
+by the send window, a paused sender, or no worker running) is marked overdue, with how long.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 from rich.table import Table
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
+from followup.cli.times import how_long, readable_reason, readable_time, table_time
 from followup.engine.lookup import find_client
 from followup.engine.worker import SystemClock
 from followup.rendering.context import zone_label
@@ -28,7 +31,9 @@ from followup.wiring import open_store
 
 
 def shown_time(moment: datetime) -> str:
-    """``2026-12-10 15:00 PT``: the wall time in ``moment``'s zone and that zone's short name."""
+    """``2026-12-10 15:00 PT``: the wall time in ``moment``'s zone and that zone's short name
+    (``report``, ``replies`` and ``clients`` print this; ``schedule`` and ``simulate`` print
+    :func:`followup.cli.times.table_time`, which tells EDT from EST)."""
     return f"{moment:%Y-%m-%d %H:%M} {zone_label(moment)}"
 
 
@@ -93,7 +98,8 @@ def command(
         sys.stdout.write("\n]\n")
         return
     total = store.count_messages(replace(query, limit=None))
-    title = f"Scheduled in the next {days} days ({total:,})"
+    overdue = store.count_messages(replace(query, statuses=("scheduled",), due_before=now, limit=None))
+    title = f"Scheduled in the next {days} days ({total:,}" + (f", {overdue:,} overdue)" if overdue else ")")
     if shown is not None and total > shown:
         title += f": the first {shown:,} shown (--limit 0 shows all, --json lists them for a spreadsheet)"
     table = Table(title=title, title_justify="left")
@@ -101,15 +107,37 @@ def command(
         table.add_column(column)
     for r, e, tz in entries():
         table.add_row(
-            shown_time(r.due_at.astimezone(tz)),
+            table_time(r.due_at.astimezone(tz)),
             str(e["client"]),
             str(e["campaign"]),
             str(e["step"]),
             str(e["channel"]),
             str(e["why"]),
-            str(e["note"] or ""),
+            _note(r, tz, now),
         )
     out.print(table)
+    if overdue:
+        out.print(
+            f"{overdue:,} overdue: due in the past and not sent yet. A note says why when the worker held it "
+            "(outside the send window, a paused sender); without one, the worker has not run since it came due "
+            "(start it: followup run).",
+            markup=False,
+        )
+
+
+def _note(r: MessageRow, tz: ZoneInfo, now: datetime) -> str:
+    """The table's note: ``OVERDUE 3 h 5 min`` first when it is due in the past and still
+    waiting, then the stored reason (and, when the worker deferred it, until when), its times
+    readable in the client's zone."""
+    year = now.astimezone(tz).year
+    parts = []
+    if r.status == "scheduled" and r.due_at < now:
+        parts.append(f"OVERDUE {how_long(now - r.due_at)}")
+    if r.status_reason:
+        parts.append(readable_reason(r.status_reason, tz, year))
+    if r.status == "scheduled" and r.status_reason and r.next_attempt_at > now:
+        parts.append(f"next try {readable_time(r.next_attempt_at.astimezone(tz), year)}")
+    return "; ".join(parts)
 
 
 def _entry(r: MessageRow, zone_name: str, tz: ZoneInfo) -> dict[str, object]:

@@ -1,8 +1,10 @@
 """``followup simulate``: every message every client would get, on a virtual clock.
 
 Every time printed names its zone: the table shows each send time in the client's zone
-with its short name (``2026-12-10 09:00 PT``) and the start in the clinic's; the JSON
-gives ISO 8601 with the UTC offset and adds the client's IANA zone as ``timezone``.
+with the abbreviation of that moment (``2026-12-10 09:00 PST``; EDT and EST apart), the
+times inside a reason the same way in words (``not sent by Thu Dec 3, 8:00 AM EST``), and
+the start in the clinic's zone; the JSON gives ISO 8601 with the UTC offset and adds the
+client's IANA zone as ``timezone``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from rich.table import Table
 
 from followup.cli.common import EXIT_INVALID, ConfigOpt, TemplatesOpt, err, load, out
 from followup.cli.imports import MapOpt, column_mapping
-from followup.cli.schedule import shown_time
+from followup.cli.times import readable_reason, table_time
 from followup.engine.ingest import import_clients, import_sessions
 from followup.engine.planning import CAMPAIGNS_PASS, campaigns_fingerprint
-from followup.engine.simulate import simulate
+from followup.engine.simulate import EDITED_OUT, SimulatedMessage, simulate
 from followup.engine.worker import SystemClock
 from followup.intake import CLIENT_FIELDS, SESSION_FIELDS, MappingError, read_clients, read_sessions
 from followup.store.port import PlanPass
@@ -111,19 +113,35 @@ def command(
         entries = [r.as_json() | {"timezone": _zone_name(r.send_at)} for r in results]
         print(json.dumps(entries, ensure_ascii=False, indent=1))
         return
-    shown_begin = shown_time(begin.astimezone(zone(settings.default_timezone)))
+    shown_begin = table_time(begin.astimezone(zone(settings.default_timezone)))
     table = Table(title=f"Simulated {days} days from {shown_begin} ({len(results)} messages)", title_justify="left")
     for column in ("send at (client's time)", "client", "campaign", "step", "channel", "status", "text"):
         table.add_column(column)
     for r in results:
-        text = r.subject if r.channel == "email" and r.subject else (r.body or r.reason or "")
-        table.add_row(shown_time(r.send_at), r.client, r.campaign, r.step, r.channel, r.status, text[:80])
+        table.add_row(table_time(r.send_at), r.client, r.campaign, r.step, r.channel, r.status, _text(r, begin.year))
     out.print(table)
+    edited = sum(1 for r in results if r.reason == EDITED_OUT)
+    if edited:
+        out.print(
+            f"The campaigns changed since the worker last planned: {edited} message(s) planned with them before "
+            "are cancelled here, as the worker will do when it next starts.",
+            markup=False,
+        )
     out.print(
         "Assumes the booking data stays as it is now (no new bookings, no stale-data hold on nudges); "
         "the worker holds rebook nudges while the last import is older than [intake] max_staleness.",
         markup=False,
     )
+
+
+def _text(r: SimulatedMessage, year: int) -> str:
+    """What the table says of a message: why, when it did not go out (its times readable, in
+    the client's zone like the send time); else the subject of an email or the text."""
+    if r.status != "sent" and r.reason:
+        tz = r.send_at.tzinfo
+        assert tz is not None  # simulate gives aware, client-local times
+        return readable_reason(r.reason, tz, year)[:120]
+    return (r.subject if r.channel == "email" and r.subject else (r.body or ""))[:80]
 
 
 def register(app: typer.Typer) -> None:

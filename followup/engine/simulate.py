@@ -11,7 +11,6 @@ is treated as completed (in production the booking system says so).
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,12 +19,13 @@ from zoneinfo import ZoneInfo
 from followup.channels.memory import InMemoryChannel
 from followup.config.loader import ClinicConfig
 from followup.core.domain import ChannelName
+from followup.core.holdout import HELD_OUT
 from followup.core.rules import Caps, SendWindow
 from followup.engine import digest
 from followup.engine.dispatch import Backoff, Dispatcher
 from followup.engine.planning import plan_pending, replan
 from followup.store.port import OWNER_DIGEST, TERMINAL, MessageQuery, Store
-from followup.timeutil import FixedClock, require_aware, zone
+from followup.timeutil import FixedClock, map_iso_times, require_aware, zone
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,7 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
     """Run on ``store`` (already a private copy) from ``start`` for ``days`` days."""
     require_aware(start, "start")
     end = start + timedelta(days=days)
-    # What was over before the start is history, not part of the simulated month; a message
-    # due in it that is already settled (held out of a campaign's holdout group) is shown.
-    done_before = {m.id for m in store.messages(MessageQuery()) if m.status in TERMINAL and m.due_at < start}
+    done_before = settled_before(store, start)
     clock = FixedClock(start)
     channels: dict[ChannelName, InMemoryChannel] = {"sms": InMemoryChannel("sms"), "email": InMemoryChannel("email")}
     settings = clinic.settings
@@ -91,7 +89,15 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
     # One connection for the whole run: every store call otherwise checks one out (and the
     # events are many: each due time and each session end is one).
     with store.pinned():
-        plan_pending(store, clinic, start)  # the copy is planned with these campaigns, as a worker would at start
+        # The copy is planned with these campaigns, as a worker would at start; what that pass
+        # cancels was planned with campaigns since edited, and is labelled so.
+        waiting = {m.id for m in store.messages(MessageQuery(statuses=("scheduled",)))}
+        edit = plan_pending(store, clinic, start)
+        relabel: dict[int, str] = {}
+        if edit.ran:
+            for m in store.messages(MessageQuery(statuses=("cancelled",))):
+                if m.id in waiting and (m.status_reason or "").startswith("no longer planned"):
+                    relabel[m.id] = EDITED_OUT
         now = start
         # Sessions change only here (the copy has no other writer), so the next end is read
         # again only once it has passed (at the start: every booked session that already ended).
@@ -107,7 +113,27 @@ def simulate(store: Store, clinic: ClinicConfig, start: datetime, days: int) -> 
                 break
             now = min(*upcoming, end)
             clock.set(now)
-        return collect(store, done_before, end, clinic.settings.default_timezone)
+        return collect(store, done_before, end, clinic.settings.default_timezone, relabel)
+
+
+# The reason of a message the simulation's first planning pass cancels because the campaigns
+# were edited since the worker last planned (the store's own words, "no longer planned
+# (campaign or session changed)", do not say which).
+EDITED_OUT = "not in the campaigns as edited since it was planned (the worker cancels it at its next start)"
+
+
+def settled_before(store: Store, start: datetime) -> set[int]:
+    """The messages already settled (sent, cancelled, expired...) when the simulation starts:
+    history, not part of the simulated period, even when their due time falls in it (a
+    message cancelled last week by a campaign edit or a changed booking was shown in every
+    simulation, "cancelled - no longer planned", though nothing had changed since).  The
+    exception is a message held out of a campaign's holdout group: recorded as cancelled
+    when planned, it is what the period would hold, so it is shown when due in it."""
+    return {
+        m.id
+        for m in store.messages(MessageQuery(statuses=tuple(sorted(TERMINAL))))
+        if m.due_at < start or m.status_reason != HELD_OUT
+    }
 
 
 def advance(
@@ -125,27 +151,20 @@ def advance(
     dispatcher.run_once()
 
 
-# An ISO 8601 time with an offset, as reasons write them ("not sent by 2026-12-01T12:00:00+00:00").
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)")
-
-
 def local_reason(reason: str | None, tz: ZoneInfo) -> str | None:
     """``reason`` with every ISO time in it in ``tz`` (the client's zone, as ``send_at`` and
     ``expires_at`` are): the dispatcher writes them in UTC."""
     if not reason:
         return reason
-
-    def shifted(match: re.Match[str]) -> str:
-        try:
-            moment = datetime.fromisoformat(match[0].replace("Z", "+00:00"))
-        except ValueError:
-            return match[0]
-        return moment.astimezone(tz).isoformat()
-
-    return _ISO_TIME.sub(shifted, reason)
+    return map_iso_times(reason, lambda moment: moment.astimezone(tz).isoformat())
 
 
-def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str) -> list[SimulatedMessage]:
+def collect(
+    store: Store, done_before: set[int], end: datetime, clinic_zone: str, relabel: dict[int, str] | None = None
+) -> list[SimulatedMessage]:
+    """What the simulated period holds, in send order; ``relabel``: message id -> its reason
+    instead of the stored one."""
+    relabel = relabel or {}
     out = []
     timezones = store.client_timezones()  # one read: keyed by external id (and phone, email)
     for row in store.messages(MessageQuery(due_before=end)):
@@ -168,7 +187,7 @@ def collect(store: Store, done_before: set[int], end: datetime, clinic_zone: str
                 channel=row.sent_channel or row.channel,
                 send_at=when.astimezone(tz),
                 status=row.status,
-                reason=local_reason(row.status_reason, tz),
+                reason=relabel.get(row.id) or local_reason(row.status_reason, tz),
                 subject=row.subject,
                 body=row.body,
                 tip=row.tip_id,

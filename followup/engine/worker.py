@@ -33,6 +33,15 @@ from followup.timeutil import Clock
 log = logging.getLogger("followup.worker")
 
 
+def quiet_scheduler_log() -> None:
+    """APScheduler logs two INFO lines a tick ("Added job", "Running job ... executed
+    successfully"): every 30 s, they would bury followup's own events in the owner's log.
+    It keeps its warnings and errors (a missed or failed job); with the log level at DEBUG
+    (``FOLLOWUP_LOG_LEVEL=DEBUG``) it says everything again."""
+    debugging = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET if debugging else logging.WARNING)
+
+
 class SystemClock:
     """The only place followup reads the wall clock."""
 
@@ -150,6 +159,7 @@ class Worker:
             signal.signal(signal.SIGINT, on_signal)
 
     def run_forever(self) -> None:
+        quiet_scheduler_log()
         # The scheduler ticks in background threads; the main thread only waits for a signal,
         # so a signal never lands inside the scheduler's own loop.
         scheduler = BackgroundScheduler(
