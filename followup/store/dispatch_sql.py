@@ -64,14 +64,26 @@ def utc_in(dialect: str, value: datetime | None) -> Any:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+# Stored texts already parsed (SQLite): a batch reads a few hundred timestamps, and many are
+# the same instant (the rows one plan or one batch wrote share their ``now``).  Datetimes are
+# immutable, so sharing one is safe; the memo is emptied when it grows past its limit.
+_PARSED: dict[str, datetime] = {}
+_PARSED_LIMIT = 4096
+
+
 def utc_out(value: Any) -> datetime | None:
     """A stored timestamp as an aware UTC datetime (text on SQLite, ``timestamptz`` on PostgreSQL)."""
     if value is None:
         return None
     if value.__class__ is str:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    found: datetime = value.astimezone(UTC)
-    return found
+        found = _PARSED.get(value)
+        if found is None:
+            if len(_PARSED) >= _PARSED_LIMIT:
+                _PARSED.clear()
+            found = _PARSED[value] = datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return found
+    aware: datetime = value.astimezone(UTC)
+    return aware
 
 
 def _cursor(conn: Connection) -> Any:
