@@ -783,6 +783,41 @@ def test_finish_by_another_worker_changes_nothing(store: SqlStore) -> None:
     assert store.client_state(m.client_id).tips == []
 
 
+def test_finish_without_a_worker_takes_a_row_any_worker_claimed(store: SqlStore) -> None:
+    seed_due(store, 2)
+    first, second = store.claim_due(NOW, 2, "w1")
+    assert store.finish(first.id, None, Finish(status="unknown", reason="lost", next_attempt_at=NOW), NOW)
+    assert store.finish(second.id, None, Finish(status="sent", provider_id="SM1", attempted=True), NOW)
+    rows = {m.id: m for m in all_rows(store)}
+    assert (rows[first.id].status, rows[first.id].claimed_by) == ("unknown", "w1")  # "unknown" keeps who tried
+    assert (rows[second.id].status, rows[second.id].claimed_by) == ("sent", None)
+    assert store.finish(second.id, None, Finish(status="failed"), NOW) is False  # finished already
+
+
+def test_finish_many_stores_only_the_rows_still_ours_with_their_events_and_tips(store: SqlStore) -> None:
+    seed_due(store, 3)
+    a, b, c = store.claim_due(NOW, 3, "w1")
+    store.finish(b.id, "w1", Finish(status="failed", reason="gone"), NOW)  # no longer ours to finish
+    later = NOW + timedelta(seconds=1)
+    stored = store.finish_many(
+        "w1",
+        [
+            (a.id, Finish(status="sent", tip_id="posture-one", body="A", attempted=True, warning="long"), later),
+            (b.id, Finish(status="sent", tip_id="sleep-one", body="B", attempted=True), later),
+            (c.id, Finish(status="scheduled", reason="quiet hours", next_attempt_at=later), later),
+        ],
+    )
+    assert stored == {a.id, c.id}
+    assert store.events(a.id) == [(later, "warning", "long"), (later, "sent", "")]
+    assert store.events(b.id) == [(NOW, "failed", "gone")]
+    assert store.events(c.id) == [(later, "scheduled", "quiet hours")]
+    assert a.client_id is not None and b.client_id is not None
+    tips = {tip for client in {a.client_id, b.client_id} for tip in store.client_state(client).tips}
+    assert tips == {"posture-one"}  # not the tip of the message that was no longer ours
+    rows = {m.id: m for m in all_rows(store)}
+    assert (rows[c.id].status, rows[c.id].next_attempt_at, rows[c.id].claimed_by) == ("scheduled", later, None)
+
+
 def test_finish_of_an_unclaimed_or_finished_message_fails(store: SqlStore) -> None:
     ids = seed_due(store, 2)
     assert store.finish(ids[0], "w1", Finish(status="sent"), NOW) is False
