@@ -164,6 +164,14 @@ def _rows_select() -> Any:
 
 
 _SELECT_ROWS = _rows_select()
+# Built once: each run of the dispatcher asks (simulate: at every event).  Both branches go by
+# ix_messages_claim (status first).
+_STALE = _SELECT_ROWS.where(
+    or_(
+        and_(messages.c.status == "sending", messages.c.claimed_at < bindparam("claimed_before", type_=UTCDateTime())),
+        messages.c.status == "unknown",
+    )
+)
 _INSERT_EVENT = insert(delivery_events)
 
 # The senders' rows, by name (a pause is read without taking a slot).
@@ -1128,15 +1136,7 @@ class SqlStore:
     def stale(self, now: datetime, lease: timedelta) -> list[MessageRow]:
         """Messages whose worker vanished mid-send, and unknown outcomes: to reconcile."""
         with self._begin() as conn:
-            rows = conn.execute(
-                self._select_rows().where(
-                    or_(
-                        and_(messages.c.status == "sending", messages.c.claimed_at < now - lease),
-                        messages.c.status == "unknown",
-                    )
-                )
-            )
-            return [self._message(r) for r in rows]
+            return [self._message(r) for r in conn.execute(_STALE, {"claimed_before": now - lease})]
 
     def take_over(self, message: MessageRow, worker: str, now: datetime) -> bool:
         """Claim a stale or unknown message for reconciliation.
