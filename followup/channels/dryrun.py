@@ -36,6 +36,7 @@ class DryRunChannel(InMemoryChannel):
         unsubscribe ``mailto:``); without it, ``sender`` and, as live delivery defaults them to
         the business email, its address for ``Reply-To`` and the ``mailto:``."""
         super().__init__(name=name)
+        self.keep_sent = False  # the files are the record, and lookup() reads them
         self.outbox = outbox
         address = sender_address(sender)
         self.mail = mail or SmtpConfig(host="dry-run", sender=sender, reply_to=address, unsubscribe_mailto=address)

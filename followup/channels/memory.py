@@ -33,6 +33,9 @@ class InMemoryChannel(Channel):
     _ids: int = 0
     # lookup() reads back what was sent (here the list, for the dry run its files): see Channel.
     outcomes_in_batches: bool = field(default=True, init=False, repr=False)
+    # Whether ``sent`` keeps every message (lookup reads it).  The dry run keeps its files
+    # instead: a worker running for months must not hold every text it wrote in memory.
+    keep_sent: bool = field(default=True, init=False, repr=False)
 
     def fail(self, error: DeliveryError, times: int = 1, when: Callable[[Outgoing], bool] | None = None) -> None:
         self._scripts.append(_Script(error, times, when or (lambda _m: True)))
@@ -47,7 +50,8 @@ class InMemoryChannel(Channel):
                 script.times -= 1
                 raise script.error
         self._ids += 1
-        self.sent.append(message)
+        if self.keep_sent:
+            self.sent.append(message)
         return Sent(provider_id=f"mem-{self.name}-{self._ids}")
 
     def lookup(self, message: Outgoing) -> Sent | None:
