@@ -109,6 +109,7 @@ ACCOUNT_PAUSE = timedelta(minutes=15)  # an account fault: try again after this 
 RATE_PAUSE = timedelta(minutes=1)  # a 429 without Retry-After
 DAY = timedelta(hours=24)  # the caps' window (core.rules)
 _UNREAD = object()  # booking_data_at not read yet in this batch
+QUIET_EVENTS = frozenset({"deferred"})  # logged one by one at DEBUG only (see _recorded)
 
 
 def basic_segments(text: str) -> int | None:
@@ -891,10 +892,15 @@ class Dispatcher:
     @staticmethod
     def _recorded(done: _Pending, stats: DispatchStats) -> None:
         stats.add(done.event)
-        if not log.isEnabledFor(logging.INFO):
+        # A deferral (the send window, a cap) is routine and comes in thousands when a backlog
+        # meets a closed window (7,862 lines on a first start): one line each only at DEBUG;
+        # the run's summary line (event=dispatch deferred=N) counts them.
+        level = logging.DEBUG if done.event in QUIET_EVENTS else logging.INFO
+        if not log.isEnabledFor(level):
             return  # building the line costs as much as storing the outcome
         message, fields = done.message, dict(done.fields)
-        log.info(
+        log.log(
+            level,
             logfmt(
                 done.event,
                 id=message.id,

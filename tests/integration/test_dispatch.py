@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -596,3 +597,21 @@ def test_duplicate_window_errors_name_the_file_and_line(make_clinic: ClinicFacto
     config, _ = make_clinic(toml=MINI_TOML + '\n[sends]\nduplicate_window = "2d"\n[sms]\ntransliterate = false\n')
     settings = load_settings(config, env_file=None)
     assert (settings.sends_duplicate_window, settings.sms_transliterate) == (timedelta(days=2), False)
+
+
+def test_deferrals_are_counted_in_the_summary_not_logged_one_by_one_at_info(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backlog meeting a closed window wrote a line per message (7,862 on a first start)."""
+    for n in range(2, 6):
+        rig.add_client(f"c{n}", T0, phone=f"+1305555010{n}")
+    replan_all(rig.store, rig.clinic, T0)
+    rig.dispatcher.window = SendWindow(time(9, 0), time(12, 0))  # closed at 15:00, when the texts are due
+    at(rig, T0 + timedelta(hours=2))
+    with caplog.at_level(logging.DEBUG, logger="followup"):
+        stats = rig.dispatcher.run_once()
+    assert stats["deferred"] == 5 and stats["sent"] == 0
+    deferred = [r for r in caplog.records if "event=deferred" in r.getMessage()]
+    assert len(deferred) == 5 and {r.levelno for r in deferred} == {logging.DEBUG}
+    for m in rig.store.messages(MessageQuery(statuses=("scheduled",))):
+        assert m.next_attempt_at > T0 + timedelta(hours=2)
