@@ -11,12 +11,13 @@ about 10 times a plain batched insert (bench/README.md).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, any_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Integer, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from followup.core.domain import Client, Consent, Session
@@ -128,9 +129,14 @@ def _to_db(conn: Connection) -> tuple[Callable[[datetime], Any], Any]:
     """How this connection's driver takes a timestamp and ``False``: the columns' own SQLAlchemy
     bind processors (UTC; on SQLite a naive UTC text), applied by hand since the inserts above
     bypass SQLAlchemy's per-row processing."""
+    return _to_db_for(conn.dialect)
+
+
+@functools.lru_cache(maxsize=8)
+def _to_db_for(dialect: Dialect) -> tuple[Callable[[datetime], Any], Any]:
     # dialect_impl: the type as this dialect runs it (on SQLite, DateTime's text format).
-    stamp = messages.c.due_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    boolean = messages.c.fell_back.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    stamp = messages.c.due_at.type.dialect_impl(dialect).bind_processor(dialect)
+    boolean = messages.c.fell_back.type.dialect_impl(dialect).bind_processor(dialect)
     assert stamp is not None  # UTCDateTime always has one
     return stamp, (boolean(False) if boolean is not None else False)
 
@@ -143,12 +149,35 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _among(conn: Connection, column: Any, ids: Sequence[int]) -> Any:
-    """``column IN ids``; on PostgreSQL ``column = ANY(array)``: one parameter and a fixed text,
+def _among(dialect: str, column: Any) -> Any:
+    """``column IN :ids``; on PostgreSQL ``column = ANY(:ids)``: one parameter and a fixed text,
     where an IN list is a new text of ``len(ids)`` placeholders that psycopg parses each time."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
-    return column.in_(ids)
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _reads(dialect: str) -> dict[str, Any]:
+    """The reads of a batch of clients, built once per dialect: a statement built per call
+    (and its cache key) cost as much as running it, and simulate plans one client at a time
+    at every session end."""
+    return {
+        "clients": _STATE_CLIENT.where(_among(dialect, clients.c.id)),
+        "sessions": _STATE_SESSION.where(_among(dialect, sessions.c.client_id)),
+        "tips": select(client_tips.c.client_id, client_tips.c.tip_id)
+        .where(_among(dialect, client_tips.c.client_id))
+        .order_by(client_tips.c.sent_at, client_tips.c.id),
+        "session_ids": select(sessions.c.client_id, sessions.c.external_id, sessions.c.id).where(
+            _among(dialect, sessions.c.client_id)
+        ),
+        "messages": select(
+            messages.c.id,
+            messages.c.client_id,
+            messages.c.idempotency_key,
+            *(messages.c[name] for name in _REPLANNED),
+        ).where(_among(dialect, messages.c.client_id)),
+    }
 
 
 def client_from_row(row: Any) -> Client:
@@ -215,6 +244,7 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
     if not client_ids:
         return []
     wanted = list(dict.fromkeys(client_ids))
+    reads = _reads(conn.dialect.name)
     found = {
         int(r[0]): Client(
             external_id=r[1],
@@ -230,10 +260,10 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
             ),
             language_source=r[13],
         )
-        for r in conn.execute(_STATE_CLIENT.where(_among(conn, clients.c.id, wanted))).all()
+        for r in conn.execute(reads["clients"], {"ids": wanted}).all()
     }
     by_client: dict[int, list[Session]] = defaultdict(list)
-    for r in conn.execute(_STATE_SESSION.where(_among(conn, sessions.c.client_id, wanted))).all():
+    for r in conn.execute(reads["sessions"], {"ids": wanted}).all():
         owner = int(r[0])
         by_client[owner].append(
             Session(
@@ -248,11 +278,7 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
             )
         )
     tips: dict[int, list[str]] = defaultdict(list)
-    for client_id, tip_id in conn.execute(
-        select(client_tips.c.client_id, client_tips.c.tip_id)
-        .where(_among(conn, client_tips.c.client_id, wanted))
-        .order_by(client_tips.c.sent_at, client_tips.c.id)
-    ).all():
+    for client_id, tip_id in conn.execute(reads["tips"], {"ids": wanted}).all():
         tips[int(client_id)].append(str(tip_id))
     return [
         ClientState(id=cid, client=found[cid], sessions=by_client[cid], tips=tips[cid])
@@ -275,23 +301,12 @@ def apply_plans(
     if not plans:
         return out
     ids = list(out)
+    reads = _reads(dialect)
     session_ids: dict[tuple[int, str], int] = {
-        (int(r[0]), str(r[1])): int(r[2])
-        for r in conn.execute(
-            select(sessions.c.client_id, sessions.c.external_id, sessions.c.id).where(
-                _among(conn, sessions.c.client_id, ids)
-            )
-        )
+        (int(r[0]), str(r[1])): int(r[2]) for r in conn.execute(reads["session_ids"], {"ids": ids})
     }
     existing: dict[int, dict[str, Any]] = defaultdict(dict)
-    for r in conn.execute(
-        select(
-            messages.c.id,
-            messages.c.client_id,
-            messages.c.idempotency_key,
-            *(messages.c[name] for name in _REPLANNED),
-        ).where(_among(conn, messages.c.client_id, ids))
-    ).mappings():
+    for r in conn.execute(reads["messages"], {"ids": ids}).mappings():
         existing[int(r["client_id"])][r["idempotency_key"]] = r
 
     stamp, false = _to_db(conn)
