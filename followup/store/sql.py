@@ -174,6 +174,17 @@ _STALE = _SELECT_ROWS.where(
 )
 _INSERT_EVENT = insert(delivery_events)
 
+# What simulate asks at every event, built once (see next_due, complete_ended_sessions).
+_EARLIEST = select(func.min(messages.c.next_attempt_at)).where(messages.c.status == bindparam("status", type_=String()))
+_ENDED = and_(sessions.c.status == "booked", sessions.c.end_at <= bindparam("by", type_=UTCDateTime()))
+_ENDED_CLIENTS = select(sessions.c.client_id).where(_ENDED)
+_COMPLETE_ENDED = (
+    update(sessions).where(_ENDED).values(status="completed", updated_at=bindparam("now", type_=UTCDateTime()))
+)
+_NEXT_SESSION_END = select(func.min(sessions.c.end_at)).where(
+    sessions.c.status == "booked", sessions.c.end_at > bindparam("after", type_=UTCDateTime())
+)
+
 # The senders' rows, by name (a pause is read without taking a slot).
 _SENDER = select(sender_slots).where(sender_slots.c.sender == bindparam("sender", type_=String()))
 _SENDER_LOCKED = _SENDER.with_for_update()
@@ -1388,10 +1399,11 @@ class SqlStore:
     def next_due(self) -> datetime | None:
         """When the next scheduled message (or unknown outcome to reconcile) is due."""
         with self._begin() as conn:
-            value = conn.execute(
-                select(func.min(messages.c.next_attempt_at)).where(messages.c.status.in_(("scheduled", "unknown")))
-            ).scalar_one()
-            return UTCDateTime().process_result_value(value, self.engine.dialect) if value is not None else None
+            # One index lookup per status (ix_messages_claim: status, next_attempt_at): with
+            # ``status IN (...)`` SQLite walked every scheduled row (simulate asks at every event).
+            found = [conn.execute(_EARLIEST, {"status": status}).scalar_one() for status in ("scheduled", "unknown")]
+        earliest = min((value for value in found if value is not None), default=None)
+        return None if earliest is None else UTCDateTime().process_result_value(earliest, self.engine.dialect)
 
     def booked_sessions_ended(self, by: datetime) -> list[tuple[str, int]]:
         """(external id, client id) of sessions still marked booked whose end has passed."""
@@ -1409,18 +1421,15 @@ class SqlStore:
         the booking system saying so)."""
         require_aware(by, "by")
         require_aware(now, "now")
-        ended = and_(sessions.c.status == "booked", sessions.c.end_at <= by)
         with self._begin() as conn:
-            client_ids = sorted({int(r[0]) for r in conn.execute(select(sessions.c.client_id).where(ended))})
+            client_ids = sorted({int(r[0]) for r in conn.execute(_ENDED_CLIENTS, {"by": by})})
             if client_ids:
-                conn.execute(update(sessions).where(ended).values(status="completed", updated_at=now))
+                conn.execute(_COMPLETE_ENDED, {"by": by, "now": now})
             return client_ids
 
     def next_session_end(self, after: datetime) -> datetime | None:
         with self._begin() as conn:
-            value = conn.execute(
-                select(func.min(sessions.c.end_at)).where(sessions.c.status == "booked", sessions.c.end_at > after)
-            ).scalar_one()
+            value = conn.execute(_NEXT_SESSION_END, {"after": after}).scalar_one()
             return UTCDateTime().process_result_value(value, self.engine.dialect) if value is not None else None
 
     def counts(self) -> dict[str, int]:
