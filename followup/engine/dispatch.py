@@ -911,7 +911,7 @@ class Dispatcher:
                 due=message.due_at.isoformat(),
                 reason=done.outcome.reason,
                 **fields,
-            )
+            ),
         )
 
     # --- crash and unknown-outcome recovery -----------------------------------------
