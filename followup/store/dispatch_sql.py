@@ -190,11 +190,11 @@ CLIENT_SESSION_COLUMNS = (
     "clients.timezone",
     "clients.language",
     "clients.preferred_channel",
-    "clients.language_source",
     "clients.consent_sms_care",
     "clients.consent_sms_marketing",
     "clients.consent_email_care",
     "clients.consent_email_marketing",
+    "clients.language_source",  # the clients' columns as planning_sql.client_from_values reads them
     "sessions.external_id",
     "sessions.start_at",
     "sessions.end_at",

@@ -195,6 +195,26 @@ def client_from_row(row: Any) -> Client:
     )
 
 
+def client_from_values(r: Sequence[Any]) -> Client:
+    """A client from a row read by position: id, external id, first and last name, phone,
+    email, time zone, language, preferred channel, the four consent flags, language source
+    (the columns of _STATE_CLIENT, and the first 14 of dispatch_sql.CLIENT_SESSION_COLUMNS)."""
+    return Client(
+        external_id=r[1],
+        first_name=r[2],
+        last_name=r[3],
+        phone=r[4],
+        email=r[5],
+        timezone=r[6],
+        language=r[7],
+        preferred_channel=r[8],
+        consent=Consent(
+            sms_care=bool(r[9]), sms_marketing=bool(r[10]), email_care=bool(r[11]), email_marketing=bool(r[12])
+        ),
+        language_source=r[13],
+    )
+
+
 def session_from_row(row: Any, client_external_id: str) -> Session:
     return Session(
         external_id=row["external_id"],
@@ -245,23 +265,7 @@ def client_states(conn: Connection, client_ids: Sequence[int]) -> list[ClientSta
         return []
     wanted = list(dict.fromkeys(client_ids))
     reads = _reads(conn.dialect.name)
-    found = {
-        int(r[0]): Client(
-            external_id=r[1],
-            first_name=r[2],
-            last_name=r[3],
-            phone=r[4],
-            email=r[5],
-            timezone=r[6],
-            language=r[7],
-            preferred_channel=r[8],
-            consent=Consent(
-                sms_care=bool(r[9]), sms_marketing=bool(r[10]), email_care=bool(r[11]), email_marketing=bool(r[12])
-            ),
-            language_source=r[13],
-        )
-        for r in conn.execute(reads["clients"], {"ids": wanted}).all()
-    }
+    found = {int(r[0]): client_from_values(r) for r in conn.execute(reads["clients"], {"ids": wanted}).all()}
     by_client: dict[int, list[Session]] = defaultdict(list)
     for r in conn.execute(reads["sessions"], {"ids": wanted}).all():
         owner = int(r[0])

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from followup.core.domain import Client, Consent, Session
+from followup.core.domain import Client, Session
 from followup.core.planner import PlanResult
 from followup.core.report import Booking, ClientEvent, MessageFact
 from followup.core.rules import Traffic
@@ -927,19 +927,7 @@ class SqlStore:
             client_id = int(r[0])
             client = found.get(client_id)
             if client is None:
-                sms_care, sms_marketing, email_care, email_marketing = r[10:14]
-                client = found[client_id] = Client(
-                    external_id=r[1],
-                    first_name=r[2],
-                    last_name=r[3],
-                    phone=r[4],
-                    email=r[5],
-                    timezone=r[6],
-                    language=r[7],
-                    preferred_channel=r[8],
-                    consent=Consent(bool(sms_care), bool(sms_marketing), bool(email_care), bool(email_marketing)),
-                    language_source=r[9],
-                )
+                client = found[client_id] = planning_sql.client_from_values(r)
             external_id, start, end, service, therapist, focus, status = r[14:21]
             if external_id is None:
                 continue  # a client without sessions
